@@ -74,6 +74,61 @@ class Settings(BaseSettings):
             "document_prefix": self.embeddings_document_prefix,
         }
 
+    # -- chat ----------------------------------------------------------------------
+    llm_provider: Literal["anthropic", "openai_compatible", "extractive"] | None = Field(
+        None,
+        alias="LLM_PROVIDER",
+        description="anthropic, openai_compatible or extractive; default: anthropic if ANTHROPIC_API_KEY is set, "
+        "else extractive (offline, no LLM)",
+    )
+    anthropic_api_key: str | None = Field(None, alias="ANTHROPIC_API_KEY")
+    anthropic_model: str = Field("claude-sonnet-4-5", alias="ANTHROPIC_MODEL")
+    anthropic_base_url: str | None = Field(None, alias="ANTHROPIC_BASE_URL", description="default: the SDK's own")
+    openai_base_url: str = Field(
+        "http://127.0.0.1:8080/v1", alias="OPENAI_BASE_URL", description="llama.cpp, Ollama (:11434/v1), vLLM ..."
+    )
+    openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY")
+    openai_model: str = Field("local-model", alias="OPENAI_MODEL")
+    llm_timeout: float = Field(60.0, alias="LLM_TIMEOUT", gt=0, description="Seconds to wait for the LLM")
+    llm_max_retries: int = Field(2, alias="LLM_MAX_RETRIES", ge=0, description="Retries on 429/5xx/connection errors")
+    llm_max_tokens: int = Field(1024, alias="LLM_MAX_TOKENS", ge=1)
+    prompt_file: Path | None = Field(None, alias="PROMPT_FILE", description="default: application/prompts/answer.txt")
+    admin_token: str | None = Field(
+        None, alias="ADMIN_TOKEN", description="Bearer token of admin routes; default: <DATA_DIR>/admin_token"
+    )
+    rate_limit_enabled: bool = Field(True, alias="RATE_LIMIT_ENABLED")
+    rate_limit_storage_uri: str = Field("memory://", alias="RATE_LIMIT_STORAGE_URI", description="e.g. redis://...")
+    rate_limit_answer: str = Field("30 per minute", alias="RATE_LIMIT_ANSWER", description="/stream, /api/answer, /api/search")
+    rate_limit_feedback: str = Field("120 per minute", alias="RATE_LIMIT_FEEDBACK")
+    rate_limit_default: str = Field("300 per minute", alias="RATE_LIMIT_DEFAULT", description="other public routes")
+    max_content_length: int = Field(1 << 20, alias="MAX_CONTENT_LENGTH", ge=1024, description="Bytes per JSON request")
+    max_question_chars: int = Field(4000, alias="MAX_QUESTION_CHARS", ge=1)
+    max_chunks: int = Field(20, alias="MAX_CHUNKS", ge=1, description="Largest top-k a client may ask for")
+    history_max_messages: int = Field(10, alias="HISTORY_MAX_MESSAGES", ge=0)
+    upload_max_bytes: int = Field(25 << 20, alias="UPLOAD_MAX_BYTES", ge=1, description="Bytes per uploaded file")
+    upload_max_files: int = Field(20, alias="UPLOAD_MAX_FILES", ge=1)
+    upload_extensions: str = Field(".txt,.md,.markdown,.html,.htm,.pdf", alias="UPLOAD_EXTENSIONS")
+    serve_host: str = Field("127.0.0.1", alias="SERVE_HOST")
+    serve_port: int = Field(7091, alias="SERVE_PORT", ge=0, le=65535)
+    serve_threads: int = Field(8, alias="SERVE_THREADS", ge=1)
+
+    @field_validator("llm_provider", "anthropic_api_key", "anthropic_base_url", "openai_api_key", "admin_token", "prompt_file", mode="before")
+    @classmethod
+    def _chat_empty_is_unset(cls, value):
+        return None if value == "" else value
+
+    @property
+    def llm_provider_resolved(self) -> str:
+        return self.llm_provider or ("anthropic" if self.anthropic_api_key else "extractive")
+
+    @property
+    def upload_extension_set(self) -> frozenset[str]:
+        return frozenset("." + e.strip().lower().lstrip(".") for e in self.upload_extensions.split(",") if e.strip())
+
+    @property
+    def admin_token_file(self) -> Path:
+        return self.data_dir / "admin_token"
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -1,0 +1,73 @@
+"""Split parsed documents into chunks sized in the embedding model's own tokens,
+so that no chunk is longer than what the model reads (LangChain's splitters)."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+
+from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
+
+from application.ingest.parsers import ParsedDocument
+
+log = logging.getLogger(__name__)
+
+CHUNK_NAMESPACE = uuid.UUID("5b1c6f6e-6d2a-4d8e-9a57-2f1f0c3d9e11")
+# [CLS] and [SEP] (or their equivalents) take two of the model's positions
+SPECIAL_TOKENS = 2
+
+
+@dataclass
+class ChunkDraft:
+    position: int
+    text: str
+    page: int | None
+    token_count: int
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+def chunk_id_for(source_id: str, position: int, text: str) -> str:
+    """Stable id: the same text at the same place of the same source always gets the same id."""
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return str(uuid.uuid5(CHUNK_NAMESPACE, f"{source_id}:{position}:{digest}"))
+
+
+class Chunker:
+    def __init__(self, embeddings, chunk_tokens: int | None = None, overlap_tokens: int = 32):
+        limit = max(16, embeddings.max_seq_length - SPECIAL_TOKENS)
+        size = chunk_tokens or limit
+        if size > limit:
+            log.warning("CHUNK_TOKENS=%s is more than the model reads (%s); using %s", size, limit, limit)
+            size = limit
+        self.chunk_tokens = size
+        self.overlap_tokens = min(overlap_tokens, size // 2)
+        self.count_tokens = embeddings.count_tokens
+
+    def _splitter(self, kind: str) -> RecursiveCharacterTextSplitter:
+        separators = (
+            RecursiveCharacterTextSplitter.get_separators_for_language(Language.MARKDOWN)
+            if kind == "md"
+            else ["\n\n", "\n", ". ", " ", ""]
+        )
+        return RecursiveCharacterTextSplitter(
+            chunk_size=self.chunk_tokens,
+            chunk_overlap=self.overlap_tokens,
+            length_function=self.count_tokens,
+            separators=separators,
+            keep_separator="end" if kind != "md" else True,
+            strip_whitespace=True,
+        )
+
+    def split(self, document: ParsedDocument) -> list[ChunkDraft]:
+        splitter = self._splitter(document.kind)
+        drafts: list[ChunkDraft] = []
+        for section in document.sections:
+            for piece in splitter.split_text(section.text):
+                piece = piece.strip()
+                if piece:
+                    drafts.append(ChunkDraft(len(drafts), piece, section.page, self.count_tokens(piece)))
+        return drafts

@@ -1,0 +1,95 @@
+"""What the rest of the application needs from a vector store, whatever the engine."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, Sequence
+
+ACTIVE_ALIAS = "chunks_active"
+COLLECTION_PREFIX = "chunks__"
+
+
+def collection_name_for(fingerprint: str) -> str:
+    """Each model fingerprint gets its own collection; two models' vectors never mix."""
+    return f"{COLLECTION_PREFIX}{fingerprint}"
+
+
+@dataclass
+class VectorPoint:
+    id: str
+    vector: list[float]
+    payload: dict = field(default_factory=dict)
+
+
+@dataclass
+class ScoredPoint:
+    id: str
+    score: float
+    payload: dict
+
+
+@dataclass
+class SearchHit:
+    """One retrieved chunk, with what a citation needs."""
+
+    chunk_id: str
+    source_id: str
+    text: str
+    score: float
+    rank: int
+    title: str
+    uri: str
+    page: int | None
+    position: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class VectorStore(ABC):
+    """A thin seam over the engine: collections, one alias, points, search."""
+
+    @abstractmethod
+    def collection_exists(self, name: str) -> bool: ...
+
+    @abstractmethod
+    def create_collection(self, name: str, dimension: int) -> None: ...
+
+    @abstractmethod
+    def drop_collection(self, name: str) -> None: ...
+
+    @abstractmethod
+    def list_collections(self) -> list[str]: ...
+
+    @abstractmethod
+    def vector_size(self, name: str) -> int: ...
+
+    @abstractmethod
+    def count(self, name: str) -> int: ...
+
+    @abstractmethod
+    def alias_target(self, alias: str = ACTIVE_ALIAS) -> str | None: ...
+
+    @abstractmethod
+    def switch_alias(self, collection: str, alias: str = ACTIVE_ALIAS) -> None:
+        """Point ``alias`` at ``collection`` in one atomic step."""
+
+    @abstractmethod
+    def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None: ...
+
+    @abstractmethod
+    def delete(self, collection: str, ids: Iterable[str]) -> None: ...
+
+    @abstractmethod
+    def delete_source(self, collection: str, source_id: str) -> None: ...
+
+    @abstractmethod
+    def search(
+        self, collection: str, vector: list[float], k: int, source_ids: Sequence[str] | None = None
+    ) -> list[ScoredPoint]: ...
+
+    @abstractmethod
+    def point_ids(self, collection: str) -> set[str]: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
