@@ -116,6 +116,9 @@ class SentenceTransformerEmbeddings(EmbeddingBackend):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # a bar per model load is noise in a CLI or a server log
 
         try:
             return SentenceTransformer(self.path, device=self.device, local_files_only=True)

@@ -38,10 +38,12 @@ def decode_text(data: bytes) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    if best is None:
+    matches = from_bytes(data)
+    if not matches:
         raise DocumentError("is not text in any encoding that could be detected")
-    return str(best)
+    # short Western texts fit several code pages equally well; Windows-1252 is by far the likeliest
+    preferred = next((m for m in matches if m.encoding in ("cp1252", "latin_1", "iso8859_15")), None)
+    return str(preferred or matches.best())
 
 
 def _require_text(text: str) -> str:

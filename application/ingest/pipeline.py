@@ -111,7 +111,7 @@ class Ingestor:
         files, skipped = discover(paths)
         report = IngestReport(skipped=skipped)
         for path, reason in skipped:
-            log.warning("Skipped %s: %s", path, reason)
+            log.info("Skipped %s: %s", path, reason)
         index = self.index_provider()
         chunker: Chunker = self.chunker_factory(index.embeddings)
         prepared: list[_Prepared] = []
@@ -121,7 +121,7 @@ class Ingestor:
                 item = self._prepare(path, uri, (titles or {}).get(str(path)), chunker)
             except DocumentError as exc:
                 report.failed.append((str(path), f"{path.name} {exc}"))
-                log.warning("Failed %s: %s", path, exc)
+                log.info("Failed %s: %s", path, exc)
                 continue
             except OSError as exc:
                 report.failed.append((str(path), f"{path.name} could not be read: {exc.strerror or exc}"))

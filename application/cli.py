@@ -1,0 +1,216 @@
+"""The ``docstune`` command: thin click commands over ``application.services``.
+
+Heavy modules (torch, sentence-transformers, Qdrant) are imported inside the
+commands, so ``docstune --help`` answers at once.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import sys
+
+import click
+
+COMMAND_MODULES = ("application.commands.training", "application.commands.chat", "application.commands.jobs")
+
+
+class DocsTuneGroup(click.Group):
+    """Turns every DocsTune error into one readable line and exit code 1."""
+
+    def invoke(self, ctx):
+        from plugins.base import EmbeddingModelError
+
+        try:
+            return super().invoke(ctx)
+        except EmbeddingModelError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except Exception as exc:
+            from application.errors import DocsTuneError
+
+            if isinstance(exc, DocsTuneError):
+                raise click.ClickException(exc.message) from exc
+            raise
+
+
+@click.group(cls=DocsTuneGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log more (INFO level).")
+@click.version_option(package_name="docstune")
+def main(verbose: bool) -> None:
+    """DocsTune: chat over your documents with an embedding model that learns from feedback."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr
+    )
+
+
+def get_services():
+    """One Services per command run, built from the environment and closed when the command ends."""
+    root = click.get_current_context().find_root()
+    if root.obj is None:
+        from application.services import build_services
+        from application.settings import Settings
+
+        root.obj = build_services(Settings())
+        root.call_on_close(root.obj.close)
+    return root.obj
+
+
+class _TqdmProgress:
+    """A ``progress(done, total)`` callback drawing a tqdm bar."""
+
+    def __init__(self, desc: str, unit: str):
+        self.desc, self.unit, self.bar = desc, unit, None
+
+    def __call__(self, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc=self.desc, unit=self.unit, file=sys.stderr, disable=total == 0)
+        self.bar.total = total
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+def ingest(paths: tuple[str, ...]) -> None:
+    """Add documents (.txt .md .html .pdf; folders are walked) to the index."""
+    services = get_services()
+    progress = _TqdmProgress("embedding", "chunk")
+    try:
+        report = services.ingest_paths(list(paths), progress=progress)
+    finally:
+        progress.close()
+    for path, reason in report.skipped:
+        click.echo(f"skipped: {path}: {reason}", err=True)
+    for path, reason in report.failed:
+        click.echo(f"failed: {reason} ({path})", err=True)
+    click.echo(
+        f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+        f"{len(report.skipped)} skipped, {len(report.failed)} failed; {report.chunks} chunks embedded."
+    )
+    if report.failed:
+        raise click.ClickException(f"{len(report.failed)} file(s) could not be ingested (see above); the rest were.")
+    if not (report.added or report.updated or report.unchanged):
+        raise click.ClickException(f"No supported documents found in {', '.join(paths)}.")
+
+
+def _print_hits(hits, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        click.echo("No results (is anything ingested? `docstune sources list`).")
+    for hit in hits:
+        where = f", page {hit.page}" if hit.page else ""
+        click.echo(click.style(f"[{hit.rank}] {hit.score:.3f}  {hit.title}{where}", bold=True) + f"  ({hit.uri})")
+        text = " ".join(hit.text.split())
+        click.echo("    " + (text[:300] + "…" if len(text) > 300 else text))
+
+
+@main.command()
+@click.argument("question", required=False)
+@click.option("-k", "k", default=5, show_default=True, type=int, help="How many chunks to return.")
+@click.option("--source", "source_ids", multiple=True, help="Only search these source ids (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON.")
+@click.option("-i", "--interactive", is_flag=True, help="Ask questions in a loop (also when QUESTION is left out).")
+def search(question: str | None, k: int, source_ids: tuple[str, ...], as_json: bool, interactive: bool) -> None:
+    """Find the chunks that best answer QUESTION."""
+    services = get_services()
+    if question is not None and not interactive:
+        _print_hits(services.search(question, k, list(source_ids) or None), as_json)
+        return
+    from application.errors import BadRequest
+
+    click.echo("Ask a question about your documents (empty line or Ctrl-D to quit).")
+    while True:
+        try:
+            question = input("? ")
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        if not question.strip():
+            return
+        try:
+            _print_hits(services.search(question, k, list(source_ids) or None), as_json)
+        except BadRequest as exc:
+            click.echo(f"Error: {exc}", err=True)
+
+
+@main.group()
+def sources() -> None:
+    """List or delete ingested documents."""
+
+
+@sources.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def sources_list(as_json: bool) -> None:
+    """Show every ingested document with its chunk count."""
+    rows = get_services().list_sources()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("No documents yet: `docstune ingest PATH`.")
+    for row in rows:
+        click.echo(f"{row['id']}  {row['chunk_count']:>5} chunks  {row['kind']:<4}  {row['title']}  ({row['uri']})")
+
+
+@sources.command("delete")
+@click.argument("sources_", metavar="ID_OR_PATH...", nargs=-1, required=True)
+def sources_delete(sources_: tuple[str, ...]) -> None:
+    """Remove documents, their chunks and their vectors."""
+    services = get_services()
+    for item in sources_:
+        deleted = services.delete_source(item)
+        click.echo(f"deleted {deleted['id']} ({deleted['uri']}, {deleted['chunk_count']} chunks)")
+
+
+@main.command()
+def reindex() -> None:
+    """Embed every stored chunk with the configured model (EMBEDDINGS_NAME) and serve that index."""
+    services = get_services()
+    progress = _TqdmProgress("re-indexing", "chunk")
+    try:
+        name = services.reindex(progress=progress)
+    finally:
+        progress.close()
+    click.echo(f"{services.chunk_count()} chunks embedded into {name}; it is now the active collection.")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+def status(as_json: bool) -> None:
+    """Check the database, the vector index and the embedding model."""
+    checks = get_services().ready()
+    if as_json:
+        click.echo(json.dumps(checks, indent=2))
+    else:
+        for name, check in checks.items():
+            if isinstance(check, dict):
+                detail = check.get("error") or ", ".join(f"{k}={v}" for k, v in check.items() if k != "ok")
+                click.echo(f"{name:<13} {'ok' if check['ok'] else 'FAILING'}  {detail}")
+    if not checks["ok"]:
+        sys.exit(1)
+
+
+def _add_plugin_commands() -> None:
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:  # that part of DocsTune is not there yet
+                continue
+            raise
+        for command in getattr(module, "COMMANDS", []):
+            main.add_command(command)
+
+
+_add_plugin_commands()
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
