@@ -203,7 +203,7 @@ def _add_plugin_commands() -> None:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name == module_name:  # that part of DocsTune is not there yet
+            if exc.name and module_name.startswith(exc.name):  # that part of DocsTune is not there yet
                 continue
             raise
         for command in getattr(module, "COMMANDS", []):
