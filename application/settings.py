@@ -82,7 +82,7 @@ class Settings(BaseSettings):
         "else extractive (offline, no LLM)",
     )
     anthropic_api_key: str | None = Field(None, alias="ANTHROPIC_API_KEY")
-    anthropic_model: str = Field("claude-sonnet-4-5", alias="ANTHROPIC_MODEL")
+    anthropic_model: str = Field("claude-sonnet-5-5", alias="ANTHROPIC_MODEL")
     anthropic_base_url: str | None = Field(None, alias="ANTHROPIC_BASE_URL", description="default: the SDK's own")
     openai_base_url: str = Field(
         "http://127.0.0.1:8080/v1", alias="OPENAI_BASE_URL", description="llama.cpp, Ollama (:11434/v1), vLLM ..."
@@ -128,6 +128,24 @@ class Settings(BaseSettings):
     @property
     def admin_token_file(self) -> Path:
         return self.data_dir / "admin_token"
+
+    # -- training ------------------------------------------------------------------
+    synth_questions_per_chunk: int = Field(
+        2, alias="SYNTH_QUESTIONS_PER_CHUNK", ge=1, description="Synthetic questions written per chunk"
+    )
+    synth_model: str | None = Field(
+        None, alias="SYNTH_MODEL", description="Claude model for synthetic questions; default: ANTHROPIC_MODEL"
+    )
+    gate_metric: str = Field("mrr@10", alias="GATE_METRIC", description="Metric a candidate model must improve")
+    gate_min_improvement: float = Field(0.01, alias="GATE_MIN_IMPROVEMENT", description="Least rise of GATE_METRIC")
+    gate_tolerance: float = Field(
+        0.01, alias="GATE_TOLERANCE", ge=0, description="Most any other headline metric may fall"
+    )
+
+    @property
+    def synth_cache_dir(self) -> Path:
+        """Claude's synthetic questions, cached by chunk hash."""
+        return self.data_dir / "synthetic_cache"
 
 
 @lru_cache

@@ -33,7 +33,7 @@ class Prompt:
 class LLM(ABC):
     """A streaming answerer. ``stream`` yields pieces of text as they are produced."""
 
-    #: stored with every message, e.g. ``anthropic/claude-sonnet-4-5``
+    #: stored with every message, e.g. ``anthropic/claude-sonnet-5-5``
     name: str
 
     @abstractmethod

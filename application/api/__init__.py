@@ -1,0 +1,87 @@
+"""The Flask app factory: one blueprint per area, resources created once per app.
+
+Example::
+
+    from application import create_app
+    app = create_app()                # settings from the environment
+    app.test_client().get("/health")
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+
+from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from application.api import answer, conversations, feedback, health, sources
+from application.api.auth import read_admin_token
+from application.api.context import ChatState, hand_out_owner_token
+from application.api.errors import register_error_handlers
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings=None, services=None) -> Flask:
+    """Build an app. ``services`` may be shared (tests reuse one loaded model and index);
+    an app closes only the Services it created itself."""
+    from application.llm import PromptTemplate, create_llm
+    from application.settings import get_settings
+    from application.tasks import TaskRegistry
+
+    settings = settings or get_settings()
+    owns_services = services is None
+    if owns_services:
+        from application.services import Services
+
+        services = Services(settings)
+    import application.db.chat  # noqa: F401  (register the chat tables)
+
+    app = Flask("application")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
+    app.json.sort_keys = False
+    state = ChatState(
+        settings=settings,
+        services=services,
+        llm=create_llm(settings, lambda: services.index.embeddings),
+        template=PromptTemplate.load(settings.prompt_file),
+        tasks=TaskRegistry(),
+        admin_token=read_admin_token(settings),
+        owns_services=owns_services,
+    )
+    app.extensions["docstune"] = state
+
+    register_error_handlers(app)
+    _add_rate_limits(app, settings)
+    for blueprint in (health.bp, answer.bp, conversations.bp, feedback.bp, sources.bp):
+        app.register_blueprint(blueprint)
+    app.after_request(hand_out_owner_token)
+    if owns_services:
+        atexit.register(state.close)
+    return app
+
+
+def _add_rate_limits(app: Flask, settings) -> Limiter:
+    limiter = Limiter(
+        get_remote_address,
+        app=app,
+        default_limits=[settings.rate_limit_default],
+        storage_uri=settings.rate_limit_storage_uri,
+        enabled=settings.rate_limit_enabled,
+        headers_enabled=True,
+        swallow_errors=True,
+    )
+    # one budget per area: /stream, /api/answer and /api/search all cost an embedding (and an LLM call)
+    limiter.shared_limit(lambda: settings.rate_limit_answer, scope="answer")(answer.bp)
+    limiter.shared_limit(lambda: settings.rate_limit_feedback, scope="feedback")(feedback.bp)
+    # admin routes are behind the token; health checks must never be refused
+    limiter.exempt(sources.bp)
+    limiter.exempt(health.bp)
+    app.extensions["docstune_limiter"] = limiter
+    return limiter
+
+
+def close_app(app: Flask) -> None:
+    """Stop the app's background tasks and close what it opened (tests, shutdown)."""
+    app.extensions["docstune"].close()

@@ -1,0 +1,42 @@
+"""One error handler: every failure is ``{"error": "<what happened and what to do>"}`` with its status."""
+from __future__ import annotations
+
+import logging
+
+from flask import jsonify
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, TooManyRequests
+
+from application.errors import DocsTuneError
+
+log = logging.getLogger(__name__)
+
+
+def register_error_handlers(app) -> None:
+    @app.errorhandler(DocsTuneError)
+    def docstune_error(exc: DocsTuneError):
+        response = jsonify({"error": exc.message})
+        if exc.status_code == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="docstune admin"'
+        return response, exc.status_code
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if isinstance(exc, RequestEntityTooLarge):
+            message = "The request is too large; see MAX_CONTENT_LENGTH (JSON) and UPLOAD_MAX_BYTES (uploads)."
+        elif isinstance(exc, TooManyRequests):
+            message = f"Too many requests (limit: {exc.description}); wait a little and try again."
+        else:
+            message = exc.description or exc.name
+        response = exc.get_response()
+        response.data = jsonify({"error": message}).get_data()
+        response.content_type = "application/json"
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected_error(exc: Exception):
+        from plugins.base import EmbeddingModelError
+
+        if isinstance(exc, EmbeddingModelError):
+            return jsonify({"error": str(exc)}), 503
+        log.exception("Unhandled error")
+        return jsonify({"error": "Internal error; it was logged on the server."}), 500

@@ -1,0 +1,302 @@
+"""Ask: question → retrieval → LLM with numbered sources → streamed answer → stored message.
+
+``start_answer`` does everything that can be refused (validation, ownership,
+retrieval) and stores the message before a byte is streamed, so bad input is a
+plain 4xx with nothing stored. ``stream_answer`` then yields the SSE events and
+records the outcome (answer, citations, status) whatever happens to the LLM or
+the client.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from sqlalchemy import func, select
+
+from application.chat import store
+from application.db.base import utcnow
+from application.db.chat import Conversation, Message, MessageChunk
+from application.errors import BadRequest, DocsTuneError, NotFound
+from application.llm import LLM, LLMError, Prompt, PromptTemplate, cited_numbers
+
+log = logging.getLogger(__name__)
+
+CONVERSATION_NAME_CHARS = 80
+
+
+@dataclass
+class AnswerRequest:
+    question: str
+    conversation_id: str | None = None
+    history: list[tuple[str, str]] | None = None  # None: use the conversation's own history
+    chunks: int = 4
+
+
+@dataclass
+class PendingAnswer:
+    conversation_id: str
+    message_id: str
+    prompt: Prompt
+    hits: list = field(default_factory=list)
+    error_status: int | None = None  # HTTP status of the LLM failure, if one happened
+
+
+# -- input ------------------------------------------------------------------------
+def parse_answer_request(body, settings, default_chunks: int = 4) -> AnswerRequest:
+    """Validate a DocsGPT-style body: ``question``, ``conversation_id``, ``history``, ``chunks``."""
+    if not isinstance(body, dict):
+        raise BadRequest("Send a JSON object like {\"question\": \"...\"} with Content-Type: application/json.")
+    question = body.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise BadRequest("'question' is missing or empty.")
+    question = question.strip()
+    if len(question) > settings.max_question_chars:
+        raise BadRequest(f"'question' is {len(question)} characters long; the limit is {settings.max_question_chars}.")
+    conversation_id = body.get("conversation_id")
+    if conversation_id in ("", None):
+        conversation_id = None
+    elif not isinstance(conversation_id, str) or len(conversation_id) > 64:
+        raise BadRequest("'conversation_id' must be the id string of one of your conversations.")
+    return AnswerRequest(
+        question=question,
+        conversation_id=conversation_id,
+        history=parse_history(body.get("history"), settings),
+        chunks=parse_chunks(body.get("chunks", default_chunks), settings.max_chunks),
+    )
+
+
+def parse_chunks(value, limit: int) -> int:
+    # DocsGPT's frontend sends the number as a string ("2")
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+        raise BadRequest(f"'chunks' must be a whole number from 1 to {limit}.")
+    return value
+
+
+def parse_history(value, settings) -> list[tuple[str, str]] | None:
+    """DocsGPT sends ``[{"prompt": q, "response": a}, ...]``, sometimes as a JSON string."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise BadRequest("'history' must be a list of {\"prompt\": ..., \"response\": ...} objects.") from None
+    if not isinstance(value, list):
+        raise BadRequest("'history' must be a list of {\"prompt\": ..., \"response\": ...} objects.")
+    turns = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise BadRequest("Each 'history' item must be an object with 'prompt' and 'response'.")
+        prompt = item.get("prompt", item.get("question"))
+        response = item.get("response", item.get("answer"))
+        if not isinstance(prompt, str) or not isinstance(response, str):
+            raise BadRequest("Each 'history' item needs a 'prompt' and a 'response' string.")
+        limit = settings.max_question_chars * 4
+        turns.append((prompt[:limit], response[:limit]))
+    return turns[-settings.history_max_messages:] if settings.history_max_messages else []
+
+
+# -- the pipeline ---------------------------------------------------------------------
+def start_answer(
+    services, llm: LLM, template: PromptTemplate, request: AnswerRequest, owner: str, history_limit: int = 10
+) -> PendingAnswer:
+    """Retrieve, render the prompt and store the message (status ``streaming``)."""
+    db = services.db
+    if request.conversation_id:
+        # checked before retrieval: a stranger's id fails fast and costs no embedding
+        store.read(db, lambda s: _owned_conversation(s, request.conversation_id, owner))
+    hits = services.search(request.question, k=request.chunks)
+    fingerprint = services.index.embeddings.fingerprint
+    history = request.history
+    if history is None:
+        history = _stored_history(db, request.conversation_id, history_limit)
+    prompt = template.render(request.question, hits, history)
+    conversation_id, message_id = store_pending_message(
+        db, owner, request.conversation_id, request.question, hits, llm.name, fingerprint
+    )
+    return PendingAnswer(conversation_id, message_id, prompt, hits)
+
+
+def store_pending_message(
+    db, owner: str, conversation_id: str | None, question: str, hits, llm_name: str, fingerprint: str
+) -> tuple[str, str]:
+    """Store a message (status ``streaming``) with every retrieved chunk, in a new
+    conversation when ``conversation_id`` is None; returns (conversation id, message id)."""
+    message_id = str(uuid.uuid4())
+
+    def insert(session) -> str:
+        if conversation_id:
+            conversation = _owned_conversation(session, conversation_id, owner)
+            conversation.updated_at = utcnow()
+        else:
+            conversation = Conversation(id=str(uuid.uuid4()), owner=owner, name=_conversation_name(question))
+            session.add(conversation)
+            session.flush()
+        position = session.scalar(
+            select(func.coalesce(func.max(Message.position) + 1, 0)).where(Message.conversation_id == conversation.id)
+        )
+        session.add(Message(
+            id=message_id, conversation_id=conversation.id, position=position, question=question,
+            answer="", status="streaming", llm=llm_name, model_fingerprint=fingerprint,
+        ))
+        session.add_all(
+            MessageChunk(
+                message_id=message_id, chunk_id=hit.chunk_id, rank=rank, score=float(hit.score), shown=False,
+                cited=False, source_id=hit.source_id, title=hit.title or "", uri=hit.uri or "", page=hit.page,
+                text=hit.text,
+            )
+            for rank, hit in enumerate(hits, start=1)
+        )
+        return conversation.id
+
+    return store.write(db, insert), message_id
+
+
+def stream_answer(services, llm: LLM, pending: PendingAnswer) -> Iterator[dict]:
+    """Yield ``answer`` events as the LLM writes, then ``source``, ``id`` and ``end``
+    (or one ``error``). The message row is completed in every case, even when the
+    client goes away mid-answer (the generator is closed)."""
+    pieces: list[str] = []
+    outcome = {"status": "failed", "error": "the client closed the connection before the answer was complete"}
+    try:
+        try:
+            for piece in llm.stream(pending.prompt):
+                pieces.append(piece)
+                yield {"type": "answer", "answer": piece}
+        except LLMError as exc:
+            outcome["error"] = exc.message
+            pending.error_status = exc.status_code
+            yield {"type": "error", "error": exc.message, "message_id": pending.message_id,
+                   "conversation_id": pending.conversation_id}
+            return
+        except Exception as exc:  # a bug must not leave a message stuck in "streaming"
+            log.exception("The answer for message %s failed", pending.message_id)
+            outcome["error"] = f"internal error: {exc.__class__.__name__}"
+            pending.error_status = 500
+            yield {"type": "error", "error": "The answer failed because of an internal error; it was logged.",
+                   "message_id": pending.message_id, "conversation_id": pending.conversation_id}
+            return
+        answer = "".join(pieces)
+        cited = cited_numbers(answer, len(pending.hits))
+        outcome = {"status": "ok", "error": None, "cited": cited}
+        yield {"type": "source", "source": source_items(pending.hits, cited)}
+        yield {"type": "id", "id": pending.conversation_id, "message_id": pending.message_id}
+        yield {"type": "end"}
+    finally:
+        record_outcome(services.db, pending.message_id, "".join(pieces), outcome)
+
+
+def answer_once(services, llm: LLM, pending: PendingAnswer) -> dict:
+    """The non-streamed answer (``POST /api/answer``); an LLM failure raises :class:`LLMError`."""
+    pieces, sources, error = [], [], None
+    for event in stream_answer(services, llm, pending):
+        if event["type"] == "answer":
+            pieces.append(event["answer"])
+        elif event["type"] == "source":
+            sources = event["source"]
+        elif event["type"] == "error":
+            error = event["error"]
+    if error is not None:
+        raise AnswerFailed(error, pending)
+    return {"conversation_id": pending.conversation_id, "message_id": pending.message_id,
+            "answer": "".join(pieces), "sources": sources}
+
+
+class AnswerFailed(DocsTuneError):
+    status_code = 502
+
+    def __init__(self, message: str, pending: PendingAnswer):
+        super().__init__(message, pending.error_status)
+        self.pending = pending
+
+
+def source_items(hits, cited: set[int]) -> list[dict]:
+    """What the client shows under an answer (and rates with ``sources`` feedback)."""
+    return [
+        {
+            "chunk_id": hit.chunk_id,
+            "n": n,
+            "rank": n,
+            "score": round(float(hit.score), 6),
+            "title": hit.title,
+            "source": hit.uri,
+            "page": hit.page,
+            "text": hit.text,
+            "cited": n in cited,
+        }
+        for n, hit in enumerate(hits, start=1)
+    ]
+
+
+# -- helpers ----------------------------------------------------------------------
+def record_outcome(db, message_id: str, answer: str, outcome: dict) -> None:
+    """Complete a message: ``outcome`` is {"status": "ok"|"failed", "error": str|None, "cited": {n, ...}}."""
+    cited = outcome.get("cited", set())
+
+    def update(session):
+        message = session.get(Message, message_id)
+        if message is None:  # the conversation was deleted while the answer streamed
+            return
+        message.answer = answer
+        message.status = outcome["status"]
+        message.error = outcome["error"]
+        message.completed_at = utcnow()
+        for row in message.retrieved:
+            row.shown = outcome["status"] == "ok"
+            row.cited = row.rank in cited
+
+    try:
+        store.write(db, update)
+    except Exception:  # never mask the answer's own outcome; the row stays "streaming"
+        log.exception("Could not record the outcome of message %s", message_id)
+
+
+def _owned_conversation(session, conversation_id: str, owner: str) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None or conversation.owner != owner:
+        # a stranger's conversation looks exactly like a missing one
+        raise NotFound(f"No conversation {conversation_id!r} of yours; start a new one by leaving out conversation_id.")
+    return conversation
+
+
+def _stored_history(db, conversation_id: str | None, limit: int) -> list[tuple[str, str]]:
+    if not conversation_id or not limit:
+        return []
+
+    def load(session):
+        rows = session.execute(
+            select(Message.question, Message.answer)
+            .where(Message.conversation_id == conversation_id, Message.status == "ok")
+            .order_by(Message.position.desc())
+            .limit(limit)
+        ).all()
+        return [(q, a) for q, a in reversed(rows)]
+
+    return store.read(db, load)
+
+
+def _conversation_name(question: str) -> str:
+    name = " ".join(question.split())
+    return name if len(name) <= CONVERSATION_NAME_CHARS else name[: CONVERSATION_NAME_CHARS - 1].rstrip() + "…"
+
+
+def search_hits(services, body, settings, default_chunks: int = 4) -> list[dict]:
+    """Retrieval only (``POST /api/search``): ranked chunks with their scores."""
+    if not isinstance(body, dict):
+        raise BadRequest("Send a JSON object like {\"question\": \"...\", \"chunks\": 4}.")
+    question = body.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise BadRequest("'question' is missing or empty.")
+    if len(question) > settings.max_question_chars:
+        raise BadRequest(f"'question' is {len(question)} characters long; the limit is {settings.max_question_chars}.")
+    k = parse_chunks(body.get("chunks", default_chunks), settings.max_chunks)
+    return [
+        {"chunk_id": h.chunk_id, "rank": h.rank, "score": round(float(h.score), 6), "title": h.title,
+         "source": h.uri, "page": h.page, "text": h.text, "source_id": h.source_id}
+        for h in services.search(question.strip(), k=k)
+    ]

@@ -1,0 +1,140 @@
+"""A person's conversations: list, read (messages with sources and feedback), rename, delete.
+Every function takes the owner key; someone else's conversation is reported as missing."""
+from __future__ import annotations
+
+from datetime import timezone
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from application.chat import store
+from application.db.chat import Conversation, Feedback, Message
+from application.errors import BadRequest, NotFound
+
+MAX_NAME_CHARS = 256
+
+
+def iso_utc(value):
+    """ISO 8601 in UTC; SQLite hands back naive datetimes, which we wrote as UTC."""
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+
+
+def _get_owned(session, conversation_id: str, owner: str | None) -> Conversation:
+    conversation = session.get(Conversation, conversation_id) if isinstance(conversation_id, str) else None
+    if conversation is None or owner is None or conversation.owner != owner:
+        raise NotFound(f"No conversation {conversation_id!r} of yours.")
+    return conversation
+
+
+def list_conversations(db, owner: str | None, limit: int = 100) -> list[dict]:
+    if owner is None:
+        return []
+
+    def load(session):
+        counts = (
+            select(Message.conversation_id, func.count().label("n")).group_by(Message.conversation_id).subquery()
+        )
+        rows = session.execute(
+            select(Conversation, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.conversation_id == Conversation.id)
+            .where(Conversation.owner == owner)
+            .order_by(Conversation.updated_at.desc(), Conversation.id)
+            .limit(limit)
+        ).all()
+        return [
+            {"id": c.id, "name": c.name, "created_at": iso_utc(c.created_at), "updated_at": iso_utc(c.updated_at),
+             "message_count": n}
+            for c, n in rows
+        ]
+
+    return store.read(db, load)
+
+
+def get_conversation(db, conversation_id: str, owner: str | None) -> dict:
+    def load(session):
+        conversation = _get_owned(session, conversation_id, owner)
+        messages = session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation.id)
+            .order_by(Message.position)
+            .options(selectinload(Message.retrieved), selectinload(Message.feedback).selectinload(Feedback.marks))
+        ).all()
+        return {
+            "id": conversation.id,
+            "name": conversation.name,
+            "created_at": iso_utc(conversation.created_at),
+            "updated_at": iso_utc(conversation.updated_at),
+            "messages": [message_dict(m, owner) for m in messages],
+        }
+
+    return store.read(db, load)
+
+
+def message_dict(message: Message, owner: str) -> dict:
+    mine = next((f for f in message.feedback if f.voter == owner), None)
+    return {
+        "id": message.id,
+        "position": message.position,
+        "question": message.question,
+        "answer": message.answer,
+        "status": message.status,
+        "error": message.error,
+        "llm": message.llm,
+        "model_fingerprint": message.model_fingerprint,
+        "created_at": iso_utc(message.created_at),
+        "completed_at": iso_utc(message.completed_at),
+        "sources": [
+            {"chunk_id": r.chunk_id, "n": r.rank, "rank": r.rank, "score": r.score, "title": r.title,
+             "source": r.uri, "page": r.page, "text": r.text, "shown": r.shown, "cited": r.cited}
+            for r in message.retrieved
+        ],
+        "feedback": feedback_dict(mine) if mine else None,
+    }
+
+
+def feedback_dict(feedback: Feedback) -> dict:
+    return {
+        "feedback": feedback.verdict,
+        "sources": {m.chunk_id: m.mark for m in feedback.marks},
+        "comment": feedback.comment,
+        "updated_at": iso_utc(feedback.updated_at),
+    }
+
+
+def rename_conversation(db, conversation_id: str, owner: str | None, name) -> dict:
+    if not isinstance(name, str) or not name.strip():
+        raise BadRequest("'name' must be a non-empty string.")
+    name = " ".join(name.split())
+    if len(name) > MAX_NAME_CHARS:
+        raise BadRequest(f"'name' is longer than {MAX_NAME_CHARS} characters.")
+
+    def update(session):
+        conversation = _get_owned(session, conversation_id, owner)
+        conversation.name = name
+        return {"id": conversation.id, "name": conversation.name}
+
+    return store.write(db, update)
+
+
+def delete_conversation(db, conversation_id: str, owner: str | None) -> dict:
+    def delete(session):
+        conversation = _get_owned(session, conversation_id, owner)
+        session.delete(conversation)
+        return {"id": conversation_id, "deleted": True}
+
+    return store.write(db, delete)
+
+
+def delete_all_conversations(db, owner: str | None) -> dict:
+    if owner is None:
+        return {"deleted": 0}
+
+    def delete(session):
+        conversations = session.scalars(select(Conversation).where(Conversation.owner == owner)).all()
+        for conversation in conversations:
+            session.delete(conversation)
+        return {"deleted": len(conversations)}
+
+    return store.write(db, delete)

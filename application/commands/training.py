@@ -1,0 +1,293 @@
+"""``docstune train | eval | synth | models``: thin click commands over ``training/``.
+
+Heavy imports (sentence-transformers, torch) happen inside the commands, so
+``docstune --help`` stays fast. Every user error is one readable line and exit 1,
+and leaves the model registry as it was.
+"""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+LOSS_CHOICES = ("online_contrastive", "mnrl", "cosine")
+
+
+def _settings():
+    from application.settings import get_settings
+
+    return get_settings()
+
+
+def _fail_cleanly(func):
+    """Turn the training package's data errors into one-line click errors."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from plugins.base import EmbeddingModelError
+        from training.records import TrainingDataError
+
+        try:
+            return func(*args, **kwargs)
+        except (TrainingDataError, EmbeddingModelError) as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper
+
+
+def _registry(settings):
+    from training.registry import ModelRegistry
+
+    return ModelRegistry(settings.models_dir)
+
+
+def resolve_model_path(name: str, settings) -> str:
+    """A registry version (``v3``, ``active``), a model folder, or a name the embedding plugins know."""
+    from plugins import load_embeddings
+
+    registry = _registry(settings)
+    if name == "active":
+        active = registry.active()
+        if active is not None:
+            return active.model_path
+        name = settings.embeddings_name
+    elif re.fullmatch(r"v?\d+", name) and not Path(name).exists():
+        return registry.get(name).model_path
+    backend = load_embeddings(name, **settings.embedding_options())
+    path = getattr(backend, "path", None)
+    if not path:
+        raise click.ClickException(f"{name}: this embedding backend has no local folder to train or evaluate")
+    return str(path)
+
+
+def _model_in_service(settings):
+    """(path, label, parent version) of the model the service uses now."""
+    active = _registry(settings).active()
+    if active is not None:
+        return active.model_path, active.version, active.version
+    return resolve_model_path(settings.embeddings_name, settings), settings.embeddings_name, None
+
+
+def _gate_options(func):
+    for option in reversed([
+        click.option("--gate-metric", default=None, help="Metric the candidate must improve [default: GATE_METRIC, mrr@10]."),
+        click.option("--min-improvement", type=float, default=None, help="Least rise of the gate metric [default: GATE_MIN_IMPROVEMENT]."),
+        click.option("--tolerance", type=float, default=None, help="Most any other headline metric may fall [default: GATE_TOLERANCE]."),
+    ]):
+        func = option(func)
+    return func
+
+
+def _gate_config(settings, metric, min_improvement, tolerance):
+    from training.gate import GateConfig
+
+    return GateConfig(
+        metric=metric or settings.gate_metric,
+        min_improvement=settings.gate_min_improvement if min_improvement is None else min_improvement,
+        tolerance=settings.gate_tolerance if tolerance is None else tolerance,
+    )
+
+
+def _generator_options(settings) -> dict:
+    if not settings.anthropic_api_key:
+        return {}
+    return {
+        "api_key": settings.anthropic_api_key,
+        "model": settings.synth_model or settings.anthropic_model,
+        "base_url": settings.anthropic_base_url,
+        "cache_dir": settings.synth_cache_dir,
+    }
+
+
+# -- train ------------------------------------------------------------------------------
+@click.command()
+@click.option("--from-feedback", "feedback_file", type=click.Path(dir_okay=False), help="Feedback JSONL (docstune feedback export).")
+@click.option("--dataset", "dataset_file", type=click.Path(dir_okay=False), help="IR JSON {queries, corpus, relevant_docs}.")
+@click.option("--synthetic", "synthetic_corpus", type=click.Path(), help="Corpus to write questions for: IR JSON, JSONL of chunks, or a folder of texts.")
+@click.option("--loss", type=click.Choice(LOSS_CHOICES), default=None, help="[default: online_contrastive for feedback with negatives, else mnrl]")
+@click.option("--epochs", type=int, default=1, show_default=True)
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--learning-rate", type=float, default=2e-5, show_default=True)
+@click.option("--max-seq-length", type=int, default=256, show_default=True, help="Tokens read per text while training.")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--device", default=None, help="cpu, cuda, mps [default: EMBEDDINGS_DEVICE or automatic].")
+@click.option("--held-out", "held_out_fraction", type=float, default=0.2, show_default=True, help="Fraction of chunks whose questions are kept for evaluation.")
+@click.option("--hard-negatives/--no-hard-negatives", default=True, show_default=True, help="Mine negatives with the current model for positives that have none.")
+@click.option("--questions-per-chunk", type=int, default=None, help="For --synthetic [default: SYNTH_QUESTIONS_PER_CHUNK].")
+@click.option("--base-model", default=None, help="Model to start from [default: the active version, else EMBEDDINGS_NAME].")
+@_gate_options
+@_fail_cleanly
+def train(feedback_file, dataset_file, synthetic_corpus, loss, epochs, batch_size, learning_rate, max_seq_length,
+          seed, device, held_out_fraction, hard_negatives, questions_per_chunk, base_model, gate_metric,
+          min_improvement, tolerance):
+    """Fine-tune the embedding model, evaluate it on held-out questions and register it.
+
+    Give exactly one of --from-feedback, --dataset or --synthetic. The new version is
+    registered as `candidate` if the gate finds it better than the model in service,
+    as `rejected` otherwise; `docstune models promote` makes it active.
+    """
+    sources = [s for s in (feedback_file, dataset_file, synthetic_corpus) if s]
+    if len(sources) != 1:
+        raise click.UsageError("give exactly one of --from-feedback, --dataset or --synthetic")
+    settings = _settings()
+    from training.finetune import FinetuneConfig
+    from training.irjson import load_ir_json
+    from training.pipeline import prepare_from_feedback, prepare_from_ir, prepare_from_synthetic, run_training
+
+    if feedback_file:
+        prepared = prepare_from_feedback(feedback_file, held_out_fraction=held_out_fraction, seed=seed)
+    elif dataset_file:
+        prepared = prepare_from_ir(load_ir_json(dataset_file), held_out_fraction=held_out_fraction, seed=seed)
+    else:
+        from training.corpus import load_corpus
+
+        chunks, real = load_corpus(synthetic_corpus)
+        prepared = prepare_from_synthetic(
+            chunks, real, held_out_fraction=held_out_fraction, seed=seed,
+            questions_per_chunk=questions_per_chunk or settings.synth_questions_per_chunk,
+            **_generator_options(settings),
+        )
+    if base_model:
+        base_path, base_label, parent = resolve_model_path(base_model, settings), base_model, None
+    else:
+        base_path, base_label, parent = _model_in_service(settings)
+    config = FinetuneConfig(loss=loss or prepared.default_loss, epochs=epochs, batch_size=batch_size,
+                            learning_rate=learning_rate, max_seq_length=max_seq_length, seed=seed,
+                            device=device or settings.embeddings_device)
+    click.echo(f"Training {config.loss} on {len(prepared.train)} {prepared.kind} rows from {base_label}; "
+               f"{len(prepared.held_out.queries)} held-out questions")
+    outcome = run_training(
+        prepared, base_model=base_path, work_root=settings.models_dir / ".work", registry=_registry(settings),
+        config=config, gate=_gate_config(settings, gate_metric, min_improvement, tolerance),
+        mine_hard_negatives=hard_negatives, parent=parent, base_model_name=base_label,
+        query_prefix=settings.embeddings_query_prefix, document_prefix=settings.embeddings_document_prefix,
+    )
+    version, verdict = outcome.version, outcome.verdict
+    click.echo(f"Registered {version.version} ({verdict.status}): {verdict.reason}")
+    click.echo(f"Model:   {version.model_path}")
+    for key, path in outcome.files.items():
+        click.echo(f"{key.capitalize() + ':':8} {path}")
+    if verdict.passed:
+        click.echo(f"Make it active with: docstune models promote {version.version}")
+
+
+# -- eval -------------------------------------------------------------------------------
+@click.command("eval")
+@click.option("--model", "models", multiple=True, required=True, help="Model folder, registry version (v3, active) or embedding name; repeat to compare.")
+@click.option("--dataset", "dataset_file", required=True, type=click.Path(dir_okay=False), help="IR JSON to evaluate on.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Folder for metrics.json, report.md, hit_rate.png [default: DATA_DIR/evaluations/<time>].")
+@click.option("--device", default=None)
+@_gate_options
+@_fail_cleanly
+def eval_command(models, dataset_file, out_dir, device, gate_metric, min_improvement, tolerance):
+    """Compare models on one IR JSON; with two models, the gate judges the second against the first."""
+    settings = _settings()
+    from training.evaluate import evaluate_models, markdown_report, write_evaluation_outputs
+    from training.gate import judge
+    from training.irjson import load_ir_json
+
+    ir = load_ir_json(dataset_file)
+    paths = {}
+    for name in models:
+        label = name if name not in paths else f"{name} ({len(paths) + 1})"
+        paths[label] = resolve_model_path(name, settings)
+    run = evaluate_models(paths, ir, device=device or settings.embeddings_device, show_progress=True,
+                          dataset_name=Path(dataset_file).name)
+    verdict = None
+    if len(paths) >= 2:
+        labels = list(paths)
+        verdict = judge(run.metrics[labels[0]], run.metrics[labels[-1]],
+                        _gate_config(settings, gate_metric, min_improvement, tolerance))
+    out = Path(out_dir) if out_dir else settings.data_dir / "evaluations" / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    files = write_evaluation_outputs(run, out, verdict)
+    click.echo(markdown_report(run, verdict))
+    for key, path in files.items():
+        click.echo(f"{key.capitalize() + ':':8} {path}")
+
+
+# -- synth ------------------------------------------------------------------------------
+@click.command()
+@click.option("--corpus", "corpus_path", required=True, type=click.Path(), help="IR JSON, JSONL of chunks, or a folder of texts.")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False), help="IR JSON to write.")
+@click.option("--questions-per-chunk", type=int, default=None, help="[default: SYNTH_QUESTIONS_PER_CHUNK]")
+@click.option("--offline", is_flag=True, help="Use the inverse cloze task even when ANTHROPIC_API_KEY is set.")
+@click.option("--seed", type=int, default=42, show_default=True)
+@_fail_cleanly
+def synth(corpus_path, out_file, questions_per_chunk, offline, seed):
+    """Write questions that each chunk answers (Claude with ANTHROPIC_API_KEY, else the inverse cloze task)."""
+    settings = _settings()
+    from training.corpus import load_corpus
+    from training.irjson import save_ir_json
+    from training.synthetic import generate_synthetic_queries, synthetic_ir_dataset
+
+    chunks, _ = load_corpus(corpus_path)
+    options = {} if offline else _generator_options(settings)
+    queries = generate_synthetic_queries(chunks, questions_per_chunk=questions_per_chunk or settings.synth_questions_per_chunk,
+                                         seed=seed, **options)
+    path = save_ir_json(synthetic_ir_dataset(chunks, queries), out_file)
+    method = queries[0].method
+    click.echo(f"Wrote {len(queries)} {method} questions for {len(chunks)} chunks to {path}")
+
+
+# -- models -----------------------------------------------------------------------------
+@click.group()
+def models():
+    """The registry of fine-tuned embedding models (DATA_DIR/models)."""
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_fail_cleanly
+def list_models(as_json):
+    """Every registered version with its status and headline metrics."""
+    registry = _registry(_settings())
+    versions = registry.versions()
+    if as_json:
+        click.echo(json.dumps([{**v.to_dict(), "status": registry.status_of(v)} for v in versions], indent=1))
+        return
+    if not versions:
+        click.echo(f"No model versions in {registry.root} yet; run `docstune train`.")
+        return
+    click.echo(f"{'version':9} {'status':10} {'mrr@10':>7} {'hit@5':>6}  {'created':25} fingerprint")
+    for v in versions:
+        click.echo(f"{v.version:9} {registry.status_of(v):10} {v.metrics.get('mrr@10', float('nan')):7.4f} "
+                   f"{v.metrics.get('accuracy@5', float('nan')):6.3f}  {v.created_at:25} {v.fingerprint}")
+
+
+@models.command("show")
+@click.argument("version")
+@_fail_cleanly
+def show_model(version):
+    """Everything the registry knows about VERSION (v3, 3 or active)."""
+    registry = _registry(_settings())
+    record = registry.get(version)
+    click.echo(json.dumps({**record.to_dict(), "status": registry.status_of(record)}, indent=1))
+
+
+@models.command("promote")
+@click.argument("version")
+@click.option("--force", is_flag=True, help="Promote even a version the gate rejected.")
+@_fail_cleanly
+def promote_model(version, force):
+    """Make VERSION the active model (the index swap is a separate step)."""
+    record = _registry(_settings()).promote(version, force=force)
+    click.echo(f"{record.version} is now active ({record.model_path})")
+
+
+@models.command("rollback")
+@_fail_cleanly
+def rollback_model():
+    """Re-activate the version that was active before the current one."""
+    settings = _settings()
+    record = _registry(settings).rollback()
+    if record is None:
+        click.echo(f"No version is active now; the service uses EMBEDDINGS_NAME ({settings.embeddings_name})")
+    else:
+        click.echo(f"{record.version} is active again ({record.model_path})")
+
+
+COMMANDS = [train, eval_command, synth, models]

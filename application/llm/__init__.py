@@ -1,0 +1,50 @@
+"""LLM backends, chosen by ``LLM_PROVIDER``: ``anthropic`` (Claude through the
+official SDK), ``openai_compatible`` (llama.cpp, Ollama, vLLM ...) and
+``extractive`` (offline: quotes the best-matching sentences, no LLM at all)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from application.errors import ServiceUnavailable
+from application.llm.base import LLM, LLMError, Prompt
+from application.llm.prompt import PromptTemplate, cited_numbers
+
+PROVIDERS = ("anthropic", "openai_compatible", "extractive")
+
+
+def create_llm(settings, get_embeddings: Callable[[], object]) -> LLM:
+    """The LLM ``settings`` ask for; ``get_embeddings`` lazily gives the extractive answerer its model."""
+    provider = settings.llm_provider_resolved
+    if provider == "anthropic":
+        if not settings.anthropic_api_key:
+            raise ServiceUnavailable(
+                "LLM_PROVIDER=anthropic needs ANTHROPIC_API_KEY; set it, or use LLM_PROVIDER=extractive to run offline."
+            )
+        from application.llm.anthropic_llm import AnthropicLLM
+
+        return AnthropicLLM(
+            api_key=settings.anthropic_api_key,
+            model=settings.anthropic_model,
+            base_url=settings.anthropic_base_url,
+            timeout=settings.llm_timeout,
+            max_retries=settings.llm_max_retries,
+            max_tokens=settings.llm_max_tokens,
+        )
+    if provider == "openai_compatible":
+        from application.llm.openai_compatible import OpenAICompatibleLLM
+
+        return OpenAICompatibleLLM(
+            base_url=settings.openai_base_url,
+            model=settings.openai_model,
+            api_key=settings.openai_api_key,
+            timeout=settings.llm_timeout,
+            max_tokens=settings.llm_max_tokens,
+        )
+    if provider == "extractive":
+        from application.llm.extractive import ExtractiveLLM
+
+        return ExtractiveLLM(get_embeddings)
+    raise ServiceUnavailable(f"Unknown LLM_PROVIDER {provider!r}; use one of {', '.join(PROVIDERS)}.")
+
+
+__all__ = ["LLM", "LLMError", "Prompt", "PromptTemplate", "cited_numbers", "create_llm", "PROVIDERS"]

@@ -1,0 +1,86 @@
+"""Claude through the official ``anthropic`` SDK (streaming Messages API)."""
+from __future__ import annotations
+
+import threading
+from typing import Iterator
+
+from application.llm.base import LLM, LLMError, Prompt
+
+
+class AnthropicLLM(LLM):
+    """Example::
+
+        llm = AnthropicLLM(api_key="sk-ant-...", model="claude-sonnet-5-5")
+        for piece in llm.stream(template.render(question, hits)):
+            print(piece, end="")
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        model: str,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+        max_tokens: int = 1024,
+    ):
+        self.model = model
+        self.name = f"anthropic/{model}"
+        self.base_url = base_url
+        self.max_tokens = max_tokens
+        self._options = {"api_key": api_key, "base_url": base_url, "timeout": timeout, "max_retries": max_retries}
+        self.timeout = timeout
+        self._client = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self):
+        # the SDK takes ~1.5 s to import: only pay for it when the first question comes
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    import anthropic
+
+                    self._client = anthropic.Anthropic(**self._options)
+        return self._client
+
+    def stream(self, prompt: Prompt) -> Iterator[str]:
+        import anthropic
+
+        client = self.client
+        try:
+            with client.messages.stream(
+                model=self.model, max_tokens=self.max_tokens, system=prompt.system, messages=prompt.messages
+            ) as stream:
+                for text in stream.text_stream:
+                    if text:
+                        yield text
+        except anthropic.AuthenticationError as exc:
+            raise LLMError("The Anthropic API refused the API key (401): check ANTHROPIC_API_KEY.", "auth") from exc
+        except anthropic.PermissionDeniedError as exc:
+            raise LLMError(f"The Anthropic API denied access (403): {_detail(exc)}", "auth") from exc
+        except anthropic.RateLimitError as exc:
+            raise LLMError("The Anthropic API is rate limiting us (429); try again in a minute.", "rate_limit", 503) from exc
+        except anthropic.APITimeoutError as exc:
+            raise LLMError(
+                f"The LLM did not answer within {self.timeout:g} s (LLM_TIMEOUT); try again.", "timeout", 504
+            ) from exc
+        except anthropic.APIConnectionError as exc:
+            where = self.base_url or "the Anthropic API"
+            raise LLMError(f"Cannot reach {where}: {exc}. Check ANTHROPIC_BASE_URL and the network.", "unavailable", 503) from exc
+        except anthropic.BadRequestError as exc:
+            raise LLMError(f"The Anthropic API rejected the request (400): {_detail(exc)}", "bad_request") from exc
+        except anthropic.APIStatusError as exc:
+            raise LLMError(f"The Anthropic API failed ({exc.status_code}): {_detail(exc)}", "unavailable", 503) from exc
+        except anthropic.APIError as exc:  # e.g. an error event in the middle of the stream
+            raise LLMError(f"The Anthropic API failed: {_detail(exc)}", "error") from exc
+
+
+def _detail(exc) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+    return str(getattr(exc, "message", None) or exc)

@@ -1,0 +1,103 @@
+"""Uploaded documents: checked (name, type, size), staged under ``DATA_DIR/uploads``
+and ingested by a background task. The SQL rows keep the text afterwards, so the
+staged files are removed once the task ends."""
+from __future__ import annotations
+
+import shutil
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from werkzeug.utils import secure_filename
+
+from application.errors import BadRequest, DocsTuneError
+
+COPY_BLOCK = 1 << 16
+
+
+class UploadTooLarge(DocsTuneError):
+    status_code = 413
+
+
+@dataclass
+class StagedUpload:
+    folder: Path
+    files: list[tuple[str, Path]] = field(default_factory=list)  # (name as uploaded, staged path)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def safe_upload_name(name: str | None, allowed: frozenset[str]) -> str:
+    """The name a file is stored under; anything that could leave the folder is refused, not repaired."""
+    if not name or not name.strip():
+        raise BadRequest("An uploaded file has no file name.")
+    if "/" in name or "\\" in name or "\x00" in name or name.strip() in (".", "..") or ".." in PurePosixPath(name).parts:
+        raise BadRequest(f"Unsafe file name {name!r}: send a plain file name without folders.")
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        raise BadRequest(f"Unsafe file name {name!r}: it contains control characters.")
+    safe = secure_filename(name)
+    suffix = Path(safe).suffix.lower()
+    if not safe or suffix not in allowed:
+        kinds = ", ".join(sorted(allowed))
+        raise BadRequest(f"{name!r} is not a supported document type; upload one of: {kinds}.")
+    return safe
+
+
+def stage_uploads(files, settings) -> StagedUpload:
+    """Copy the uploaded ``files`` (werkzeug FileStorage objects) to a fresh folder, checking each."""
+    files = [f for f in files if f is not None]
+    if not files:
+        raise BadRequest("Attach one or more documents in the multipart field 'file'.")
+    if len(files) > settings.upload_max_files:
+        raise BadRequest(f"{len(files)} files in one upload; the limit is {settings.upload_max_files}.")
+    allowed = settings.upload_extension_set
+    names = [safe_upload_name(f.filename, allowed) for f in files]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise BadRequest(f"The same file name appears twice in one upload: {', '.join(duplicates)}.")
+    staged = StagedUpload(settings.data_dir / "uploads" / uuid.uuid4().hex)
+    staged.folder.mkdir(parents=True)
+    try:
+        for upload, name in zip(files, names):
+            target = staged.folder / name
+            _copy_capped(upload.stream, target, settings.upload_max_bytes, upload.filename)
+            if target.stat().st_size == 0:
+                raise BadRequest(f"{upload.filename!r} is empty.")
+            staged.files.append((upload.filename, target))
+    except BaseException:
+        staged.discard()
+        raise
+    return staged
+
+
+def _copy_capped(stream, target: Path, limit: int, name: str) -> None:
+    written = 0
+    with target.open("wb") as out:
+        while block := stream.read(COPY_BLOCK):
+            written += len(block)
+            if written > limit:
+                raise UploadTooLarge(f"{name!r} is larger than the upload limit of {limit} bytes (UPLOAD_MAX_BYTES).")
+            out.write(block)
+
+
+def start_ingest_task(services, tasks, staged: StagedUpload):
+    """Ingest the staged files in the background; ``upload://<name>`` is each document's uri."""
+    paths = [path for _, path in staged.files]
+    uris = {str(path): f"upload://{path.name}" for path in paths}
+
+    def work(progress):
+        report = services.ingestor.ingest_paths(paths, progress=progress, uris=uris)
+        result = report.to_dict()
+        # staged paths mean nothing to the client: report the uploaded names instead
+        names = {str(path): original for original, path in staged.files}
+        for key in ("added", "updated", "unchanged"):
+            result[key] = [names.get(p, p) for p in result[key]]
+        for key in ("skipped", "failed"):
+            result[key] = [{**item, "path": names.get(item["path"], item["path"])} for item in result[key]]
+        nothing_done = not (report.added or report.updated or report.unchanged)
+        return result, bool(report.failed) and nothing_done
+
+    task = tasks.submit("ingest", work, cleanup=staged.discard)
+    return task

@@ -1,0 +1,74 @@
+"""End to end: feedback JSONL → checkpoint → evaluation → gate → registry, through the library API."""
+import json
+
+from tests.training.conftest import make_ir
+from training.evaluate import evaluate_models
+from training.finetune import FinetuneConfig
+from training.gate import GateConfig, judge
+from training.irjson import ir_dataset_from_dict
+from training.pipeline import prepare_from_feedback, prepare_from_ir, run_training
+from training.records import TrainingSet
+from training.registry import ModelRegistry
+from training.split import split_ir_by_chunk
+
+TINY = dict(epochs=1, batch_size=8, max_seq_length=64, show_progress=False)
+
+
+def test_feedback_becomes_a_registered_version_judged_on_held_out_questions_only(tmp_path, feedback_file, base_model_path):
+    prepared = prepare_from_feedback(feedback_file, seed=42)
+    train_questions = {p.query for p in prepared.train.pairs}
+    assert train_questions.isdisjoint(prepared.held_out.queries.values())
+    assert prepared.default_loss == "online_contrastive" and prepared.train.triplets
+
+    registry = ModelRegistry(tmp_path / "models")
+    outcome = run_training(prepared, base_model=base_model_path, work_root=tmp_path / "models" / ".work",
+                           registry=registry, config=FinetuneConfig(loss="online_contrastive", **TINY),
+                           base_model_name="all-MiniLM-L6-v2")
+    version = outcome.version
+    folder = tmp_path / "models" / version.version
+    assert {p.name for p in folder.iterdir()} == {"version.json", f"docstune-{version.version}", "metrics.json",
+                                                  "report.md", "hit_rate.png"}
+    assert (folder / "hit_rate.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["query_ids"] == sorted(prepared.held_out.queries)
+    assert set(metrics["metrics"]) == {"active", "candidate"}
+    for name in ("accuracy@1", "accuracy@3", "accuracy@5", "accuracy@10", "precision@1", "recall@10", "mrr@10",
+                 "ndcg@10", "map@100"):
+        assert 0 <= metrics["metrics"]["candidate"][name] <= 1
+    assert metrics["gate"]["status"] == outcome.verdict.status
+    assert version.status == ("candidate" if outcome.verdict.passed else "rejected")
+    assert version.data_stats["held_out_questions"] == len(prepared.held_out.queries)
+    assert "| mrr@10 |" in (folder / "report.md").read_text()
+    card = (folder / f"docstune-{version.version}" / "README.md").read_text()
+    assert "online_contrastive" in card and "Held-out retrieval metrics" in card
+    assert not list((tmp_path / "models" / ".work").iterdir())
+
+
+def test_the_gate_rejects_a_model_trained_on_shuffled_labels(tmp_path, base_model_path):
+    ir = ir_dataset_from_dict(make_ir())
+    split = split_ir_by_chunk(ir, seed=42)
+    pairs = split.train.positive_pairs()
+    texts = [t for _, _, t in pairs]
+    shuffled = TrainingSet(positives=[(q, texts[(i + 5) % len(texts)]) for i, (q, _, _) in enumerate(pairs)])
+    from training.finetune import finetune
+
+    finetune(base_model_path, shuffled, tmp_path / "worse",
+             FinetuneConfig(loss="mnrl", learning_rate=1e-3, **{**TINY, "epochs": 3}))
+    run = evaluate_models({"base": base_model_path, "candidate": str(tmp_path / "worse")}, split.held_out)
+    assert run.metrics["candidate"]["mrr@10"] < run.metrics["base"]["mrr@10"]
+    verdict = judge(run.metrics["base"], run.metrics["candidate"], GateConfig(min_improvement=0.0))
+    assert verdict.status == "rejected" and "mrr@10" in verdict.reason
+
+    registry = ModelRegistry(tmp_path / "models")
+    version = registry.register(tmp_path / "worse", base_model="base", gate=verdict.to_dict())
+    assert registry.status_of(version) == "rejected"
+
+
+def test_ir_training_holds_out_by_chunk(ir_file):
+    from training.irjson import load_ir_json
+
+    prepared = prepare_from_ir(load_ir_json(ir_file), held_out_fraction=0.25, seed=1)
+    assert prepared.default_loss == "mnrl"
+    assert {q for q, _ in prepared.train.positives}.isdisjoint(prepared.held_out.queries.values())
+    held_texts = {prepared.held_out.corpus[c] for cids in prepared.held_out.relevant_docs.values() for c in cids}
+    assert held_texts.isdisjoint(prepared.mining_corpus)

@@ -1,0 +1,159 @@
+"""Compare embedding models on the same held-out questions, with the library's IR evaluator.
+
+``InformationRetrievalEvaluator`` gives hit-rate (accuracy)@1/3/5/10, precision and
+recall@1/3/5/10, MRR@10, NDCG@10 and MAP@100; this module runs it on every model of
+one comparison and writes ``metrics.json``, ``report.md`` and ``hit_rate.png``.
+
+Example::
+
+    from training.evaluate import evaluate_models, write_evaluation_outputs
+    run = evaluate_models({"active": "/models/v1/model", "candidate": "/tmp/ft"}, held_out_ir)
+    paths = write_evaluation_outputs(run, "/tmp/eval")
+    print(run.metrics["candidate"]["mrr@10"], paths["report"])
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from training.irjson import write_text_atomically
+from training.records import IRDataset
+
+HIT_RATE_KS = (1, 3, 5, 10)
+HEADLINE_METRICS = ("accuracy@1", "accuracy@5", "accuracy@10", "mrr@10", "ndcg@10", "map@100")
+
+
+@dataclass
+class EvaluationRun:
+    """Metrics per model label, all measured on ``query_ids`` against ``corpus_size`` chunks."""
+
+    metrics: dict[str, dict[str, float]]
+    models: dict[str, str]
+    query_ids: list[str]
+    corpus_size: int
+    dataset: str = ""
+    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _strip_prefix(key: str) -> str:
+    # "cosine_accuracy@1" -> "accuracy@1" (the prefix is the model's similarity function)
+    return key.split("_", 1)[1] if "_" in key else key
+
+
+def evaluate_models(
+    models: dict[str, object],
+    ir: IRDataset,
+    *,
+    batch_size: int = 32,
+    device: str | None = None,
+    max_seq_length: int | None = None,
+    show_progress: bool = False,
+    dataset_name: str = "",
+) -> EvaluationRun:
+    """Evaluate each model (a folder path or a loaded ``SentenceTransformer``) on ``ir``, in one run."""
+    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+
+    from training.finetune import load_model
+
+    ir.validate("evaluation data set")
+    relevant = {qid: set(cids) for qid, cids in ir.relevant_docs.items() if cids and qid in ir.queries}
+    evaluator = InformationRetrievalEvaluator(
+        queries={qid: ir.queries[qid] for qid in relevant},
+        corpus=ir.corpus,
+        relevant_docs=relevant,
+        accuracy_at_k=list(HIT_RATE_KS),
+        precision_recall_at_k=list(HIT_RATE_KS),
+        mrr_at_k=[10],
+        ndcg_at_k=[10],
+        map_at_k=[100],
+        batch_size=batch_size,
+        show_progress_bar=show_progress,
+        write_csv=False,
+    )
+    results, paths = {}, {}
+    for label, model in models.items():
+        if isinstance(model, (str, os.PathLike)):
+            paths[label] = str(model)
+            model = load_model(model, device=device)
+        else:
+            paths[label] = str(getattr(model, "model_card_data", None) and model.model_card_data.base_model or label)
+        if max_seq_length:
+            model.max_seq_length = max_seq_length
+        raw = evaluator(model)
+        results[label] = {_strip_prefix(k): float(v) for k, v in raw.items()}
+    return EvaluationRun(results, paths, sorted(relevant), len(ir.corpus), dataset_name)
+
+
+def plot_hit_rate(run: EvaluationRun, path: str | os.PathLike) -> Path:
+    """PNG of hit-rate@k for every model of the run (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for label, metrics in run.metrics.items():
+        ax.plot(HIT_RATE_KS, [metrics[f"accuracy@{k}"] for k in HIT_RATE_KS], marker="o", label=label)
+    ax.set_xlabel("k (chunks retrieved)")
+    ax.set_ylabel("hit-rate@k")
+    ax.set_xticks(HIT_RATE_KS)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.set_title(f"Held-out retrieval ({len(run.query_ids)} questions, {run.corpus_size} chunks)")
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def markdown_report(run: EvaluationRun, verdict=None) -> str:
+    """A Markdown table of every headline metric, with the delta of each model against the first."""
+    labels = list(run.metrics)
+    names = [f"accuracy@{k}" for k in HIT_RATE_KS] + ["precision@1", "recall@10", "mrr@10", "ndcg@10", "map@100"]
+    lines = [
+        "# Retrieval evaluation",
+        "",
+        f"{len(run.query_ids)} held-out questions, {run.corpus_size} chunks"
+        + (f", data set `{run.dataset}`" if run.dataset else "")
+        + f" — {run.created_at}",
+        "",
+        "Models: " + ", ".join(f"**{label}** (`{run.models[label]}`)" for label in labels),
+        "",
+        "| metric | " + " | ".join(labels) + (" | Δ " + labels[-1] + " − " + labels[0] if len(labels) > 1 else "") + " |",
+        "|---" * (len(labels) + 1 + (len(labels) > 1)) + "|",
+    ]
+    for name in names:
+        values = [run.metrics[label].get(name) for label in labels]
+        row = f"| {name.replace('accuracy', 'hit-rate')} | " + " | ".join(f"{v:.4f}" for v in values)
+        if len(labels) > 1:
+            row += f" | {values[-1] - values[0]:+.4f}"
+        lines.append(row + " |")
+    if verdict is not None:
+        lines += ["", f"## Gate: **{verdict.status}**", "", verdict.reason]
+    return "\n".join(lines) + "\n"
+
+
+def write_evaluation_outputs(run: EvaluationRun, out_dir: str | os.PathLike, verdict=None) -> dict[str, Path]:
+    """Write ``metrics.json``, ``report.md`` and ``hit_rate.png`` into ``out_dir``; returns their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    payload = run.to_dict()
+    if verdict is not None:
+        payload["gate"] = verdict.to_dict()
+    paths = {"metrics": out / "metrics.json", "report": out / "report.md", "plot": out / "hit_rate.png"}
+    write_text_atomically(paths["metrics"], json.dumps(payload, indent=1))
+    write_text_atomically(paths["report"], markdown_report(run, verdict))
+    plot_hit_rate(run, paths["plot"])
+    return paths
+
+

@@ -1,0 +1,87 @@
+"""Read and write IR JSON (``{queries, corpus, relevant_docs}``).
+
+The format of sentence-transformers' ``InformationRetrievalEvaluator`` and of
+LlamaIndex's embedding fine-tuning data sets, so public data sets work as they are.
+
+Example::
+
+    from training.irjson import load_ir_json, save_ir_json
+    ir = load_ir_json("../shared/data/lyft_10k_ir.json")
+    save_ir_json(ir, "/tmp/copy.json")
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from training.records import IRDataset, TrainingDataError
+
+REQUIRED_KEYS = ("queries", "corpus", "relevant_docs")
+
+
+def ir_dataset_from_dict(data: object, source: str = "IR JSON") -> IRDataset:
+    """Check the shape of a decoded IR JSON object and build an :class:`IRDataset`.
+
+    ``relevant_docs`` values may be a list of ids, one id, or a ``{id: score}`` map (BEIR qrels).
+    """
+    if not isinstance(data, dict):
+        raise TrainingDataError(f"{source}: expected a JSON object with keys {', '.join(REQUIRED_KEYS)}")
+    missing = [key for key in REQUIRED_KEYS if key not in data]
+    if missing:
+        raise TrainingDataError(f"{source}: missing key(s) {', '.join(missing)}; IR JSON needs {', '.join(REQUIRED_KEYS)}")
+    for key in REQUIRED_KEYS:
+        if not isinstance(data[key], dict):
+            raise TrainingDataError(f"{source}: {key!r} must be an object keyed by id")
+    relevant: dict[str, list[str]] = {}
+    for qid, value in data["relevant_docs"].items():
+        if isinstance(value, str):
+            ids = [value]
+        elif isinstance(value, dict):
+            ids = [cid for cid, score in value.items() if score]
+        elif isinstance(value, (list, tuple)):
+            ids = list(value)
+        else:
+            raise TrainingDataError(f"{source}: relevant_docs[{qid!r}] must be a list of chunk ids")
+        relevant[str(qid)] = [str(cid) for cid in ids]
+    ir = IRDataset(
+        queries={str(k): str(v) for k, v in data["queries"].items()},
+        corpus={str(k): str(v) for k, v in data["corpus"].items()},
+        relevant_docs=relevant,
+    )
+    return ir.validate(source)
+
+
+def load_ir_json(path: str | os.PathLike) -> IRDataset:
+    """Load and validate an IR JSON file; :class:`TrainingDataError` names the file and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise TrainingDataError(f"{path}: no such file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise TrainingDataError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    return ir_dataset_from_dict(data, source=str(path))
+
+
+def save_ir_json(ir: IRDataset, path: str | os.PathLike) -> Path:
+    """Write ``ir`` to ``path`` atomically (temp file + ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomically(path, json.dumps(ir.to_dict(), ensure_ascii=False, indent=1))
+    return path
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Readers see the old file or the new one, never half of it."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,177 @@
+"""One training run end to end: data → split → (hard negatives) → fine-tune → evaluate → gate → register.
+
+The CLI (``docstune train``) and the application's jobs call these functions; each
+step is its own module, this one only wires them in the documented order. Nothing
+reaches the registry until the model is trained, evaluated and judged, and a failure
+at any step leaves the registry as it was.
+
+Example::
+
+    from training.pipeline import TrainingOptions, prepare_from_feedback, run_training
+    from training.registry import ModelRegistry
+    prepared = prepare_from_feedback("feedback.jsonl")
+    outcome = run_training(prepared, base_model="/path/to/all-MiniLM-L6-v2",
+                           registry=ModelRegistry("data/models"), work_root="data/models/.work")
+    print(outcome.version.version, outcome.verdict.status)
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from training.evaluate import EvaluationRun, evaluate_models, write_evaluation_outputs
+from training.feedback import build_pairs_from_feedback
+from training.finetune import FinetuneConfig, FinetuneResult, default_loss_for, finetune, load_model, write_model_card
+from training.gate import GateConfig, GateVerdict, judge
+from training.records import IRDataset, TrainingDataError, TrainingSet
+from training.registry import ModelRegistry, ModelVersion
+from training.split import choose_held_out_chunks, split_feedback_by_chunk, split_ir_by_chunk
+from training.synthetic import generate_synthetic_queries, synthetic_training_set
+
+
+@dataclass
+class PreparedData:
+    """Training rows and the held-out questions they must not see."""
+
+    kind: str  # "feedback" | "ir" | "synthetic"
+    train: TrainingSet
+    held_out: IRDataset
+    mining_corpus: list[str]  # chunk texts hard negatives may come from (no held-out chunk)
+    default_loss: str
+    stats: dict = field(default_factory=dict)
+
+
+def prepare_from_feedback(path, *, held_out_fraction: float = 0.2, seed: int = 42,
+                          chunk_texts: dict[str, str] | None = None) -> PreparedData:
+    resolved = build_pairs_from_feedback(path, chunk_texts)
+    split = split_feedback_by_chunk(resolved, held_out_fraction, seed)
+    train = split.train.training_set()
+    if not len(train):
+        raise TrainingDataError(f"{path}: no training pairs are left after holding out questions for evaluation")
+    held_out = split.held_out.to_ir_dataset(chunk_texts)
+    stats = {**resolved.stats, "train_questions": len(split.train.labels), "held_out_questions": len(held_out.queries),
+             **train.stats()}
+    mining = [t for cid, t in resolved.texts.items() if cid not in split.held_out_chunks]
+    return PreparedData("feedback", train, held_out, mining, default_loss_for(train), stats)
+
+
+def prepare_from_ir(ir: IRDataset, *, held_out_fraction: float = 0.2, seed: int = 42) -> PreparedData:
+    split = split_ir_by_chunk(ir, held_out_fraction, seed)
+    train = TrainingSet(positives=[(q, text) for q, _, text in split.train.positive_pairs()])
+    stats = {"train_questions": len(split.train.queries), "held_out_questions": len(split.held_out.queries),
+             "corpus": len(ir.corpus), "held_out_chunks": len(split.held_out_chunks), **train.stats()}
+    mining = [t for cid, t in ir.corpus.items() if cid not in split.held_out_chunks]
+    return PreparedData("ir", train, split.held_out, mining, "mnrl", stats)
+
+
+def prepare_from_synthetic(chunks: dict[str, str], real_questions: IRDataset | None = None, *,
+                           held_out_fraction: float = 0.2, seed: int = 42, questions_per_chunk: int = 2,
+                           show_progress: bool = True, **generator_options) -> PreparedData:
+    """Train on generated questions of the train chunks only.
+
+    With ``real_questions`` (an IR JSON corpus), evaluation uses its real questions about
+    the held-out chunks; otherwise the generated questions of the held-out chunks.
+    """
+    if real_questions is not None:
+        split = split_ir_by_chunk(real_questions, held_out_fraction, seed)
+        held_chunks, held_out = split.held_out_chunks, split.held_out
+        to_generate = {cid: t for cid, t in chunks.items() if cid not in held_chunks}
+    else:
+        held_chunks = choose_held_out_chunks(chunks, held_out_fraction, seed)
+        to_generate = chunks
+        held_out = None
+    queries = generate_synthetic_queries(to_generate, questions_per_chunk=questions_per_chunk, seed=seed,
+                                         show_progress=show_progress, **generator_options)
+    train_queries = [q for q in queries if q.chunk_id not in held_chunks]
+    if held_out is None:
+        held = [q for q in queries if q.chunk_id in held_chunks]
+        if not held:
+            raise TrainingDataError("no synthetic question was made for the held-out chunks; add more chunks")
+        held_out = IRDataset({f"h{i}": q.question for i, q in enumerate(held)}, dict(chunks),
+                             {f"h{i}": [q.chunk_id] for i, q in enumerate(held)})
+    train = synthetic_training_set(chunks, train_queries)
+    if not len(train):
+        raise TrainingDataError("no synthetic question is left for training after the held-out split")
+    methods = sorted({q.method for q in queries})
+    stats = {"chunks": len(chunks), "synthetic_questions": len(train_queries), "method": ",".join(methods),
+             "held_out_questions": len(held_out.queries), "held_out_real_questions": real_questions is not None,
+             **train.stats()}
+    mining = [t for cid, t in chunks.items() if cid not in held_chunks]
+    return PreparedData("synthetic", train, held_out, mining, "mnrl", stats)
+
+
+@dataclass
+class TrainingOutcome:
+    finetune: FinetuneResult
+    evaluation: EvaluationRun
+    verdict: GateVerdict
+    files: dict[str, Path]
+    version: ModelVersion | None = None
+
+
+def run_training(
+    prepared: PreparedData,
+    *,
+    base_model: str | os.PathLike,
+    work_root: str | os.PathLike,
+    registry: ModelRegistry | None = None,
+    config: FinetuneConfig | None = None,
+    gate: GateConfig | None = None,
+    mine_hard_negatives: bool = True,
+    baseline_label: str = "active",
+    parent: str | None = None,
+    base_model_name: str | None = None,
+    query_prefix: str = "",
+    document_prefix: str = "",
+) -> TrainingOutcome:
+    """Train, evaluate against ``base_model`` on the held-out set, judge, and register (if ``registry``)."""
+    config = config or FinetuneConfig(loss=prepared.default_loss)
+    data = prepared.train
+    stats = dict(prepared.stats)
+    work = Path(work_root) / uuid.uuid4().hex[:12]
+    work.mkdir(parents=True)
+    try:
+        if mine_hard_negatives and data.positives and config.loss in ("mnrl", "online_contrastive"):
+            from training.hard_negatives import add_hard_negatives
+
+            before = len(data.triplets)
+            miner = load_model(base_model, device=config.device)
+            data = add_hard_negatives(miner, data, prepared.mining_corpus, show_progress=config.show_progress)
+            stats["mined_triplets"] = len(data.triplets) - before
+            del miner
+        result = finetune(base_model, data, work / "model", config,
+                          description=f"Trained on {prepared.kind} data by `docstune train`.")
+        result.data_stats = {**stats, **result.data_stats}
+        run = evaluate_models({baseline_label: str(base_model), "candidate": str(work / "model")},
+                              prepared.held_out, device=config.device, show_progress=config.show_progress,
+                              dataset_name=f"held-out {prepared.kind}")
+        verdict = judge(run.metrics[baseline_label], run.metrics["candidate"], gate)
+        files = write_evaluation_outputs(run, work / "eval", verdict)
+        result.metrics = run.metrics["candidate"]
+        write_model_card(work / "model", result)
+        outcome = TrainingOutcome(result, run, verdict, files)
+        if registry is not None:
+            outcome.version = registry.register(
+                work / "model",
+                base_model=base_model_name or str(base_model),
+                parent=parent,
+                data_stats=result.data_stats,
+                metrics=run.metrics["candidate"],
+                gate={**verdict.to_dict(), "baseline_metrics": run.metrics[baseline_label],
+                      "held_out_queries": len(run.query_ids)},
+                training={**result.config, "train_rows": result.train_rows, "train_seconds": result.train_seconds,
+                          "data_kind": prepared.kind},
+                files=files,
+                move=True,
+                query_prefix=query_prefix,
+                document_prefix=document_prefix,
+            )
+            version_dir = registry.root / outcome.version.version
+            outcome.files = {k: version_dir / Path(v).name for k, v in files.items()}
+        return outcome
+    finally:
+        if registry is not None:
+            shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,252 @@
+"""The model registry: immutable versions under ``<root>/<version>/`` and an active pointer.
+
+Layout::
+
+    <root>/active.json                 {"active": "v0002", "history": ["v0001"], ...}
+    <root>/v0002/version.json          metadata, written once
+    <root>/v0002/docstune-v0002/       the sentence-transformers folder (EMBEDDINGS_NAME can point here)
+    <root>/v0002/report.md, metrics.json, hit_rate.png   the evaluation that judged it
+
+A version folder is assembled in a temp folder and renamed into place, so it is
+either complete or absent; it never changes afterwards. The only mutable file is
+``active.json``, replaced atomically. A version's *status* is therefore derived:
+``active`` (the pointer names it), ``archived`` (it was active before), otherwise what
+it was registered as: ``candidate`` (the gate said better, or no gate ran) or ``rejected``.
+
+``fingerprint`` is computed by the serving backend's own code
+(``plugins.sentence_transformers_backend``), so it equals what the service will see.
+
+Example::
+
+    from training.registry import ModelRegistry
+    registry = ModelRegistry("data/models")
+    version = registry.register("/tmp/ft-model", base_model="all-MiniLM-L6-v2", metrics={"mrr@10": 0.61})
+    registry.promote(version.version)
+    registry.active().model_path
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import uuid
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+from training.irjson import write_text_atomically
+from training.records import TrainingDataError
+
+METADATA_FILE = "version.json"
+ACTIVE_FILE = "active.json"
+STATUSES = ("candidate", "active", "archived", "rejected")
+
+
+class RegistryError(TrainingDataError):
+    """A registry operation that cannot be done; the message says why."""
+
+
+@dataclass
+class ModelVersion:
+    version: str
+    model_path: str
+    fingerprint: str
+    base_model: str
+    parent: str | None = None
+    status: str = "candidate"  # as registered; see ModelRegistry.status_of for the live status
+    created_at: str = ""
+    data_stats: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    gate: dict | None = None
+    training: dict = field(default_factory=dict)
+    files: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelVersion":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def compute_fingerprint(model_path: str | os.PathLike, query_prefix: str = "", document_prefix: str = "") -> str:
+    """The fingerprint the serving backend computes for this folder (same code, same answer)."""
+    from plugins.sentence_transformers_backend import SentenceTransformerEmbeddings
+
+    path = str(model_path)
+    backend = SentenceTransformerEmbeddings(path, path, query_prefix=query_prefix, document_prefix=document_prefix)
+    return backend.fingerprint
+
+
+class ModelRegistry:
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    # -- reading -----------------------------------------------------------------
+    def versions(self) -> list[ModelVersion]:
+        """Every registered version, oldest first."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for child in sorted(self.root.iterdir()):
+            meta = child / METADATA_FILE
+            if child.is_dir() and not child.name.startswith(".") and meta.is_file():
+                found.append(ModelVersion.from_dict(json.loads(meta.read_text(encoding="utf-8"))))
+        return found
+
+    def _pointer(self) -> dict:
+        path = self.root / ACTIVE_FILE
+        if not path.is_file():
+            return {"active": None, "history": []}
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def normalize_name(self, name: str) -> str:
+        """``3``, ``v3`` and ``v0003`` all name version ``v0003``; ``active`` names the active one."""
+        if name == "active":
+            active = self._pointer().get("active")
+            if not active:
+                raise RegistryError("no version is active yet; the service uses EMBEDDINGS_NAME")
+            return active
+        match = re.fullmatch(r"v?0*(\d+)", name.strip())
+        return f"v{int(match.group(1)):04d}" if match else name
+
+    def get(self, name: str) -> ModelVersion:
+        version = self.normalize_name(name)
+        meta = self.root / version / METADATA_FILE
+        if not meta.is_file():
+            known = ", ".join(v.version for v in self.versions()) or "none"
+            raise RegistryError(f"no model version {name!r} in {self.root} (registered: {known})")
+        return ModelVersion.from_dict(json.loads(meta.read_text(encoding="utf-8")))
+
+    def active(self) -> ModelVersion | None:
+        name = self._pointer().get("active")
+        return self.get(name) if name else None
+
+    def status_of(self, version: ModelVersion) -> str:
+        pointer = self._pointer()
+        if pointer.get("active") == version.version:
+            return "active"
+        if version.version in pointer.get("history", []) or version.version in pointer.get("archived", []):
+            return "archived"
+        return version.status
+
+    # -- writing -----------------------------------------------------------------
+    @contextmanager
+    def _locked(self):
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _next_version(self) -> str:
+        numbers = [int(m.group(1)) for p in self.root.iterdir() if (m := re.fullmatch(r"v(\d+)", p.name))]
+        return f"v{max(numbers, default=0) + 1:04d}"
+
+    def register(
+        self,
+        model_folder: str | os.PathLike,
+        *,
+        base_model: str,
+        parent: str | None = None,
+        data_stats: dict | None = None,
+        metrics: dict | None = None,
+        gate: dict | None = None,
+        training: dict | None = None,
+        files: dict[str, str | os.PathLike] | None = None,
+        move: bool = False,
+        query_prefix: str = "",
+        document_prefix: str = "",
+    ) -> ModelVersion:
+        """Add a new immutable version holding ``model_folder`` (moved if ``move``, else copied).
+
+        ``files`` are extra files (report, metrics, plot) copied next to the model.
+        The status is ``rejected`` if ``gate`` says so, else ``candidate``.
+        """
+        source = Path(model_folder)
+        if not (source / "modules.json").is_file() and not (source / "config.json").is_file():
+            raise RegistryError(f"{source} is not a sentence-transformers model folder; nothing was registered")
+        status = "rejected" if gate and gate.get("status") == "rejected" else "candidate"
+        with self._locked():
+            version = self._next_version()
+            staging = self.root / f".tmp-{version}-{uuid.uuid4().hex[:8]}"
+            model_dir = staging / f"docstune-{version}"
+            try:
+                staging.mkdir()
+                if move:
+                    os.rename(source, model_dir)
+                else:
+                    shutil.copytree(source, model_dir)
+                copied = {}
+                for key, path in (files or {}).items():
+                    target = staging / Path(path).name
+                    shutil.copy2(path, target)
+                    copied[key] = target.name
+                final = self.root / version
+                record = ModelVersion(
+                    version=version,
+                    model_path=str((final / model_dir.name).resolve()),
+                    # the folder name is part of the fingerprint, and it is final already
+                    fingerprint=compute_fingerprint(model_dir, query_prefix, document_prefix),
+                    base_model=str(base_model),
+                    parent=parent,
+                    status=status,
+                    created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    data_stats=data_stats or {},
+                    metrics=metrics or {},
+                    gate=gate,
+                    training=training or {},
+                    files=copied,
+                )
+                write_text_atomically(staging / METADATA_FILE, json.dumps(record.to_dict(), indent=1, default=str))
+                os.rename(staging, final)
+            except BaseException:
+                if move and model_dir.exists() and not source.exists():
+                    os.rename(model_dir, source)  # give the caller its folder back
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        return record
+
+    def _write_pointer(self, pointer: dict) -> None:
+        pointer["updated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        write_text_atomically(self.root / ACTIVE_FILE, json.dumps(pointer, indent=1))
+
+    def promote(self, name: str, *, force: bool = False) -> ModelVersion:
+        """Make ``name`` the active version; a rejected one only with ``force``."""
+        with self._locked():
+            version = self.get(name)
+            pointer = self._pointer()
+            if pointer.get("active") == version.version:
+                raise RegistryError(f"{version.version} is already active")
+            if version.status == "rejected" and not force:
+                reason = (version.gate or {}).get("reason", "")
+                raise RegistryError(
+                    f"{version.version} was rejected by the gate ({reason}); use --force to promote it anyway"
+                )
+            history = [v for v in pointer.get("history", []) if v != version.version]
+            if pointer.get("active"):
+                history.append(pointer["active"])
+            archived = [v for v in pointer.get("archived", []) if v != version.version]
+            self._write_pointer({"active": version.version, "history": history, "archived": archived})
+            return version
+
+    def rollback(self) -> ModelVersion | None:
+        """Re-activate the previously active version; ``None`` means back to the base model (EMBEDDINGS_NAME)."""
+        with self._locked():
+            pointer = self._pointer()
+            if not pointer.get("active"):
+                raise RegistryError("nothing to roll back: no version is active")
+            history = list(pointer.get("history", []))
+            previous = history.pop() if history else None
+            # the version rolled back from stays "archived"
+            archived = pointer.get("archived", [])
+            self._write_pointer(
+                {"active": previous, "history": history, "archived": [*archived, pointer["active"]]}
+            )
+            return self.get(previous) if previous else None
