@@ -50,7 +50,7 @@ def run_one(name: str, args) -> dict:
                             show_progress=False, device=args.device)
     with tempfile.TemporaryDirectory(prefix="docstune-bench-") as work:
         outcome = run_training(prepared, base_model=bundled_model_path(), work_root=work, config=config,
-                               baseline_label="base", mine_hard_negatives=True)
+                               baseline_label="base", mine_hard_negatives=not args.no_hard_negatives)
     total = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
@@ -96,6 +96,7 @@ def main(argv=None):
     parser.add_argument("--questions-per-chunk", type=int, default=2)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--device", default=None)
+    parser.add_argument("--no-hard-negatives", action="store_true", help="train on (question, chunk) pairs only")
     parser.add_argument("--out", default=None, help="JSON file for the results")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -91,3 +91,19 @@ def make_pdf(pages: list[str]) -> bytes:
     out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
     out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
     return bytes(out)
+
+
+def make_encrypted_pdf(folder: Path, text: str = "Secret numbers.") -> Path:
+    """A PDF locked with a user password (so it cannot be read without it)."""
+    from pypdf import PdfReader, PdfWriter
+
+    plain = folder / "plain-for-encryption.pdf"
+    plain.write_bytes(make_pdf([text]))
+    writer = PdfWriter()
+    writer.append(PdfReader(str(plain)))
+    writer.encrypt(user_password="hunter2", owner_password="owner")
+    locked = folder / "locked.pdf"
+    with locked.open("wb") as fh:
+        writer.write(fh)
+    plain.unlink()
+    return locked

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.application.llm.fake_llm_servers import FakeAnthropicServer
 from tests.conftest import write_docs
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
@@ -58,13 +57,6 @@ def make_app(chat_services, chat_data_dir):
 def app(make_app):
     """The default app of pytest-flask's ``client``: offline extractive answers, no rate limits."""
     return make_app()
-
-
-@pytest.fixture
-def fake_anthropic():
-    server = FakeAnthropicServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from application.cli import main
-from tests.conftest import make_pdf
+from tests.conftest import make_encrypted_pdf, make_pdf
 
 
 @pytest.fixture
@@ -79,17 +79,7 @@ def test_bad_files_fail_with_one_line_and_keep_what_was_stored(run, docs_dir, tm
 
 
 def test_an_encrypted_pdf_fails_with_a_hint(run, tmp_path):
-    from pypdf import PdfReader, PdfWriter
-
-    plain = tmp_path / "plain.pdf"
-    plain.write_bytes(make_pdf(["Quarterly numbers"]))
-    writer = PdfWriter()
-    writer.append(PdfReader(str(plain)))
-    writer.encrypt(user_password="pw", owner_password="pw2")
-    locked = tmp_path / "locked.pdf"
-    with locked.open("wb") as fh:
-        writer.write(fh)
-    result = run("ingest", str(locked))
+    result = run("ingest", str(make_encrypted_pdf(tmp_path)))
     assert result.exit_code == 1 and "encrypted PDF" in result.output
 
 

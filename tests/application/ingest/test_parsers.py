@@ -1,7 +1,7 @@
 import pytest
 
 from application.ingest.parsers import DocumentError, parse_file
-from tests.conftest import make_pdf
+from tests.conftest import make_encrypted_pdf, make_pdf
 
 
 def test_pdf_pages_keep_their_numbers(tmp_path):
@@ -55,18 +55,8 @@ def test_unreadable_files_raise_a_readable_reason(tmp_path, name, content, reaso
 
 
 def test_an_encrypted_pdf_says_to_decrypt_it(tmp_path):
-    from pypdf import PdfReader, PdfWriter
-
-    plain = tmp_path / "plain.pdf"
-    plain.write_bytes(make_pdf(["Secret numbers."]))
-    writer = PdfWriter()
-    writer.append(PdfReader(str(plain)))
-    writer.encrypt(user_password="hunter2", owner_password="owner")
-    locked = tmp_path / "locked.pdf"
-    with locked.open("wb") as fh:
-        writer.write(fh)
     with pytest.raises(DocumentError, match="encrypted PDF"):
-        parse_file(locked)
+        parse_file(make_encrypted_pdf(tmp_path))
 
 
 def test_cyrillic_windows_text_is_decoded_too(tmp_path):

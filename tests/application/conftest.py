@@ -1,3 +1,4 @@
+"""Local fake LLM servers (real HTTP on 127.0.0.1) shared by the LLM and API tests."""
 import pytest
 
 from tests.application.llm.fake_llm_servers import FakeAnthropicServer, FakeOpenAIServer
