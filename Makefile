@@ -1,11 +1,11 @@
-# DocsTune: `make run` to try it, `make test` to check it. Both create .venv on first use.
+# DocsTune: `make run` to try it, `make test` to check it. Both create .venv (and frontend/node_modules) on first use.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= ./data
 SAMPLE_DOCS := README.md docs
 
-.PHONY: install run test bench clean
+.PHONY: install frontend web browser run test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,18 +18,40 @@ $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-run: install
+# the web UI: `npm ci` again only when the lockfile changes, a build only when a source changes
+FRONTEND := frontend
+NPM ?= npm
+$(FRONTEND)/node_modules/.ci-stamp: $(FRONTEND)/package-lock.json $(FRONTEND)/package.json
+	cd $(FRONTEND) && $(NPM) ci --no-audit --no-fund
+	touch $@
+
+frontend: $(FRONTEND)/node_modules/.ci-stamp
+
+$(FRONTEND)/dist/index.html: $(FRONTEND)/node_modules/.ci-stamp $(shell find $(FRONTEND)/src $(FRONTEND)/public -type f 2>/dev/null) $(FRONTEND)/index.html $(FRONTEND)/vite.config.ts $(FRONTEND)/tsconfig.json
+	cd $(FRONTEND) && $(NPM) run build
+
+web: $(FRONTEND)/dist/index.html
+
+run: install web
 	@if [ ! -f "$(DATA_DIR)/.samples-ingested" ]; then \
 		echo "First run: ingesting the sample documents ($(SAMPLE_DOCS))"; \
 		DATA_DIR=$(DATA_DIR) $(BIN)/docstune ingest $(SAMPLE_DOCS) && touch "$(DATA_DIR)/.samples-ingested"; \
 	fi
 	DATA_DIR=$(DATA_DIR) $(BIN)/docstune serve
 
-test: install
+# the browser tests drive Debian's chromium (Playwright never downloads a browser)
+browser:
+	@[ -x /usr/bin/chromium ] || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; }
+
+# Vitest (components), then pytest: the Python suite and the browser tests in tests/e2e
+test: install web browser
+	cd $(FRONTEND) && $(NPM) test
 	$(BIN)/pytest
 
 bench: install
 	$(BIN)/python bench/ingest_and_search.py
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache $(FRONTEND)/node_modules $(FRONTEND)/dist tests/e2e/artifacts

@@ -8,18 +8,30 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
+import time
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import func, select, text
 
 from application.db import Database
-from application.db.models import Chunk, Source
-from application.errors import BadRequest, NotFound
-from application.index import ActiveIndex, open_active_index, reindex
+from application.db.models import Chunk, Source, VectorCollection
+from application.errors import BadRequest, Conflict, NotFound
+from application.index import (
+    ActiveIndex,
+    activate,
+    building_collections,
+    collection_record,
+    open_active_index,
+    previous_collections,
+    prune_previous,
+    reindex,
+    sync_collection,
+)
 from application.settings import Settings, get_settings
-from application.vectorstore import SearchHit, VectorStore, create_vector_store
+from application.vectorstore import SearchHit, VectorStore, collection_name_for, create_vector_store
 
 log = logging.getLogger(__name__)
 
@@ -31,22 +43,45 @@ class Services:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.database_url_resolved)
-        import application.db.models  # noqa: F401  (register the tables)
+        import application.db.jobs  # noqa: F401  (register the tables)
+        import application.db.models  # noqa: F401
 
         self.db.migrate()
         self._vector_store: VectorStore | None = None
         self._embeddings = None
         self._index: ActiveIndex | None = None
+        self._index_checked_at = 0.0
         self._lock = threading.RLock()
+        # one swap at a time in this process (jobs also refuse a second one across processes)
+        self.swap_lock = threading.RLock()
+        self._jobs = None
+        # called with the configured model when it has no complete collection yet (the job runtime
+        # sets it to enqueue the re-index); None: nothing starts it (the CLI says what to run)
+        self.on_pending: Callable[[object], None] | None = None
 
     # -- resources, created on first use ------------------------------------------------
     @property
-    def embeddings(self):
-        if self._embeddings is None:
-            from plugins import load_embeddings
+    def configured_model(self) -> tuple[str, str | None]:
+        """(name to load, registry version or None): what EMBEDDINGS_NAME and the registry ask for.
 
-            self._embeddings = load_embeddings(self.settings.embeddings_name, **self.settings.embedding_options())
+        EMBEDDINGS_NAME set to a folder or a plugin's name wins; a registry version (``v3``) or
+        ``active`` names a registry entry; left unset, the registry's active version is used when
+        there is one, else the bundled model.
+        """
+        return resolve_configured_model(self.settings)
+
+    @property
+    def embeddings(self):
+        """The configured model (it may not be the one serving yet: see ``index``)."""
+        name, _ = self.configured_model  # the registry's pointer may have moved (a promotion)
+        if self._embeddings is None or self._embeddings.name != name:
+            self._embeddings = self.load_model(name)
         return self._embeddings
+
+    def load_model(self, name: str):
+        from plugins import load_embeddings
+
+        return load_embeddings(name, **self.settings.embedding_options())
 
     @property
     def vector_store(self) -> VectorStore:
@@ -58,12 +93,59 @@ class Services:
 
     @property
     def index(self) -> ActiveIndex:
-        """The serving collection and its model, checked against each other once."""
-        if self._index is None:
+        """The serving collection and its model, as one snapshot: a search reads this once and
+        embeds with exactly the model that made the collection it searches."""
+        index = self._index
+        if index is not None and self._alias_may_have_moved():
+            target = self.vector_store.alias_target()
+            if target is not None and target != index.collection:
+                log.warning("Another process switched the index to %s; following it", target)
+                with self._lock:
+                    self._index = None
+                index = None
+        if index is None:
             with self._lock:
                 if self._index is None:
-                    self._index = open_active_index(self.db, self.vector_store, self.embeddings)
-        return self._index
+                    self._index = self._open_index()
+                    self._index_checked_at = time.monotonic()
+                    if self._index.pending is not None and self.on_pending is not None:
+                        try:
+                            self.on_pending(self._index.pending)
+                        except Exception:
+                            log.exception("Could not start the re-index of the configured model")
+                index = self._index
+        return index
+
+    def _alias_may_have_moved(self) -> bool:
+        now = time.monotonic()
+        if now - self._index_checked_at < self.settings.index_refresh_seconds:
+            return False
+        self._index_checked_at = now
+        return True
+
+    def _open_index(self) -> ActiveIndex:
+        # a configured model that cannot be loaded at all (a typo, a deleted folder) fails loudly:
+        # serving on silently would hide the mistake
+        configured, error = self.embeddings, None
+        index = open_active_index(self.db, self.vector_store, configured, self.load_model,
+                                  configured_error=error, batch_size=self.settings.ingest_batch_size)
+        version = self.configured_model[1]
+        if version and configured is not None and index.embeddings is configured:
+            with self.db.session() as session:  # say which registry version serves
+                record = session.get(VectorCollection, index.collection)
+                if record is not None and not record.registry_version:
+                    record.registry_version = version
+        return index
+
+    def building_collections(self) -> list[tuple[str, object]]:
+        """Collections a re-index is filling now (in any process), with their models: new chunks go there too."""
+        found = []
+        for record in building_collections(self.db):
+            try:
+                found.append((record.name, self.load_model(record.model_name)))
+            except Exception as exc:  # the builder's catch-up pass still takes the chunk
+                log.warning("Cannot load %s to write into %s: %s", record.model_name, record.name, exc)
+        return found
 
     @property
     def ingestor(self):
@@ -77,7 +159,19 @@ class Services:
             lambda: self.index,
             lambda embeddings: Chunker(embeddings, settings.chunk_tokens, settings.chunk_overlap_tokens),
             batch_size=settings.ingest_batch_size,
+            extra_collections=self.building_collections,
         )
+
+    @property
+    def jobs(self):
+        """The background job runtime (queue, worker, job rows) of this process."""
+        if self._jobs is None:
+            with self._lock:
+                if self._jobs is None:
+                    from application.jobs.runtime import JobRuntime
+
+                    self._jobs = JobRuntime(self)
+        return self._jobs
 
     # -- operations -----------------------------------------------------------------------
     def ingest_paths(self, paths: Iterable[str | os.PathLike], progress: Callable[[int, int], None] | None = None):
@@ -148,19 +242,91 @@ class Services:
         with self.db.session() as session:
             row = session.get(Source, source.id)
             session.delete(row)
-        self.vector_store.delete_source(index.collection, source.id)
+        for name in {index.collection, *(name for name, _ in self.building_collections())}:
+            self.vector_store.delete_source(name, source.id)
         return source.to_dict()
 
     def chunk_count(self) -> int:
         with self.db.session() as session:
             return session.scalar(select(func.count()).select_from(Chunk)) or 0
 
-    def reindex(self, progress: Callable[[int, int], None] | None = None) -> str:
-        with self._lock:
-            name = reindex(self.db, self.vector_store, self.embeddings,
-                           batch_size=self.settings.ingest_batch_size, progress=progress)
-            self._index = None
+    def reindex(self, progress: Callable[[int, int], None] | None = None, *, model_name: str | None = None,
+                registry_version: str | None = None, fresh: bool = False) -> str:
+        """Build the collection of ``model_name`` (default: the configured model) and swap it in.
+
+        Searches go on during the build, answered by the collection that serves now; the
+        alias and the snapshot switch together at the end, and the previous collection is
+        kept for rollback (``SWAP_KEEP_PREVIOUS``).
+        """
+        with self.swap_lock:
+            if model_name is None:
+                embeddings, registry_version = self.embeddings, registry_version or self.configured_model[1]
+            else:
+                embeddings = self.load_model(model_name)
+            name = reindex(self.db, self.vector_store, embeddings, batch_size=self.settings.ingest_batch_size,
+                           progress=progress, switch=False, fresh=fresh, registry_version=registry_version)
+            self.swap_to(name, embeddings)
         return name
+
+    def swap_to(self, collection: str, embeddings) -> ActiveIndex:
+        """Serve ``collection`` with ``embeddings`` from now on: alias and snapshot change together."""
+        with self.swap_lock, self._lock:
+            activate(self.db, self.vector_store, collection)
+            # an explicit swap: what serves is what was chosen, nothing is pending any more
+            self._index = ActiveIndex(collection, embeddings)
+            self._index_checked_at = time.monotonic()
+            dropped = prune_previous(self.db, self.vector_store, self.settings.swap_keep_previous)
+            if dropped:
+                log.info("Dropped old collections %s (SWAP_KEEP_PREVIOUS=%s)", dropped, self.settings.swap_keep_previous)
+            return self._index
+
+    def rollback(self) -> ActiveIndex:
+        """Serve the previous complete collection again, at once: only chunks added since it served are embedded."""
+        with self.swap_lock:
+            current = self.index
+            candidates = previous_collections(self.db, self.vector_store)
+            if not candidates:
+                raise Conflict("Nothing to roll back to: no earlier complete collection is kept "
+                               "(SWAP_KEEP_PREVIOUS keeps them after a swap).")
+            record = candidates[0]
+            try:
+                embeddings = self.load_model(record.model_name)
+                fingerprint = embeddings.fingerprint
+            except Exception as exc:
+                raise Conflict(f"Cannot roll back to {record.name}: its model {record.model_name} "
+                               f"cannot be loaded ({exc}). Serving is unchanged.") from exc
+            if fingerprint != record.fingerprint:
+                raise Conflict(f"Cannot roll back to {record.name}: {record.model_name} now has fingerprint "
+                               f"{fingerprint}, not {record.fingerprint} (its files changed). Serving is unchanged.")
+            sync_collection(self.db, self.vector_store, record.name, embeddings,
+                            batch_size=self.settings.ingest_batch_size)
+            log.warning("Rolling back from %s to %s", current.collection, record.name)
+            return self.swap_to(record.name, embeddings)
+
+    def serving_info(self) -> dict:
+        """What serves now: ``{version, model_name, fingerprint, collection, dimension}``."""
+        index = self.index
+        record = collection_record(self.db, index.collection)
+        return {
+            "version": record.registry_version if record else None,
+            "model_name": index.embeddings.name,
+            "fingerprint": index.embeddings.fingerprint,
+            "collection": index.collection,
+            "dimension": index.embeddings.dimension,
+        }
+
+    def configured_info(self) -> dict:
+        """What EMBEDDINGS_NAME / the registry ask for (it serves once its collection is complete)."""
+        name, version = self.configured_model
+        info = {"version": version, "model_name": name, "fingerprint": None, "collection": None, "dimension": None}
+        try:
+            embeddings = self.embeddings
+        except Exception as exc:
+            info["error"] = str(exc)
+            return info
+        info.update(fingerprint=embeddings.fingerprint, collection=collection_name_for(embeddings.fingerprint),
+                    dimension=embeddings.dimension)
+        return info
 
     def ready(self) -> dict:
         """Each dependency's state, for /ready and `docstune status`."""
@@ -178,17 +344,52 @@ class Services:
             checks["embeddings"] = {"ok": True, "name": index.embeddings.name,
                                     "fingerprint": index.embeddings.fingerprint,
                                     "dimension": index.embeddings.dimension}
+            if index.pending is not None or index.pending_error:
+                pending = index.pending
+                checks["embeddings"]["pending"] = {
+                    "name": getattr(pending, "name", self.configured_model[0]),
+                    "fingerprint": getattr(pending, "fingerprint", None),
+                    "error": index.pending_error,
+                    "note": "the configured model is not indexed yet; the model above serves until its "
+                            "re-index job completes (`docstune jobs` shows it)",
+                }
         except Exception as exc:
             checks["vector_store"] = {"ok": False, "error": str(exc)}
         checks["ok"] = all(v.get("ok") for k, v in checks.items() if isinstance(v, dict))
         return checks
 
     def close(self) -> None:
+        if self._jobs is not None:
+            self._jobs.stop_worker(wait=True)
+            self._jobs = None
         if self._vector_store is not None:
             self._vector_store.close()
             self._vector_store = None
         self._index = None
         self.db.dispose()
+
+
+def resolve_configured_model(settings: Settings) -> tuple[str, str | None]:
+    """(name to load, registry version or None) of the configured embedding model."""
+    from training.registry import ModelRegistry, RegistryError
+
+    name = settings.embeddings_name
+    explicit = "embeddings_name" in settings.model_fields_set and name != "active"
+    registry = ModelRegistry(settings.models_dir)
+    if not explicit:
+        active = registry.active() if registry.root.is_dir() else None
+        if active is not None:
+            return active.model_path, active.version
+        if name == "active":
+            return Settings.model_fields["embeddings_name"].default, None
+        return name, None
+    if re.fullmatch(r"v?\d+", name) and not Path(name).exists():
+        try:
+            version = registry.get(name)
+        except RegistryError as exc:
+            raise BadRequest(f"EMBEDDINGS_NAME={name}: {exc}") from exc
+        return version.model_path, version.version
+    return name, None
 
 
 def build_services(settings: Settings | None = None) -> Services:

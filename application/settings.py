@@ -147,6 +147,53 @@ class Settings(BaseSettings):
         """Claude's synthetic questions, cached by chunk hash."""
         return self.data_dir / "synthetic_cache"
 
+    # -- jobs and swaps --------------------------------------------------------------
+    redis_url: str | None = Field(
+        None, alias="REDIS_URL", description="Job queue on Redis (pip install redis); unset = SQLite file in DATA_DIR"
+    )
+    jobs_worker: Literal["thread", "off", "immediate"] = Field(
+        "thread",
+        alias="JOBS_WORKER",
+        description="thread: the server runs jobs in its own threads; off: a separate `docstune worker` runs them; "
+        "immediate: run each job at once in the caller (tests, debugging)",
+    )
+    jobs_poll_seconds: float = Field(0.5, alias="JOBS_POLL_SECONDS", gt=0, description="Longest wait of an idle worker")
+    jobs_stale_seconds: int = Field(
+        300, alias="JOBS_STALE_SECONDS", ge=10,
+        description="A running job of another host with no heartbeat for this long is marked failed",
+    )
+    swap_keep_previous: int = Field(
+        1, alias="SWAP_KEEP_PREVIOUS", ge=0, description="Earlier collections kept for a rollback"
+    )
+    index_refresh_seconds: float = Field(
+        5.0, alias="INDEX_REFRESH_SECONDS", ge=0,
+        description="How often a process checks whether another one moved the alias (0: every search)",
+    )
+    retrain_min_new_feedback: int = Field(
+        0, alias="RETRAIN_MIN_NEW_FEEDBACK", ge=0,
+        description="Start a retrain once this many messages were rated since the last one; 0 = off",
+    )
+    retrain_check_minutes: int = Field(
+        10, alias="RETRAIN_CHECK_MINUTES", ge=1, le=60, description="How often the retrain policy is checked"
+    )
+    retrain_max_seq_length: int = Field(256, alias="RETRAIN_MAX_SEQ_LENGTH", ge=8)
+    retrain_batch_size: int = Field(16, alias="RETRAIN_BATCH_SIZE", ge=2)
+    embeddings_api_key: str | None = Field(
+        None, alias="EMBEDDINGS_API_KEY", description="Bearer key of /v1/embeddings; unset = the admin token only"
+    )
+    embeddings_max_inputs: int = Field(256, alias="EMBEDDINGS_MAX_INPUTS", ge=1)
+    embeddings_max_input_chars: int = Field(8192, alias="EMBEDDINGS_MAX_INPUT_CHARS", ge=1)
+
+    @field_validator("redis_url", "embeddings_api_key", mode="before")
+    @classmethod
+    def _jobs_empty_is_unset(cls, value):
+        return None if value == "" else value
+
+    @property
+    def jobs_db_file(self) -> Path:
+        """huey's SQLite queue (the default without REDIS_URL)."""
+        return self.data_dir / "jobs.db"
+
 
 @lru_cache
 def get_settings() -> Settings:

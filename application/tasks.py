@@ -1,118 +1,53 @@
-"""Background tasks of one process (uploads' ingestion), with status and progress.
+"""DocsGPT's task view of our jobs, and the job worker an app hosts.
 
-A deliberately small stand-in for a job queue: tasks run one at a time on a
-worker thread and live in memory, so ``GET /api/task_status`` must reach the
-process that accepted the upload. A later issue replaces this with a real queue.
+Uploads used to run on an in-memory thread registry here; they are jobs now
+(``application.jobs``): rows in SQL, run by huey's worker in this process or in
+``docstune worker``. ``GET /api/task_status`` keeps DocsGPT's Celery-style answer,
+read from the job row, so it works from any process.
 
 Example::
 
-    tasks = TaskRegistry()
-    task = tasks.submit("ingest", lambda progress: services.ingest_paths(paths, progress=progress).to_dict())
-    tasks.get(task.id).to_dict()   # {"status": "PROGRESS", "progress": {"done": 3, "total": 10, ...}, ...}
+    handle = AppJobs.attach(services)        # starts the in-process worker (JOBS_WORKER=thread)
+    job = services.jobs.submit("reindex", {})
+    task_view(services.jobs.store.get(job["id"]))["status"]   # "PENDING" → "PROGRESS" → "SUCCESS"
+    handle.shutdown()
 """
 from __future__ import annotations
 
-import logging
-import threading
-import uuid
-from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable
-
-from application.errors import NotFound
-
-log = logging.getLogger(__name__)
-
 # Celery's state names, which DocsGPT's clients already understand
 PENDING, PROGRESS, SUCCESS, FAILURE = "PENDING", "PROGRESS", "SUCCESS", "FAILURE"
+_CELERY_STATES = {"queued": PENDING, "running": PROGRESS, "done": SUCCESS, "failed": FAILURE, "cancelled": FAILURE}
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+def task_view(job: dict) -> dict:
+    """A job row as DocsGPT's ``task_status`` answer (plus the job's own fields)."""
+    return {
+        "task_id": job["id"],
+        "job_id": job["id"],
+        "kind": job["kind"],
+        "status": _CELERY_STATES[job["status"]],
+        "job_status": job["status"],
+        "progress": {k: job["progress"][k] for k in ("done", "total", "percent")},
+        "result": job["result"],
+        "error": job["error"],
+        "created_at": job["created_at"],
+        "finished_at": job["finished_at"],
+    }
 
 
-@dataclass
-class Task:
-    id: str
-    kind: str
-    status: str = PENDING
-    done: int = 0
-    total: int = 0
-    result: dict | None = None
-    error: str | None = None
-    created_at: str = field(default_factory=_now)
-    finished_at: str | None = None
+class AppJobs:
+    """The job worker as one app sees it: started with the app (if it started it), stopped with it."""
 
-    def to_dict(self) -> dict:
-        percent = round(100 * self.done / self.total, 1) if self.total else (100.0 if self.status == SUCCESS else 0.0)
-        return {
-            "task_id": self.id,
-            "kind": self.kind,
-            "status": self.status,
-            "progress": {"done": self.done, "total": self.total, "percent": percent},
-            "result": self.result,
-            "error": self.error,
-            "created_at": self.created_at,
-            "finished_at": self.finished_at,
-        }
+    def __init__(self, runtime, started_here: bool):
+        self.runtime = runtime
+        self.started_here = started_here
 
-
-class TaskRegistry:
-    def __init__(self, workers: int = 1, keep: int = 500):
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="docstune-task")
-        self._tasks: OrderedDict[str, Task] = OrderedDict()
-        self._lock = threading.Lock()
-        self._keep = keep
-
-    def submit(self, kind: str, work: Callable[[Callable[[int, int], None]], dict], cleanup: Callable[[], None] | None = None) -> Task:
-        """Run ``work(progress)`` in the background; its return value becomes the task's result.
-        ``work`` may return ``(result, failed: bool)`` to report a failure that still has a result."""
-        task = Task(id=str(uuid.uuid4()), kind=kind)
-        with self._lock:
-            self._tasks[task.id] = task
-            while len(self._tasks) > self._keep:
-                self._tasks.popitem(last=False)
-
-        def progress(done: int, total: int) -> None:
-            task.status, task.done, task.total = PROGRESS, done, total
-
-        def run() -> None:
-            task.status = PROGRESS
-            try:
-                outcome = work(progress)
-                failed = False
-                if isinstance(outcome, tuple):
-                    outcome, failed = outcome
-                task.result = outcome
-                task.status = FAILURE if failed else SUCCESS
-                if failed:
-                    task.error = "Nothing could be ingested; see result.failed for the reasons."
-            except Exception as exc:
-                log.exception("Task %s (%s) failed", task.id, kind)
-                task.error = str(exc) or exc.__class__.__name__
-                task.status = FAILURE
-            finally:
-                task.finished_at = _now()
-                if cleanup is not None:
-                    try:
-                        cleanup()
-                    except Exception:
-                        log.exception("Cleaning up after task %s failed", task.id)
-
-        self._executor.submit(run)
-        return task
-
-    def get(self, task_id: str | None) -> Task:
-        with self._lock:
-            task = self._tasks.get(task_id or "")
-        if task is None:
-            raise NotFound(
-                f"No task {task_id!r} in this process. Tasks live in the server process that accepted the upload "
-                "(run one worker process, or see the docs for QDRANT_URL deployments)."
-            )
-        return task
+    @classmethod
+    def attach(cls, services) -> "AppJobs":
+        runtime = services.jobs
+        started = runtime.start_worker() if services.settings.jobs_worker in ("thread", "immediate") else False
+        return cls(runtime, started)
 
     def shutdown(self, wait: bool = True) -> None:
-        self._executor.shutdown(wait=wait, cancel_futures=not wait)
+        if self.started_here:
+            self.runtime.stop_worker(wait=wait)

@@ -82,22 +82,19 @@ def _copy_capped(stream, target: Path, limit: int, name: str) -> None:
             out.write(block)
 
 
-def start_ingest_task(services, tasks, staged: StagedUpload):
-    """Ingest the staged files in the background; ``upload://<name>`` is each document's uri."""
-    paths = [path for _, path in staged.files]
-    uris = {str(path): f"upload://{path.name}" for path in paths}
-
-    def work(progress):
-        report = services.ingestor.ingest_paths(paths, progress=progress, uris=uris)
-        result = report.to_dict()
-        # staged paths mean nothing to the client: report the uploaded names instead
-        names = {str(path): original for original, path in staged.files}
-        for key in ("added", "updated", "unchanged"):
-            result[key] = [names.get(p, p) for p in result[key]]
-        for key in ("skipped", "failed"):
-            result[key] = [{**item, "path": names.get(item["path"], item["path"])} for item in result[key]]
-        nothing_done = not (report.added or report.updated or report.unchanged)
-        return result, bool(report.failed) and nothing_done
-
-    task = tasks.submit("ingest", work, cleanup=staged.discard)
-    return task
+def start_ingest_job(services, staged: StagedUpload) -> dict:
+    """Enqueue the ingestion of the staged files; ``upload://<name>`` is each document's uri.
+    The job removes the staged folder when it ends (a separate worker needs DATA_DIR shared)."""
+    paths = [str(path) for _, path in staged.files]
+    params = {
+        "paths": paths,
+        "uris": {path: f"upload://{Path(path).name}" for path in paths},
+        "names": {str(path): original for original, path in staged.files},
+        "files": [original for original, _ in staged.files],
+        "staged_folder": str(staged.folder),
+    }
+    try:
+        return services.jobs.submit("ingest", params)
+    except BaseException:
+        staged.discard()
+        raise

@@ -15,7 +15,7 @@ from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from application.api import answer, conversations, feedback, health, sources
+from application.api import admin_models, answer, conversations, embeddings, feedback, health, jobs, sources, web
 from application.api.auth import read_admin_token
 from application.api.context import ChatState, hand_out_owner_token
 from application.api.errors import register_error_handlers
@@ -28,7 +28,7 @@ def create_app(settings=None, services=None) -> Flask:
     an app closes only the Services it created itself."""
     from application.llm import PromptTemplate, create_llm
     from application.settings import get_settings
-    from application.tasks import TaskRegistry
+    from application.tasks import AppJobs
 
     settings = settings or get_settings()
     owns_services = services is None
@@ -46,7 +46,7 @@ def create_app(settings=None, services=None) -> Flask:
         services=services,
         llm=create_llm(settings, lambda: services.index.embeddings),
         template=PromptTemplate.load(settings.prompt_file),
-        tasks=TaskRegistry(),
+        tasks=AppJobs.attach(services),
         admin_token=read_admin_token(settings),
         owns_services=owns_services,
     )
@@ -54,7 +54,8 @@ def create_app(settings=None, services=None) -> Flask:
 
     register_error_handlers(app)
     _add_rate_limits(app, settings)
-    for blueprint in (health.bp, answer.bp, conversations.bp, feedback.bp, sources.bp):
+    for blueprint in (health.bp, answer.bp, conversations.bp, feedback.bp, sources.bp, web.bp,
+                      jobs.bp, admin_models.bp, embeddings.bp):
         app.register_blueprint(blueprint)
     app.after_request(hand_out_owner_token)
     if owns_services:
@@ -77,6 +78,8 @@ def _add_rate_limits(app: Flask, settings) -> Limiter:
     limiter.shared_limit(lambda: settings.rate_limit_feedback, scope="feedback")(feedback.bp)
     # admin routes are behind the token; health checks must never be refused
     limiter.exempt(sources.bp)
+    limiter.exempt(jobs.bp)
+    limiter.exempt(admin_models.bp)
     limiter.exempt(health.bp)
     app.extensions["docstune_limiter"] = limiter
     return limiter

@@ -1,10 +1,11 @@
-"""Admin: upload documents (ingested in the background), list and delete them, follow tasks."""
+"""Admin: upload documents (ingested by a background job), list and delete them, follow tasks."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
 from application.api.context import chat_state, get_services, require_admin
-from application.uploads import stage_uploads, start_ingest_task
+from application.tasks import task_view
+from application.uploads import stage_uploads, start_ingest_job
 
 bp = Blueprint("sources", __name__)
 
@@ -17,15 +18,16 @@ def upload():
     # the JSON limit is far too small for documents; this route gets its own
     request.max_content_length = settings.upload_max_bytes * settings.upload_max_files + (1 << 20)
     staged = stage_uploads(request.files.getlist("file") + request.files.getlist("files"), settings)
-    task = start_ingest_task(state.services, state.tasks, staged)
+    job = start_ingest_job(state.services, staged)
     names = [original for original, _ in staged.files]
-    return jsonify({"task_id": task.id, "status": task.status, "files": names}), 202
+    return jsonify({"task_id": job["id"], "job_id": job["id"], "status": task_view(job)["status"],
+                    "files": names}), 202
 
 
 @bp.get("/api/task_status")
 @require_admin
 def task_status():
-    return jsonify(chat_state().tasks.get(request.args.get("task_id")).to_dict())
+    return jsonify(task_view(get_services().jobs.store.get(request.args.get("task_id"))))
 
 
 @bp.get("/api/sources")

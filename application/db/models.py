@@ -72,3 +72,7 @@ class VectorCollection(Base):
     chunk_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # when it last started serving (a rollback goes to the newest before the current one)
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # the registry version whose model made it; null for a model named by EMBEDDINGS_NAME
+    registry_version: Mapped[str | None] = mapped_column(String(32), nullable=True)

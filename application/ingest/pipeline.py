@@ -136,7 +136,8 @@ class Ingestor:
             progress(0, total)
         for item in prepared:
             try:
-                self._store(item, index, lambda n: progress(done + n, total) if progress else None)
+                # the serving index of *now*: a swap may have happened since the first file
+                self._store(item, self.index_provider(), lambda n: progress(done + n, total) if progress else None)
             except Exception as exc:  # one file's failure must not lose the others
                 log.exception("Failed to ingest %s", item.path)
                 report.failed.append((str(item.path), f"{item.path.name} failed while indexing: {exc}"))

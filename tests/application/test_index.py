@@ -12,7 +12,7 @@ def test_a_fresh_install_creates_the_model_collection_behind_the_alias(services)
     assert services.vector_store.alias_target("chunks_active") == index.collection
 
 
-def test_another_model_on_an_existing_index_fails_with_both_names_and_the_fix(
+def test_another_configured_model_is_pending_while_the_old_collection_serves_with_its_own_model(
     make_settings, docs_dir, tiny_plugin  # noqa: F811
 ):
     first = Services(make_settings())
@@ -21,13 +21,16 @@ def test_another_model_on_an_existing_index_fails_with_both_names_and_the_fix(
 
     other = Services(make_settings(EMBEDDINGS_NAME=tiny_plugin))
     try:
-        with pytest.raises(IndexMismatchError) as excinfo:
-            other.search("refunds")
-        message = str(excinfo.value)
-        assert "all-MiniLM-L6-v2" in message and "tiny-hashing" in message and "docstune reindex" in message
-        # nothing was lost: re-index with the new model, and search works on it
+        index = other.index
+        # the old collection keeps answering, with the model that made it, never with the 64-d one
+        assert index.collection.startswith("chunks__all-minilm") and index.embeddings.name == "all-MiniLM-L6-v2"
+        assert index.pending is not None and index.pending.fingerprint == "tiny-hashing-v1"
+        assert other.search("refund within 30 days", k=1)[0].title == "Refund policy"
+        pending = other.ready()["embeddings"]["pending"]
+        assert pending["fingerprint"] == "tiny-hashing-v1"
+        # re-index with the new model, and search works on it
         other.reindex()
-        assert other.index.collection == "chunks__tiny-hashing-v1"
+        assert other.index.collection == "chunks__tiny-hashing-v1" and other.index.pending is None
         assert other.vector_store.count(other.index.collection) == other.chunk_count() > 0
         assert other.search("refund within 30 days", k=1)[0].title == "Refund policy"
         # the old collection is kept for a rollback

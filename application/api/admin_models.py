@@ -1,0 +1,78 @@
+"""Admin: model versions, promote / rollback (swaps with no downtime), retrain, feedback statistics."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request, send_file
+
+from application.api.context import get_services, json_body, require_admin
+from application.errors import BadRequest
+from application.jobs import swaps
+
+bp = Blueprint("admin_models", __name__)
+
+
+@bp.get("/api/admin/models")
+@require_admin
+def list_models():
+    return jsonify(swaps.models_overview(get_services()))
+
+
+@bp.get("/api/admin/models/<version>/report")
+@require_admin
+def model_report(version: str):
+    path = swaps.report_file(get_services().settings, version, ".md")
+    return send_file(path, mimetype="text/markdown")
+
+
+@bp.get("/api/admin/models/<version>/plot.png")
+@require_admin
+def model_plot(version: str):
+    path = swaps.report_file(get_services().settings, version, ".png")
+    return send_file(path, mimetype="image/png")
+
+
+@bp.post("/api/admin/models/<version>/promote")
+@require_admin
+def promote(version: str):
+    services = get_services()
+    body = request.get_json(silent=True) or {}
+    force = body.get("force", False) if isinstance(body, dict) else False
+    if not isinstance(force, bool):
+        raise BadRequest("force must be true or false.")
+    checked = swaps.validate_promotion(services, version, force=force)
+    job = services.jobs.submit_swap("promote", {"version": checked.version, "force": force})
+    return jsonify({"job_id": job["id"], "version": checked.version, "status": job["status"]}), 202
+
+
+@bp.post("/api/admin/models/rollback")
+@require_admin
+def rollback():
+    services = get_services()
+    running = services.jobs.running_swap()
+    if running is not None:
+        from application.errors import Conflict
+
+        raise Conflict(f"A swap is {running['status']} (job {running['id']}); cancel it or wait before rolling back.")
+    before = services.serving_info()
+    services.rollback()
+    swaps.follow_serving_in_registry(services)
+    return jsonify({"serving": services.serving_info(), "previous": before})
+
+
+@bp.post("/api/admin/retrain")
+@require_admin
+def retrain():
+    body = json_body() if request.get_data() else {}
+    options = swaps.parse_retrain_options(body)
+    job = get_services().jobs.submit("retrain", options)
+    return jsonify({"job_id": job["id"], "status": job["status"]}), 202
+
+
+@bp.get("/api/admin/feedback/stats")
+@require_admin
+def feedback_stats():
+    from application.jobs.feedback_stats import feedback_stats as stats
+
+    raw = request.args.get("latest", "20")
+    if not raw.isdigit() or not 0 <= int(raw) <= 200:
+        raise BadRequest("latest must be a whole number from 0 to 200.")
+    return jsonify(stats(get_services().db, latest=int(raw)))

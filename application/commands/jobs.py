@@ -1,0 +1,137 @@
+"""``docstune worker | retrain | jobs``: the job queue from the command line.
+
+Heavy imports stay inside the commands, so ``docstune --help`` stays fast.
+"""
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+
+import click
+
+
+def _services():
+    from application.cli import get_services
+
+    return get_services()
+
+
+@click.command()
+@click.option("--threads", type=int, default=1, show_default=True, help="Jobs run at the same time.")
+def worker(threads: int) -> None:
+    """Run background jobs (ingest, reindex, retrain, promote) in this process, until stopped.
+
+    For deployments with a Qdrant server (QDRANT_URL) and JOBS_WORKER=off in the web
+    processes; with Qdrant local mode, `docstune serve` runs the jobs itself.
+    """
+    services = _services()
+    runtime = services.jobs
+    if runtime.huey.immediate:
+        raise click.ClickException("JOBS_WORKER=immediate runs jobs in the caller; a worker has nothing to do.")
+    stop = {"now": False}
+
+    def request_stop(signum, _frame):
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    runtime.start_worker(threads=threads)
+    queue = services.settings.redis_url or services.settings.jobs_db_file
+    click.echo(f"docstune worker: {threads} thread(s) on {queue}; Ctrl-C to stop.", err=True)
+    try:
+        services.index  # opens the index; a configured model that is not indexed yet gets its job now
+    except Exception as exc:
+        click.echo(f"warning: {exc}", err=True)
+    while not stop["now"]:
+        time.sleep(0.5)
+    click.echo("Stopping: the running job finishes first.", err=True)
+    runtime.stop_worker(wait=True)
+
+
+def _print_job(job: dict) -> None:
+    progress = job["progress"]
+    line = (f"{job['id']}  {job['kind']:<8} {job['status']:<9} {progress['done']}/{progress['total']} "
+            f"({progress['percent']}%)  {job['created_at']}  {progress['message']}")
+    click.echo(line)
+    if job["error"]:
+        click.echo(f"    error: {job['error']}")
+
+
+@click.group(invoke_without_command=True)
+@click.option("--kind", type=click.Choice(["ingest", "reindex", "retrain", "promote"]), default=None)
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def jobs(ctx, kind, limit, as_json) -> None:
+    """List background jobs, newest first (`jobs show ID`, `jobs cancel ID`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    rows = _services().jobs.store.list(limit=limit, kind=kind)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("No jobs yet.")
+    for job in rows:
+        _print_job(job)
+
+
+@jobs.command("show")
+@click.argument("job_id")
+def jobs_show(job_id: str) -> None:
+    """One job as JSON."""
+    click.echo(json.dumps(_services().jobs.store.get(job_id), indent=2))
+
+
+@jobs.command("cancel")
+@click.argument("job_id")
+def jobs_cancel(job_id: str) -> None:
+    """Cancel a queued job, or ask a running one to stop (its half-done work is undone)."""
+    _print_job(_services().jobs.store.request_cancel(job_id))
+
+
+@click.command()
+@click.option("--loss", type=click.Choice(["online_contrastive", "mnrl", "cosine"]), default=None,
+              help="[default: online_contrastive when the feedback has negatives, else mnrl]")
+@click.option("--epochs", type=int, default=None, help="[default: 1]")
+@click.option("--max-seq-length", type=int, default=None, help="[default: RETRAIN_MAX_SEQ_LENGTH]")
+@click.option("--batch-size", type=int, default=None, help="[default: RETRAIN_BATCH_SIZE]")
+@click.option("--include-synthetic", is_flag=True, help="Add synthetic questions about the stored chunks.")
+@click.option("--auto-promote", is_flag=True, help="Promote (re-index and switch) if the gate says better.")
+def retrain(loss, epochs, max_seq_length, batch_size, include_synthetic, auto_promote) -> None:
+    """Export feedback, fine-tune the serving model, evaluate it against it, register it (and promote it).
+
+    Runs here, as a job row that `docstune jobs` and GET /api/jobs show. Stop `docstune serve`
+    first when Qdrant runs in local mode (one process per folder), or use POST /api/admin/retrain.
+    """
+    from application.jobs.swaps import parse_retrain_options
+
+    body = {k: v for k, v in {"loss": loss, "epochs": epochs, "max_seq_length": max_seq_length,
+                              "batch_size": batch_size, "include_synthetic": include_synthetic or None,
+                              "auto_promote": auto_promote or None}.items() if v is not None}
+    options = parse_retrain_options(body)
+    services = _services()
+    runtime = services.jobs
+    runtime.inline = True
+    services.index  # the serving model must be there before training starts from it
+    job = runtime.submit("retrain", options)
+    if job["status"] != "done":
+        raise click.ClickException(f"Retrain job {job['id']} {job['status']}: {job['error']}")
+    result = job["result"]
+    click.echo(f"Registered {result['version']} ({result['verdict']}): {result['reason']}")
+    for key, path in result["files"].items():
+        click.echo(f"{key.capitalize() + ':':8} {path}")
+    if result.get("promote_job_id"):
+        promoted = runtime.store.get(result["promote_job_id"])
+        if promoted["status"] != "done":
+            raise click.ClickException(f"Promotion job {promoted['id']} {promoted['status']}: {promoted['error']}")
+        click.echo(f"Promoted: {result['version']} now serves ({promoted['result']['collection']}).")
+    elif result["verdict"] == "better":
+        click.echo(f"Make it serve with: POST /api/admin/models/{result['version']}/promote "
+                   f"(or docstune models promote {result['version']} and restart)")
+    sys.stdout.flush()
+
+
+COMMANDS = [worker, jobs, retrain]

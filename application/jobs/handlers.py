@@ -1,0 +1,190 @@
+"""What each kind of job does. A handler gets ``(services, context)`` and returns the job's result."""
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+from application.index import collection_record, drop_collection
+from application.jobs.runtime import JobContext, JobFailed
+from application.vectorstore import ACTIVE_ALIAS, collection_name_for
+
+log = logging.getLogger(__name__)
+
+SYNTHETIC_MAX_CHUNKS = 2000  # synthetic questions are written for at most this many chunks per retrain
+
+
+# -- ingest ---------------------------------------------------------------------------------
+def run_ingest(services, context: JobContext) -> dict:
+    """Ingest staged uploads; the staged folder is removed afterwards (SQL keeps the text)."""
+    params = context.params
+    paths = list(params["paths"])
+    names = params.get("names", {})
+    try:
+        report = services.ingestor.ingest_paths(paths, progress=context.progress, uris=params.get("uris"))
+    finally:
+        if params.get("staged_folder"):
+            shutil.rmtree(params["staged_folder"], ignore_errors=True)
+    result = report.to_dict()
+    # staged paths mean nothing to the client: report the uploaded names instead
+    for key in ("added", "updated", "unchanged"):
+        result[key] = [names.get(p, p) for p in result[key]]
+    for key in ("skipped", "failed"):
+        result[key] = [{**item, "path": names.get(item["path"], item["path"])} for item in result[key]]
+    if report.failed and not (report.added or report.updated or report.unchanged):
+        raise JobFailed("Nothing could be ingested; see result.failed for the reasons.", result)
+    return result
+
+
+# -- re-index and promote ------------------------------------------------------------------
+def _build_and_swap(services, context: JobContext, embeddings, *, registry_version: str | None,
+                    fresh: bool = False) -> dict:
+    """Build the model's collection with progress, switch to it; on failure or cancel, undo the half-built one."""
+    name = collection_name_for(embeddings.fingerprint)
+    before = services.serving_info()
+    context.remember(collection=name, model_name=embeddings.name, fingerprint=embeddings.fingerprint)
+    store = services.vector_store
+    context.message(f"embedding every chunk with {embeddings.name}")
+    try:
+        services.reindex(progress=lambda done, total: context.progress(done, total), model_name=embeddings.name,
+                         registry_version=registry_version, fresh=fresh)
+    except BaseException:
+        record = collection_record(services.db, name)
+        if store.alias_target(ACTIVE_ALIAS) != name and record is not None and record.status == "building":
+            drop_collection(services.db, store, name)
+        raise
+    return {"collection": name, "model_name": embeddings.name, "fingerprint": embeddings.fingerprint,
+            "dimension": embeddings.dimension, "chunks": store.count(name), "previous": before,
+            "version": registry_version}
+
+
+def run_reindex(services, context: JobContext) -> dict:
+    model = context.params.get("model")
+    if model:
+        embeddings = services.load_model(model)
+        configured_name, configured_version = services.configured_model
+        version = context.params.get("version") or (configured_version if model == configured_name else None)
+    else:
+        embeddings, version = services.embeddings, services.configured_model[1]
+    return _build_and_swap(services, context, embeddings, registry_version=version,
+                           fresh=bool(context.params.get("fresh")))
+
+
+def run_promote(services, context: JobContext) -> dict:
+    """Re-index with a registry version, switch the alias, then move the registry's active pointer."""
+    from application.jobs.swaps import registry_for, validate_promotion
+    from training.registry import RegistryError
+
+    force = bool(context.params.get("force"))
+    version = validate_promotion(services, context.params["version"], force=force)
+    embeddings = services.load_model(version.model_path)
+    if embeddings.fingerprint != version.fingerprint:
+        raise JobFailed(f"The checkpoint of {version.version} changed on disk (fingerprint {embeddings.fingerprint}, "
+                        f"registered {version.fingerprint}); it was not promoted. Serving is unchanged.")
+    result = _build_and_swap(services, context, embeddings, registry_version=version.version)
+    registry = registry_for(services.settings)
+    try:
+        registry.promote(version.version, force=True)  # the gate was checked above
+    except RegistryError as exc:  # already the active pointer (an earlier, interrupted swap)
+        log.info("Registry: %s", exc)
+    result["registry_active"] = version.version
+    return result
+
+
+# -- retrain --------------------------------------------------------------------------------
+def run_retrain(services, context: JobContext) -> dict:
+    """Feedback → pairs (+ synthetic questions) → fine-tune the serving model → evaluate → register (→ promote)."""
+    from application.chat.export import write_feedback_jsonl
+    from application.jobs.swaps import registry_for
+    from training.finetune import FinetuneConfig
+    from training.gate import GateConfig
+    from training.pipeline import prepare_from_feedback, run_training
+    from training.records import TrainingDataError
+
+    settings = services.settings
+    params = context.params
+    work = settings.models_dir / ".work" / f"retrain-{context.job_id[:8]}"
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        context.progress(0, 5, "exporting feedback")
+        feedback_file = work / "feedback.jsonl"
+        rated = write_feedback_jsonl(services.db, feedback_file)
+        if not rated:
+            raise JobFailed("No rated messages yet: people need to rate answers (thumbs up/down) before a retrain.")
+        try:
+            prepared = prepare_from_feedback(feedback_file)
+        except TrainingDataError as exc:
+            raise JobFailed(f"The feedback is not enough to train on: {exc}") from exc
+        if params.get("include_synthetic"):
+            context.progress(1, 5, "writing synthetic questions")
+            _add_synthetic(services, prepared)
+        serving = services.index.embeddings
+        base_path = getattr(serving, "path", None)
+        if not base_path:
+            raise JobFailed(f"The serving model {serving.name} has no local folder to fine-tune.")
+        parent = services.serving_info()["version"]
+        config = FinetuneConfig(
+            loss=params.get("loss") or prepared.default_loss,
+            epochs=params.get("epochs", 1),
+            batch_size=params.get("batch_size", settings.retrain_batch_size),
+            max_seq_length=params.get("max_seq_length", settings.retrain_max_seq_length),
+            device=settings.embeddings_device,
+            show_progress=False,
+        )
+        context.progress(2, 5, f"training {config.loss} on {len(prepared.train)} rows from {serving.name}")
+        outcome = run_training(
+            prepared, base_model=base_path, work_root=work, registry=registry_for(settings), config=config,
+            gate=GateConfig(metric=settings.gate_metric, min_improvement=settings.gate_min_improvement,
+                            tolerance=settings.gate_tolerance),
+            mine_hard_negatives=True, baseline_label="active", parent=parent, base_model_name=serving.name,
+            query_prefix=settings.embeddings_query_prefix, document_prefix=settings.embeddings_document_prefix,
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    version, verdict = outcome.version, outcome.verdict
+    base_url = f"/api/admin/models/{version.version}"
+    result = {
+        "version": version.version,
+        "verdict": verdict.status,
+        "reason": verdict.reason,
+        "report_url": f"{base_url}/report",
+        "plot_url": f"{base_url}/plot.png",
+        "metrics": {"candidate": outcome.evaluation.metrics["candidate"],
+                    "baseline": outcome.evaluation.metrics["active"]},
+        "files": {k: str(Path(v)) for k, v in outcome.files.items()},
+        "data": outcome.finetune.data_stats,
+        "promote_job_id": None,
+    }
+    context.progress(4, 5, f"registered {version.version} ({verdict.status})")
+    if params.get("auto_promote") and verdict.passed:
+        promote = context.runtime.submit_swap("promote", {"version": version.version, "trigger": context.job_id})
+        result["promote_job_id"] = promote["id"]
+    return result
+
+
+def _add_synthetic(services, prepared) -> None:
+    """Offline (or Claude) questions for stored chunks that no held-out question is about."""
+    from sqlalchemy import select
+
+    from application.db.models import Chunk
+    from training.synthetic import generate_synthetic_queries, synthetic_training_set
+
+    held_out = {cid for ids in prepared.held_out.relevant_docs.values() for cid in ids}
+    with services.db.session() as session:
+        rows = session.execute(select(Chunk.id, Chunk.text).order_by(Chunk.id).limit(SYNTHETIC_MAX_CHUNKS)).all()
+    chunks = {cid: text for cid, text in rows if cid not in held_out}
+    if not chunks:
+        return
+    settings = services.settings
+    options = {}
+    if settings.anthropic_api_key:
+        options = {"api_key": settings.anthropic_api_key, "model": settings.synth_model or settings.anthropic_model,
+                   "base_url": settings.anthropic_base_url, "cache_dir": settings.synth_cache_dir}
+    queries = generate_synthetic_queries(chunks, questions_per_chunk=settings.synth_questions_per_chunk,
+                                         show_progress=False, **options)
+    extra = synthetic_training_set(chunks, queries)
+    prepared.train.positives.extend(extra.positives)
+    prepared.stats["synthetic_positives"] = len(extra.positives)
+
+
+HANDLERS = {"ingest": run_ingest, "reindex": run_reindex, "promote": run_promote, "retrain": run_retrain}

@@ -1,0 +1,206 @@
+"""One process's side of the job system: submit jobs, run them, host a worker, recover after a crash."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from application.errors import Conflict
+from application.jobs.queue import EmbeddedConsumer, make_huey
+from application.jobs.store import JobCancelled, JobStore
+
+log = logging.getLogger(__name__)
+
+SWAP_KINDS = ("reindex", "promote")
+HEARTBEAT_SECONDS = 15.0
+
+
+class JobFailed(Exception):
+    """A job that ended badly but has a result worth keeping (e.g. which files failed and why)."""
+
+    def __init__(self, message: str, result: dict | None = None):
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass
+class JobContext:
+    """What a job handler gets: its parameters, a progress callback and the runtime (for follow-up jobs)."""
+
+    runtime: "JobRuntime"
+    job_id: str
+    params: dict
+    _last_write: float = field(default=0.0)
+
+    def progress(self, done: int, total: int, message: str | None = None) -> None:
+        """Record progress; at most a few writes a second, always the last one. Raises ``JobCancelled``."""
+        now = time.monotonic()
+        if done < total and message is None and now - self._last_write < 0.25:
+            return
+        self._last_write = now
+        self.runtime.store.progress(self.job_id, done, total, message)
+
+    def message(self, text: str) -> None:
+        job = self.runtime.store.get(self.job_id)
+        self.runtime.store.progress(self.job_id, job["progress"]["done"], job["progress"]["total"], text)
+
+    def remember(self, **params) -> None:
+        """Add to the job's params (e.g. the collection it builds), visible to others and to recovery."""
+        self.params.update(params)
+        self.runtime.store.update_params(self.job_id, **params)
+
+
+class JobRuntime:
+    def __init__(self, services):
+        from huey import crontab
+
+        self.services = services
+        self.settings = services.settings
+        self.store = JobStore(services.db)
+        self.huey = make_huey(self.settings, immediate=self.settings.jobs_worker == "immediate")
+        # the queue carries only the job id; producers and consumers register the same names
+        self._run_task = self.huey.task(name="docstune.run_job")(self.run)
+        every = self.settings.retrain_check_minutes
+        self._policy_task = self.huey.periodic_task(crontab(minute=f"*/{every}"), name="docstune.retrain_policy")(
+            self.check_retrain_policy
+        )
+        self._consumer: EmbeddedConsumer | None = None
+        # the CLI runs jobs (and their follow-ups) right here, without a queue or a worker
+        self.inline = False
+        self._consumer_lock = threading.Lock()
+        services.on_pending = self.start_pending_reindex
+
+    # -- producing -------------------------------------------------------------------
+    def submit(self, kind: str, params: dict | None = None) -> dict:
+        """A job row, then a message on the queue; returns the row (already ended in immediate mode)."""
+        job = self.store.create(kind, params)
+        if self.inline:
+            self.run(job["id"])
+        else:
+            self._run_task(job["id"])
+        return self.store.get(job["id"])
+
+    def running_swap(self) -> dict | None:
+        active = self.store.active(SWAP_KINDS)
+        return active[0] if active else None
+
+    def submit_swap(self, kind: str, params: dict) -> dict:
+        """A re-index or promotion; refused while another one is queued or running."""
+        running = self.running_swap()
+        if running is not None:
+            raise Conflict(f"A swap is already {running['status']} (job {running['id']}, {running['kind']}); "
+                           f"wait for it or cancel it (POST /api/jobs/{running['id']}/cancel).")
+        return self.submit(kind, params)
+
+    def start_pending_reindex(self, pending) -> dict | None:
+        """The configured model has no complete collection: build it (once)."""
+        if self.running_swap() is not None:
+            return None
+        log.warning("Starting the re-index for the configured model %s", pending.name)
+        return self.submit("reindex", {"model": pending.name, "reason": "the configured model is not indexed yet"})
+
+    # -- consuming -------------------------------------------------------------------
+    def run(self, job_id: str) -> None:
+        """Run one job to its end; every outcome, a crash of the handler included, is written to its row."""
+        from application.jobs.handlers import HANDLERS
+
+        job = self.store.claim(job_id)
+        if job is None:
+            return
+        context = JobContext(self, job_id, dict(job["params"]))
+        stop_beating = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(job_id, stop_beating), daemon=True,
+                                name=f"docstune-heartbeat-{job_id[:8]}")
+        beat.start()
+        try:
+            result = HANDLERS[job["kind"]](self.services, context)
+            self.store.finish(job_id, "done", result=result or {})
+        except JobCancelled:
+            self.store.finish(job_id, "cancelled", error="Cancelled on request; what it had done half-way was undone.")
+        except JobFailed as exc:
+            self.store.finish(job_id, "failed", result=exc.result, error=str(exc))
+        except Exception as exc:
+            log.exception("Job %s (%s) failed", job_id, job["kind"])
+            self.store.finish(job_id, "failed", error=str(exc) or exc.__class__.__name__)
+        finally:
+            stop_beating.set()
+
+    def _heartbeat(self, job_id: str, stop: threading.Event) -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            try:
+                self.store.heartbeat(job_id)
+            except Exception:
+                log.debug("heartbeat of %s failed", job_id, exc_info=True)
+
+    def recover(self) -> list[str]:
+        """After a restart: jobs whose process died are marked failed, half-built collections removed."""
+        from application.index import building_collections, drop_collection
+
+        failed = self.store.recover_interrupted(self.settings.jobs_stale_seconds)
+        for job_id in failed:
+            log.warning("Job %s was interrupted (its process stopped); marked failed", job_id)
+        owned = {j["params"].get("collection") for j in self.store.active(SWAP_KINDS)}
+        for record in building_collections(self.services.db):
+            if record.name not in owned:
+                log.warning("Removing the half-built collection %s of an interrupted re-index", record.name)
+                try:
+                    drop_collection(self.services.db, self.services.vector_store, record.name)
+                except Exception:
+                    log.exception("Could not remove %s", record.name)
+        return failed
+
+    @property
+    def worker_running(self) -> bool:
+        return self._consumer is not None
+
+    def start_worker(self, *, threads: int = 1) -> bool:
+        """Run queued jobs in threads of this process; returns False if already running or not wanted."""
+        if self.huey.immediate:
+            self.recover()
+            return False
+        with self._consumer_lock:
+            if self._consumer is not None:
+                return False
+            self.recover()
+            consumer = EmbeddedConsumer(self.huey, workers=threads, periodic=True, initial_delay=0.05,
+                                        backoff=1.5, max_delay=self.settings.jobs_poll_seconds,
+                                        worker_type="thread", check_worker_health=False)
+            consumer.start()
+            self._consumer = consumer
+        return True
+
+    def stop_worker(self, wait: bool = True) -> None:
+        with self._consumer_lock:
+            consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            # a running job finishes first when ``wait`` (its half-work would be undone anyway)
+            consumer.stop(graceful=wait)
+
+    # -- the retrain policy (the queue's periodic task) ----------------------------------
+    def new_rated_messages(self) -> int:
+        """Messages rated (like/dislike) since the last retrain job was created."""
+        from sqlalchemy import func, select
+
+        from application.db.chat import Feedback
+
+        since = self.store.latest_created_at("retrain")
+        query = select(func.count(func.distinct(Feedback.message_id))).where(Feedback.verdict.is_not(None))
+        if since is not None:
+            query = query.where(Feedback.updated_at > since)
+        with self.services.db.session() as session:
+            return session.scalar(query) or 0
+
+    def check_retrain_policy(self) -> dict | None:
+        """Start a retrain once ``RETRAIN_MIN_NEW_FEEDBACK`` messages were rated since the last one (0 = off)."""
+        threshold = self.settings.retrain_min_new_feedback
+        if not threshold:
+            return None
+        if self.store.active(("retrain",)):
+            return None
+        fresh = self.new_rated_messages()
+        if fresh < threshold:
+            return None
+        log.warning("%s messages rated since the last retrain (RETRAIN_MIN_NEW_FEEDBACK=%s): retraining",
+                    fresh, threshold)
+        return self.submit("retrain", {"auto_promote": False, "trigger": f"policy: {fresh} new rated messages"})

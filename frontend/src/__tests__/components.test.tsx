@@ -1,0 +1,99 @@
+import { fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import Composer from "../chat/Composer";
+import MessageView from "../chat/MessageView";
+import type { ChatMessage } from "../chat/useChat";
+import { fromStored } from "../chat/useChat";
+
+const source = (n: number, text: string) => ({
+  chunk_id: `chunk-${n}`, n, rank: n, score: 0.5 - n / 10, title: `Doc ${n}`, source: `upload://doc${n}.md`, page: n === 2 ? 3 : null, text, cited: n === 1,
+});
+
+const message = (overrides: Partial<ChatMessage> = {}): ChatMessage => ({
+  key: "m1", id: "msg-1", question: "How many steps?", answer: "The keeper climbs 212 steps [1].",
+  sources: [source(1, "climbs 212 steps"), source(2, "<b>bold</b> text")], status: "done", error: null, rating: null, ...overrides,
+});
+
+afterEach(() => vi.unstubAllGlobals());
+
+describe("Composer", () => {
+  it("sends on Enter and keeps Shift+Enter for a new line", () => {
+    const onSend = vi.fn();
+    render(<Composer streaming={false} onSend={onSend} onStop={() => {}} />);
+    const box = screen.getByLabelText("Ask a question about your documents");
+    fireEvent.change(box, { target: { value: "first line" } });
+    fireEvent.keyDown(box, { key: "Enter", shiftKey: true });
+    expect(onSend).not.toHaveBeenCalled();
+    fireEvent.keyDown(box, { key: "Enter" });
+    expect(onSend).toHaveBeenCalledWith("first line");
+    expect((box as HTMLTextAreaElement).value).toBe("");
+  });
+
+  it("offers Stop while an answer streams", () => {
+    const onStop = vi.fn();
+    render(<Composer streaming onSend={() => {}} onStop={onStop} />);
+    fireEvent.click(screen.getByRole("button", { name: "Stop" }));
+    expect(onStop).toHaveBeenCalled();
+  });
+});
+
+describe("MessageView", () => {
+  it("shows each source with title, location and score, and opens its text from a citation", () => {
+    render(<MessageView message={message()} onRetry={() => {}} onRated={() => {}} />);
+    expect(screen.getByText("Doc 1")).toBeTruthy();
+    expect(screen.getByText(/doc2\.md, page 3/)).toBeTruthy();
+    expect(screen.getByText(/score 0\.40/)).toBeTruthy();
+    expect(screen.queryByText("climbs 212 steps")).toBeNull();
+    fireEvent.click(screen.getByRole("link", { name: "source 1" }));
+    expect(screen.getByText("climbs 212 steps")).toBeTruthy();
+    expect(document.getElementById("src-m1-1")!.className).toContain("highlighted");
+  });
+
+  it("shows a document's text as text, never as HTML", () => {
+    render(<MessageView message={message()} onRetry={() => {}} onRated={() => {}} />);
+    fireEvent.click(screen.getAllByRole("button", { name: "Show text" })[1]);
+    expect(screen.getByText("<b>bold</b> text")).toBeTruthy();
+  });
+
+  it("sends a source mark and reports the rating back", async () => {
+    const fetchMock = vi.fn(async () => new Response(JSON.stringify({ message_id: "msg-1", feedback: null, sources: { "chunk-1": "relevant" }, comment: null }), { status: 200 }));
+    vi.stubGlobal("fetch", fetchMock);
+    const onRated = vi.fn();
+    render(<MessageView message={message()} onRetry={() => {}} onRated={onRated} />);
+    fireEvent.click(screen.getByRole("button", { name: "Source 1 helped" }));
+    await waitFor(() => expect(onRated).toHaveBeenCalledWith({ feedback: null, sources: { "chunk-1": "relevant" }, comment: null }));
+    const [url, init] = fetchMock.mock.calls[0] as unknown as [string, RequestInit];
+    expect(url).toBe("/api/feedback");
+    expect(JSON.parse(init.body as string)).toEqual({ message_id: "msg-1", sources: { "chunk-1": "relevant" } });
+  });
+
+  it("shows the rating it was given as pressed buttons", () => {
+    render(<MessageView message={message({ rating: { feedback: "dislike", sources: { "chunk-2": "irrelevant" }, comment: "meh" } })} onRetry={() => {}} onRated={() => {}} />);
+    expect(screen.getByRole("button", { name: "Bad answer" }).getAttribute("aria-pressed")).toBe("true");
+    expect(screen.getByRole("button", { name: "Good answer" }).getAttribute("aria-pressed")).toBe("false");
+    expect(screen.getByRole("button", { name: "Source 2 did not help" }).getAttribute("aria-pressed")).toBe("true");
+    expect(screen.getByRole("button", { name: "Edit comment" })).toBeTruthy();
+  });
+
+  it("shows an error in place with a retry button", () => {
+    const onRetry = vi.fn();
+    render(<MessageView message={message({ status: "error", error: "The LLM timed out.", answer: "" })} onRetry={onRetry} onRated={() => {}} />);
+    expect(screen.getByRole("alert").textContent).toContain("The LLM timed out.");
+    fireEvent.click(screen.getByRole("button", { name: "Retry" }));
+    expect(onRetry).toHaveBeenCalled();
+  });
+
+  it("never lets HTML from the answer run", () => {
+    const { container } = render(<MessageView message={message({ answer: 'ok <img src=x onerror="alert(1)"><script>alert(2)</script>' })} onRetry={() => {}} onRated={() => {}} />);
+    expect(container.querySelector("script, img, [onerror]")).toBeNull();
+  });
+});
+
+describe("fromStored", () => {
+  it("turns a stored failed message into an error with its reason and keeps the rating", () => {
+    const m = fromStored({ id: "x", question: "q", answer: null, status: "failed", error: "bad key", sources: [], feedback: { feedback: "like", sources: {}, comment: null } });
+    expect(m.status).toBe("error");
+    expect(m.error).toBe("bad key");
+    expect(m.rating?.feedback).toBe("like");
+  });
+});

@@ -1,0 +1,97 @@
+"""OpenAI-compatible embeddings, used through the real `openai` client against `docstune serve`."""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import openai
+import pytest
+
+from tests.application.api.test_api_live_server import ROOT, free_port
+
+KEY = "emb-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def embeddings_server(tmp_path_factory):
+    port = free_port()
+    data = tmp_path_factory.mktemp("emb") / "data"
+    env = {**os.environ, "DATA_DIR": str(data), "ADMIN_TOKEN": "admin-token-0123456789", "LLM_PROVIDER": "extractive",
+           "ANTHROPIC_API_KEY": "", "PYTHONUNBUFFERED": "1", "SERVE_THREADS": "2", "EMBEDDINGS_API_KEY": KEY,
+           "EMBEDDINGS_MAX_INPUTS": "4", "EMBEDDINGS_MAX_INPUT_CHARS": "200"}
+    process = subprocess.Popen([sys.executable, "-m", "application.cli", "serve", "--port", str(port)],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
+    deadline = time.monotonic() + 180
+    while not any("DocsTune is ready at" in line for line in lines):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError("docstune serve did not start:\n" + "".join(lines))
+        time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}/v1"
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def test_the_openai_client_gets_the_serving_models_vectors(embeddings_server):
+    from plugins import load_embeddings
+
+    client = openai.OpenAI(base_url=embeddings_server, api_key=KEY, max_retries=0)
+    texts = ["How do refunds work?", "The office cat is called Miso."]
+
+    response = client.embeddings.create(model="active", input=texts)  # the client asks for base64
+
+    assert [d.index for d in response.data] == [0, 1] and response.model == "active"
+    assert response.usage.prompt_tokens > 0
+    local = load_embeddings("all-MiniLM-L6-v2").embed_documents(texts)
+    for got, expected in zip(response.data, local):
+        assert len(got.embedding) == 384
+        assert max(abs(a - b) for a, b in zip(got.embedding, expected)) < 1e-4
+    floats = client.embeddings.create(model="active", input="one text", encoding_format="float")
+    assert len(floats.data) == 1 and len(floats.data[0].embedding) == 384
+    models = [m.id for m in client.models.list()]
+    assert models[0] == "active"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "reason"),
+    [
+        ({"input": ["a"] * 5}, openai.BadRequestError, "EMBEDDINGS_MAX_INPUTS"),
+        ({"input": "x" * 201}, openai.BadRequestError, "EMBEDDINGS_MAX_INPUT_CHARS"),
+        ({"input": ""}, openai.BadRequestError, "is empty"),
+        ({"input": [[1, 2, 3]]}, openai.BadRequestError, "not token ids"),
+        ({"input": "hi", "model": "v0042"}, openai.NotFoundError, "Unknown model"),
+    ],
+)
+def test_bad_input_is_a_4xx_with_the_reason(embeddings_server, kwargs, error, reason):
+    client = openai.OpenAI(base_url=embeddings_server, api_key=KEY, max_retries=0)
+    with pytest.raises(error) as excinfo:
+        client.embeddings.create(**{"model": "active", **kwargs})
+    assert reason in str(excinfo.value)
+
+
+def test_a_wrong_key_is_refused(embeddings_server):
+    client = openai.OpenAI(base_url=embeddings_server, api_key="wrong-key", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        client.embeddings.create(model="active", input="hello")
+
+
+def test_without_any_key_configured_the_route_is_off(make_app):
+    app = make_app(ADMIN_TOKEN="", EMBEDDINGS_API_KEY="")
+    app.extensions["docstune"].admin_token = None
+    response = app.test_client().post("/v1/embeddings", json={"input": "hi"})
+    assert response.status_code == 401 and "EMBEDDINGS_API_KEY" in response.get_json()["error"]["message"]
+
+
+def test_the_admin_token_also_works(make_app, admin_headers, chat_services):
+    client = make_app().test_client()
+    response = client.post("/v1/embeddings", json={"input": ["alpha", "beta"], "model": "active"},
+                           headers=admin_headers)
+    body = response.get_json()
+    assert response.status_code == 200 and len(body["data"]) == 2 and len(body["data"][1]["embedding"]) == 384

@@ -1,0 +1,120 @@
+"""Retraining from the service (API, CLI, policy), uploads as jobs, and the jobs API."""
+import io
+
+import pytest
+
+from tests.application.jobs.conftest import many_docs, write_docs
+
+TOKEN = "jobs-admin-token-0123456789"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+OWNER = {"X-Owner-Token": "a-person-who-rates-answers"}
+
+
+@pytest.fixture
+def corpus_app(make_services, tmp_path, request):
+    from application import create_app
+    from application.api import close_app
+
+    mode = getattr(request, "param", "immediate")
+    services = make_services(JOBS_WORKER=mode, ADMIN_TOKEN=TOKEN, RATE_LIMIT_ENABLED=False,
+                             LLM_PROVIDER="extractive", RETRAIN_MIN_NEW_FEEDBACK=3)
+    services.ingest_paths([write_docs(tmp_path / "corpus", many_docs(24, sentences=2))])
+    app = create_app(services.settings, services=services)
+    yield app.test_client(), services
+    close_app(app)
+
+
+def rate_answers(client, count: int) -> list[str]:
+    """Ask about ``count`` gadgets; mark the chunk that names the gadget relevant, the others irrelevant."""
+    rated = []
+    for i in range(count):
+        body = client.post("/api/answer", headers=OWNER,
+                           json={"question": f"Where is the zq{i}x1 gadget stored?", "chunks": 3}).get_json()
+        marks = {s["chunk_id"]: ("relevant" if f"zq{i}x1" in s["text"] else "irrelevant") for s in body["sources"]}
+        verdict = "like" if "relevant" in marks.values() else "dislike"
+        response = client.post("/api/feedback", headers=OWNER,
+                               json={"message_id": body["message_id"], "feedback": verdict, "sources": marks})
+        assert response.status_code == 200, response.get_json()
+        rated.append(body["message_id"])
+    return rated
+
+
+def test_retrain_from_the_api_registers_a_version_with_its_report(corpus_app):
+    client, services = corpus_app
+    rate_answers(client, 16)
+    stats = client.get("/api/admin/feedback/stats", headers=ADMIN).get_json()
+    assert stats["total"] == 16 == stats["likes"] + stats["dislikes"] and len(stats["latest"]) == 16
+    assert stats["by_day"][0]["likes"] == stats["likes"] and stats["latest"][0]["sources"]
+
+    accepted = client.post("/api/admin/retrain", headers=ADMIN,
+                           json={"loss": "mnrl", "epochs": 1, "max_seq_length": 48, "auto_promote": True})
+    assert accepted.status_code == 202
+    job = client.get(f"/api/jobs/{accepted.get_json()['job_id']}", headers=ADMIN).get_json()
+
+    assert job["kind"] == "retrain" and job["status"] == "done", job
+    result = job["result"]
+    assert result["version"] == "v0001" and result["verdict"] in ("better", "rejected")
+    assert set(result["metrics"]) == {"candidate", "baseline"} and "mrr@10" in result["metrics"]["candidate"]
+    report = client.get(result["report_url"], headers=ADMIN)
+    assert report.status_code == 200 and report.mimetype == "text/markdown"
+    assert client.get(result["plot_url"], headers=ADMIN).mimetype == "image/png"
+    serving = client.get("/api/admin/models", headers=ADMIN).get_json()["serving"]
+    if result["verdict"] == "better":  # auto_promote: the new model serves
+        assert client.get(f"/api/jobs/{result['promote_job_id']}", headers=ADMIN).get_json()["status"] == "done"
+        assert serving["version"] == "v0001"
+    else:  # the gate said no: nothing changed
+        assert result["promote_job_id"] is None and serving["version"] is None
+
+
+def test_retrain_without_feedback_fails_with_the_reason_and_bad_options_are_refused(corpus_app):
+    client, services = corpus_app
+    assert client.post("/api/admin/retrain", headers=ADMIN, json={"loss": "magic"}).status_code == 400
+    assert client.post("/api/admin/retrain", headers=ADMIN, json={"epochs": 0}).status_code == 400
+    assert client.post("/api/admin/retrain", headers=ADMIN, json={"auto_promote": "yes"}).status_code == 400
+
+    job_id = client.post("/api/admin/retrain", headers=ADMIN, json={}).get_json()["job_id"]
+
+    job = client.get(f"/api/jobs/{job_id}", headers=ADMIN).get_json()
+    assert job["status"] == "failed" and "No rated messages yet" in job["error"]
+
+
+@pytest.mark.parametrize("corpus_app", ["off"], indirect=True)
+def test_the_retrain_policy_starts_a_retrain_once_enough_new_messages_are_rated(corpus_app):
+    client, services = corpus_app
+    runtime = services.jobs
+    periodic = [t.__name__ for t in runtime.huey._registry._periodic_tasks]  # scheduled by the consumer
+    assert any(name.endswith("docstune.retrain_policy") for name in periodic)
+    rate_answers(client, 2)
+    assert runtime.check_retrain_policy() is None  # 2 < RETRAIN_MIN_NEW_FEEDBACK=3
+
+    rate_answers(client, 3)
+    started = runtime.check_retrain_policy()
+
+    assert started is not None and started["kind"] == "retrain" and started["status"] == "queued"
+    assert runtime.check_retrain_policy() is None  # one at a time
+    runtime.store.request_cancel(started["id"])
+    assert runtime.new_rated_messages() == 0  # counted from the last retrain on
+
+
+@pytest.mark.parametrize("corpus_app", ["thread"], indirect=True)
+def test_an_upload_is_an_ingest_job_visible_in_the_jobs_api(corpus_app):
+    client, services = corpus_app
+    data = {"file": [(io.BytesIO(b"# Heron\n\nThe heron of pond seven eats frogs at dawn.\n"), "heron.md")]}
+
+    accepted = client.post("/api/upload", data=data, headers=ADMIN, content_type="multipart/form-data")
+
+    assert accepted.status_code == 202
+    body = accepted.get_json()
+    assert body["task_id"] == body["job_id"] and body["files"] == ["heron.md"]
+    job = services.jobs.store.wait(body["job_id"], timeout=60)
+    assert job["kind"] == "ingest" and job["status"] == "done" and job["result"]["added"] == ["heron.md"]
+    task = client.get(f"/api/task_status?task_id={body['job_id']}", headers=ADMIN).get_json()
+    assert task["status"] == "SUCCESS" and task["progress"]["percent"] == 100.0
+    listed = client.get("/api/jobs?kind=ingest&limit=5", headers=ADMIN).get_json()["jobs"]
+    assert listed[0]["id"] == body["job_id"]
+    assert set(listed[0]) >= {"id", "kind", "status", "progress", "created_at", "started_at", "finished_at",
+                              "error", "result", "params"}
+    assert client.get("/api/jobs/nope", headers=ADMIN).status_code == 404
+    assert client.post(f"/api/jobs/{body['job_id']}/cancel", headers=ADMIN).status_code == 409
+    assert client.get("/api/jobs?limit=0", headers=ADMIN).status_code == 400
+    assert client.get("/api/jobs").status_code == 401

@@ -1,0 +1,165 @@
+"""Swapping the embedding model with no downtime: snapshots, config swaps, ingestion during a re-index."""
+import threading
+import time
+
+import pytest
+
+from application.errors import Conflict, IndexMismatchError
+from application.services import Services
+from tests.application.jobs.conftest import many_docs, write_docs
+from tests.plugins.test_registry import tiny_plugin  # noqa: F401  (fixture)
+
+
+def _exact_text_searches(services, texts, stop, seen, errors):
+    """Search each chunk's own text: with the collection's own model it comes back first with score ~1."""
+    while not stop.is_set():
+        for chunk_id, text in texts:
+            try:
+                index = services.index
+                hit = services.search(text, k=1)[0]
+                seen.add(index.collection)
+                if hit.chunk_id != chunk_id or hit.score < 0.999:
+                    errors.append(f"{text[:30]!r}: got {hit.chunk_id} score {hit.score}")
+            except Exception as exc:
+                errors.append(repr(exc))
+
+
+def test_searches_during_a_swap_never_mix_models(indexed_services, tiny_plugin):  # noqa: F811
+    services = indexed_services
+    from sqlalchemy import select
+
+    from application.db.models import Chunk
+
+    with services.db.session() as session:
+        texts = list(session.execute(select(Chunk.id, Chunk.text)))
+    before = services.index.collection
+    stop, seen, errors = threading.Event(), set(), []
+    threads = [threading.Thread(target=_exact_text_searches, args=(services, texts, stop, seen, errors))
+               for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(0.3)
+        services.reindex(model_name=tiny_plugin)  # 384-d MiniLM → 64-d hashing, while searches run
+        time.sleep(0.3)
+        services.rollback()  # and back, at once
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+    assert not errors, errors[:5]
+    assert seen == {before, "chunks__tiny-hashing-v1"}  # searches ran on both sides of each swap
+    assert services.index.collection == before == services.vector_store.alias_target()
+
+
+def test_ingestion_during_a_reindex_loses_no_chunk(make_services, tmp_path, tiny_plugin):  # noqa: F811
+    # serving: the hashing model; building: the real one, slowly, so the ingestion lands in the middle
+    services = make_services(JOBS_WORKER="thread", EMBEDDINGS_NAME=tiny_plugin, INGEST_BATCH_SIZE=4)
+    services.ingest_paths([write_docs(tmp_path / "first", many_docs(40))])
+    runtime = services.jobs
+    runtime.start_worker()
+    job = runtime.submit("reindex", {"model": "all-MiniLM-L6-v2"})
+    deadline = time.monotonic() + 60
+    while runtime.store.get(job["id"])["progress"]["done"] < 4:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    late = {f"late{i}.md": f"# Late {i}\n\nThe walrus number {i} arrived during the re-index." for i in range(3)}
+    report = services.ingest_paths([write_docs(tmp_path / "late", late)])
+    assert runtime.store.get(job["id"])["status"] == "running"  # it really was during the build
+    services.delete_source(str(tmp_path / "first" / "note000.txt"))
+    done = runtime.store.wait(job["id"], timeout=120)
+
+    assert done["status"] == "done" and len(report.added) == 3
+    from sqlalchemy import select
+
+    from application.db.models import Chunk
+
+    with services.db.session() as session:
+        stored = set(session.scalars(select(Chunk.id)))
+    serving = services.index.collection
+    assert serving.startswith("chunks__all-minilm")
+    assert services.vector_store.point_ids(serving) == stored
+    assert services.search("When did the walrus number 2 arrive?", k=1)[0].title == "Late 2"
+
+
+def test_a_config_swap_keeps_answering_with_the_old_model_until_the_new_index_is_complete(
+    make_settings, docs_dir, model_b
+):
+    first = Services(make_settings())
+    first.ingest_paths([docs_dir])
+    old = first.index.collection
+    first.close()
+
+    services = Services(make_settings(EMBEDDINGS_NAME=str(model_b), JOBS_WORKER="off"))
+    try:
+        services.jobs  # the runtime hooks itself in: a pending model gets its re-index job
+        index = services.index
+        assert index.collection == old and index.embeddings.name == "all-MiniLM-L6-v2"
+        ready = services.ready()
+        assert ready["ok"] and ready["embeddings"]["pending"]["name"] == str(model_b)
+        queued = services.jobs.store.list(kind="reindex")
+        assert len(queued) == 1 and queued[0]["status"] == "queued" and queued[0]["params"]["model"] == str(model_b)
+        assert services.search("refund within 30 days", k=1)[0].title == "Refund policy"
+
+        services.jobs.start_worker()
+        assert services.jobs.store.wait(queued[0]["id"], timeout=120)["status"] == "done"
+
+        assert services.index.embeddings.name == str(model_b) and services.index.pending is None
+        assert services.vector_store.alias_target() == services.index.collection != old
+        assert services.search("refund within 30 days", k=1)[0].title == "Refund policy"
+    finally:
+        services.close()
+
+    # and back: the old model's collection is complete, so it serves at once, with no job
+    again = Services(make_settings(JOBS_WORKER="off"))
+    try:
+        again.jobs
+        assert again.index.collection == old and again.index.pending is None
+        assert again.jobs.store.list(kind="reindex", statuses=("queued",)) == []
+    finally:
+        again.close()
+
+
+def test_a_serving_model_that_can_no_longer_be_loaded_fails_loudly_naming_both_models(
+    make_settings, docs_dir, model_b
+):
+    import shutil
+
+    first = Services(make_settings(EMBEDDINGS_NAME=str(model_b)))
+    first.ingest_paths([docs_dir])
+    first.close()
+    shutil.rmtree(model_b)
+    from plugins.registry import clear_instances
+
+    clear_instances()  # what a restart does: nothing loaded yet
+
+    services = Services(make_settings())
+    try:
+        with pytest.raises(IndexMismatchError) as excinfo:
+            services.search("refunds")
+        message = str(excinfo.value)
+        assert str(model_b) in message and "all-MiniLM-L6-v2" in message and "docstune reindex" in message
+    finally:
+        services.close()
+
+
+def test_rollback_with_nothing_to_roll_back_to_is_refused_and_serving_is_unchanged(indexed_services):
+    before = indexed_services.index.collection
+    with pytest.raises(Conflict, match="Nothing to roll back to"):
+        indexed_services.rollback()
+    assert indexed_services.index.collection == before
+
+
+def test_only_swap_keep_previous_collections_are_kept(make_services, docs_dir, model_b, tiny_plugin):  # noqa: F811
+    services = make_services(SWAP_KEEP_PREVIOUS=1, JOBS_WORKER="off")
+    services.ingest_paths([docs_dir])
+    first = services.index.collection
+    services.reindex(model_name=tiny_plugin)
+    services.reindex(model_name=str(model_b))
+
+    names = services.vector_store.list_collections()
+    assert "chunks__tiny-hashing-v1" in names and first not in names
+    assert services.rollback().collection == "chunks__tiny-hashing-v1"

@@ -1,0 +1,86 @@
+"""The admin console in a real browser: upload → searchable, jobs, feedback stats, retrain → a new version."""
+import time
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import sign_in
+
+OBSERVATORY = b"# Hilltop observatory\n\nThe hilltop observatory has a copper-green dome that opens on clear nights.\n"
+
+
+@pytest.mark.timeout(180)
+def test_an_uploaded_file_becomes_searchable_and_can_be_deleted(page):
+    page.goto("/admin")
+    page.get_by_label("Admin token").fill("not-the-token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    sign_in(page, "documents")
+
+    page.locator("#upload-input").set_input_files([{"name": "observatory.md", "mimeType": "text/markdown", "buffer": OBSERVATORY}])
+    upload = page.get_by_test_id("upload").first
+    expect(upload).to_contain_text("Ingested", timeout=90_000)
+    row = page.get_by_test_id("document-row").filter(has_text="observatory.md")
+    expect(row).to_have_count(1)
+    expect(row.locator("td.num")).to_have_text("1")
+
+    page.get_by_role("link", name="Jobs").click()
+    expect(page.get_by_test_id("job-row").filter(has_text="ingest").first).to_be_visible()
+
+    page.goto("/")
+    question = page.get_by_label("Ask a question about your documents")
+    question.fill("What colour is the observatory dome?")
+    question.press("Enter")
+    expect(page.get_by_test_id("answer").first).to_contain_text("copper-green dome", timeout=60_000)
+    expect(page.get_by_test_id("source").first).to_contain_text("observatory.md")
+
+    page.goto("/admin/documents")
+    page.get_by_role("button", name="Delete Hilltop observatory").click()
+    expect(page.get_by_test_id("document-row").filter(has_text="observatory.md")).to_have_count(0)
+
+
+def _seed_rated_answers(server, count: int) -> None:
+    """Documents about distinct gadgets and one rated answer about each (the data a retrain needs)."""
+    files = [("file", (f"gadget{i}.md", f"# Gadget zq{i}x1\n\nThe zq{i}x1 gadget is stored in cabinet {i} of the workshop. "
+                                         f"It was built in {1900 + i}.\n".encode())) for i in range(count)]
+    task_id = requests.post(f"{server['url']}/api/upload", headers=server["admin"], files=files, timeout=30).json()["task_id"]
+    deadline = time.monotonic() + 120
+    while requests.get(f"{server['url']}/api/task_status", params={"task_id": task_id}, headers=server["admin"],
+                       timeout=10).json()["status"] != "SUCCESS":
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    owner = {"X-Owner-Token": "e2e-person-who-rates-answers"}
+    for i in range(count):
+        body = requests.post(f"{server['url']}/api/answer", headers=owner, timeout=60,
+                             json={"question": f"Where is the zq{i}x1 gadget stored?", "chunks": 3}).json()
+        marks = {s["chunk_id"]: ("relevant" if f"zq{i}x1" in s["text"] else "irrelevant") for s in body["sources"]}
+        rated = requests.post(f"{server['url']}/api/feedback", headers=owner, timeout=10, json={
+            "message_id": body["message_id"], "feedback": "like" if "relevant" in marks.values() else "dislike", "sources": marks})
+        assert rated.status_code == 200, rated.text
+
+
+@pytest.mark.timeout(420)
+def test_retrain_shows_the_new_version_with_its_metrics_and_report(page, server, artifacts):
+    _seed_rated_answers(server, 14)
+    sign_in(page, "feedback")
+    expect(page.get_by_test_id("stat-total")).not_to_have_text("0")
+    expect(page.get_by_test_id("latest-rating").first).to_be_visible()
+
+    page.get_by_role("link", name="Models").click()
+    expect(page.get_by_test_id("serving")).to_contain_text("base model")
+    page.get_by_label("Loss").select_option("mnrl")
+    page.get_by_label("Epochs").fill("1")
+    page.get_by_role("button", name="Start retraining").click()
+    expect(page.get_by_test_id("building")).to_contain_text("retrain", timeout=15_000)
+
+    row = page.get_by_test_id("version-row").filter(has_text="v0001")
+    expect(row).to_be_visible(timeout=300_000)
+    cells = row.locator("td.num")
+    expect(cells.nth(0)).to_have_text(__import__("re").compile(r"^\d\.\d{3}"))  # MRR@10 (vs parent)
+    expect(cells.nth(1)).to_have_text(__import__("re").compile(r"^\d\.\d{3}"))  # hit@5 (vs parent)
+    row.get_by_role("button", name="Report").click()
+    report = page.get_by_test_id("report")
+    expect(report.locator("img.plot")).to_be_visible(timeout=15_000)
+    expect(report).to_contain_text("mrr")
+    page.screenshot(path=str(artifacts / "models.png"), full_page=True)
