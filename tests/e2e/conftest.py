@@ -4,16 +4,13 @@ and the offline extractive answerer. Screenshots go to tests/e2e/artifacts/ (git
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import requests
+
+from tests.live_server import run_live_server
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "frontend" / "dist"
@@ -58,32 +55,16 @@ def _e2e_prerequisites_missing(request):
     pytest.fail(request.config._docstune_e2e_missing, pytrace=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     """One live server for the whole e2e session, with two small documents ingested."""
     data_dir = tmp_path_factory.mktemp("e2e") / "data"
-    port = _free_port()
-    env = {**os.environ, "DATA_DIR": str(data_dir), "ADMIN_TOKEN": ADMIN_TOKEN, "LLM_PROVIDER": "extractive",
-           "ANTHROPIC_API_KEY": "", "RATE_LIMIT_ENABLED": "false", "PYTHONUNBUFFERED": "1", "SERVE_THREADS": "4"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "application.cli", "serve", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while not any("DocsTune is ready at" in line for line in lines):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError("docstune serve did not start:\n" + "".join(lines))
-        time.sleep(0.2)
+    with run_live_server(data_dir, ADMIN_TOKEN=ADMIN_TOKEN, RATE_LIMIT_ENABLED="false") as live:
+        yield _with_documents(live)
+
+
+def _with_documents(live) -> dict:
+    url = live.url
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     files = [("file", (name, text.encode())) for name, text in DOCS.items()]
     task_id = requests.post(f"{url}/api/upload", headers=admin, files=files, timeout=30).json()["task_id"]
@@ -91,12 +72,7 @@ def server(tmp_path_factory):
     while (status := requests.get(f"{url}/api/task_status", params={"task_id": task_id}, headers=admin, timeout=10).json())["status"] != "SUCCESS":
         assert status["status"] != "FAILURE" and time.monotonic() < deadline, status
         time.sleep(0.3)
-    yield {"url": url, "lines": lines, "admin": admin, "data_dir": data_dir}
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    return {"url": url, "lines": live.lines, "admin": admin, "data_dir": live.data_dir}
 
 
 @pytest.fixture(scope="session")

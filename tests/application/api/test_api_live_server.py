@@ -1,52 +1,20 @@
 """The real thing: `docstune serve` (gunicorn inside) on a free local port, used over real HTTP."""
 import json
-import os
-import signal
-import socket
 import stat
-import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.live_server import run_live_server
+
 DOC = b"# Lighthouse\n\nThe Brightwater lighthouse keeper climbs 212 steps to reach the lamp every evening.\n"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def live_server(tmp_path):
-    port = free_port()
-    env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "ADMIN_TOKEN": "", "LLM_PROVIDER": "extractive",
-           "ANTHROPIC_API_KEY": "", "PYTHONUNBUFFERED": "1", "SERVE_THREADS": "4"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "application.cli", "serve", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while not any("DocsTune is ready at" in line for line in lines):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError("docstune serve did not start:\n" + "".join(lines))
-        time.sleep(0.2)
-    yield {"url": url, "lines": lines, "data_dir": tmp_path / "data"}
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with run_live_server(tmp_path / "data") as server:
+        yield {"url": server.url, "lines": server.lines, "data_dir": server.data_dir}
 
 
 def test_docstune_serve_streams_an_answer_over_real_http(live_server):

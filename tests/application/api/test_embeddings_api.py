@@ -1,42 +1,18 @@
 """OpenAI-compatible embeddings, used through the real `openai` client against `docstune serve`."""
-import os
-import signal
-import subprocess
-import sys
-import threading
-import time
-
 import openai
 import pytest
 
-from tests.application.api.test_api_live_server import ROOT, free_port
+from tests.live_server import run_live_server
 
 KEY = "emb-key-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
 def embeddings_server(tmp_path_factory):
-    port = free_port()
     data = tmp_path_factory.mktemp("emb") / "data"
-    env = {**os.environ, "DATA_DIR": str(data), "ADMIN_TOKEN": "admin-token-0123456789", "LLM_PROVIDER": "extractive",
-           "ANTHROPIC_API_KEY": "", "PYTHONUNBUFFERED": "1", "SERVE_THREADS": "2", "EMBEDDINGS_API_KEY": KEY,
-           "EMBEDDINGS_MAX_INPUTS": "4", "EMBEDDINGS_MAX_INPUT_CHARS": "200"}
-    process = subprocess.Popen([sys.executable, "-m", "application.cli", "serve", "--port", str(port)],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
-    deadline = time.monotonic() + 180
-    while not any("DocsTune is ready at" in line for line in lines):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError("docstune serve did not start:\n" + "".join(lines))
-        time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}/v1"
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with run_live_server(data, ADMIN_TOKEN="admin-token-0123456789", SERVE_THREADS="2", EMBEDDINGS_API_KEY=KEY,
+                         EMBEDDINGS_MAX_INPUTS="4", EMBEDDINGS_MAX_INPUT_CHARS="200") as server:
+        yield f"{server.url}/v1"
 
 
 def test_the_openai_client_gets_the_serving_models_vectors(embeddings_server):

@@ -1,0 +1,57 @@
+"""Start the real `docstune serve` (gunicorn inside) on a free 127.0.0.1 port for a test."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    data_dir: Path
+    lines: list[str] = field(default_factory=list)  # everything the server printed so far
+
+
+@contextmanager
+def run_live_server(data_dir: Path, startup_timeout: float = 180, **settings: str) -> Iterator[LiveServer]:
+    """Runs until the block ends (SIGTERM, then SIGKILL after 30 s); fails with the server's output if it
+    does not print that it is ready in time."""
+    port = free_port()
+    env = {**os.environ, "DATA_DIR": str(data_dir), "ADMIN_TOKEN": "", "LLM_PROVIDER": "extractive",
+           "ANTHROPIC_API_KEY": "", "PYTHONUNBUFFERED": "1", "SERVE_THREADS": "4", **settings}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "application.cli", "serve", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    server = LiveServer(f"http://127.0.0.1:{port}", data_dir)
+    threading.Thread(target=lambda: server.lines.extend(process.stdout), daemon=True).start()
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while not any("DocsTune is ready at" in line for line in server.lines):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("docstune serve did not start:\n" + "".join(server.lines))
+            time.sleep(0.2)
+        yield server
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
