@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA_DIR ?= ./data
 SAMPLE_DOCS := README.md docs
 
-.PHONY: install frontend web browser run test bench clean
+.PHONY: install frontend web browser system-packages run test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,14 +39,22 @@ run: install web
 	fi
 	DATA_DIR=$(DATA_DIR) $(BIN)/docstune serve
 
-# the browser tests drive Debian's chromium (Playwright never downloads a browser)
-browser:
-	@[ -x /usr/bin/chromium ] || { \
+# what the tests need from Debian: chromium for the browser tests (Playwright never downloads a browser),
+# PostgreSQL and Redis servers (started by the tests on local ports), docker-compose 1.29 to validate the compose file
+SYSTEM_PACKAGES := chromium postgresql redis-server docker-compose
+system-packages:
+	@missing=""; \
+	for pkg in $(SYSTEM_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; }
+		echo "Installing from Debian:$$missing"; \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y $$missing; \
+	fi
+
+browser: system-packages
 
 # Vitest (components), then pytest: the Python suite and the browser tests in tests/e2e
-test: install web browser
+test: install web system-packages
 	cd $(FRONTEND) && $(NPM) test
 	$(BIN)/pytest
 
