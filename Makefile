@@ -53,10 +53,19 @@ system-packages:
 
 browser: system-packages
 
-# Vitest (components), then pytest: the Python suite and the browser tests in tests/e2e
+# Vitest (components), then pytest: the Python suite and the browser tests in tests/e2e (SQLite),
+# then the storage and API tests again on PostgreSQL
 test: install web system-packages
 	cd $(FRONTEND) && $(NPM) test
 	$(BIN)/pytest
+	$(MAKE) --no-print-directory test-postgres
+
+# tests/application on a throw-away PostgreSQL server (tests/pg_server.py): the tests start Debian's
+# PostgreSQL on a free 127.0.0.1 port with a temp data folder (as the unprivileged postgres user when
+# run as root), give each test a fresh database, and stop the server and delete its folder at the end
+.PHONY: test-postgres
+test-postgres: install system-packages
+	DOCSTUNE_TEST_DATABASE=postgresql $(BIN)/pytest tests/application
 
 bench: install
 	$(BIN)/python bench/ingest_and_search.py

@@ -5,6 +5,7 @@ caches one instance), so each test can build its own Services cheaply.
 """
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -13,6 +14,122 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# DOCSTUNE_TEST_DATABASE=postgresql runs the tests on a throw-away PostgreSQL server (tests/pg_server.py)
+# started when the session starts (if it cannot, the run stops with the reason: never a skip) and
+# stopped when it ends. As with SQLite, where the database is a file in DATA_DIR, every DATA_DIR
+# gets a database of its own: a fresh one for each test's folders (dropped after the test), one kept for
+# the session for a folder that a session or module fixture set up. In this process, Settings resolves
+# its DATABASE_URL that way; a child process (`docstune` commands, live servers) gets it in DATABASE_URL:
+# the test's own DATA_DIR's database in the environment, or ``database_url_for(data_dir)``.
+# Unset (or sqlite): nothing changes.
+TEST_DATABASE = (os.environ.get("DOCSTUNE_TEST_DATABASE") or "sqlite").strip().lower()
+
+
+class _SessionPostgres:
+    """The session's server and the database of each DATA_DIR."""
+
+    def __init__(self):
+        self.server = None
+        self.by_dir: dict[str, str] = {}  # resolved DATA_DIR -> database name
+        self.urls: set[str] = set()  # every URL handed out (a Settings holding one maps its DATA_DIR)
+        self.test_owned: list[str] | None = None  # created during the current test: dropped after it
+        self._names = itertools.count(1)
+
+    def get(self):
+        if self.server is None:
+            from tests.pg_server import PostgresServer, PostgresUnavailable
+
+            try:
+                self.server = PostgresServer().start()
+            except PostgresUnavailable as exc:
+                # never a skip: a PostgreSQL run that cannot reach PostgreSQL must not pass
+                pytest.exit(f"DOCSTUNE_TEST_DATABASE=postgresql, but no PostgreSQL server could be started: {exc}",
+                            returncode=3)
+        return self.server
+
+    def url_for(self, data_dir) -> str:
+        key = str(Path(data_dir).resolve())
+        name = self.by_dir.get(key)
+        if name is None:
+            name = f"docstune_test_{os.getpid()}_{next(self._names)}"
+            self.get().create_database(name)
+            self.by_dir[key] = name
+            if self.test_owned is not None:
+                self.test_owned.append(key)
+        url = self.server.url(name)
+        self.urls.add(url)
+        return url
+
+    def drop_test_databases(self) -> None:
+        owned, self.test_owned = self.test_owned or [], None
+        for key in owned:
+            self.server.drop_database(self.by_dir.pop(key))
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+_postgres = _SessionPostgres()
+PLACEHOLDER_URL = "postgresql+psycopg://docstune@127.0.0.1:9/each-data-dir-has-its-own-database"
+
+
+def database_url_for(data_dir) -> str | None:
+    """PostgreSQL runs: the URL of DATA_DIR's database (created on first use); SQLite runs: None."""
+    return _postgres.url_for(data_dir) if TEST_DATABASE == "postgresql" else None
+
+
+def pytest_configure(config):
+    if TEST_DATABASE not in ("sqlite", "postgresql"):
+        raise pytest.UsageError(f"DOCSTUNE_TEST_DATABASE={TEST_DATABASE!r}: use sqlite (the default) or postgresql")
+    if TEST_DATABASE == "postgresql":
+        from application.settings import Settings
+
+        # outside a test (session fixtures), a placeholder that only this process resolves: a child
+        # process that was not given its DATA_DIR's URL fails to connect, loudly, instead of using SQLite
+        os.environ["DATABASE_URL"] = PLACEHOLDER_URL
+        _postgres.urls.add(PLACEHOLDER_URL)
+        resolve = Settings.database_url_resolved
+
+        def database_url_resolved(settings) -> str:
+            if settings.database_url not in _postgres.urls:
+                return resolve.fget(settings)  # a test that names its database, or sets none, gets that
+            return _postgres.url_for(settings.data_dir)
+
+        Settings.database_url_resolved = property(database_url_resolved)
+
+
+def pytest_sessionstart(session):
+    if TEST_DATABASE == "postgresql":
+        _postgres.get()  # now, so that a run without a server stops before its first test
+
+
+def pytest_unconfigure(config):
+    _postgres.stop()
+
+
+def pytest_report_header(config):
+    return f"DocsTune test database: {TEST_DATABASE} (DOCSTUNE_TEST_DATABASE)"
+
+
+@pytest.fixture(autouse=True)
+def test_database_url(request):
+    """PostgreSQL runs: the URL of this test's database (that of ``tmp_path / "data"``, the DATA_DIR of
+    ``make_settings``), also in DATABASE_URL for child processes; SQLite runs: None."""
+    if TEST_DATABASE != "postgresql":
+        yield None
+        return
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    _postgres.test_owned = []
+    try:
+        url = _postgres.url_for(request.getfixturevalue("tmp_path") / "data")
+        monkeypatch.setenv("DATABASE_URL", url)
+        yield url
+    finally:
+        _postgres.drop_test_databases()
+
 
 DOCS = {
     "refunds.md": (

@@ -33,9 +33,15 @@ class LiveServer:
 def run_live_server(data_dir: Path, startup_timeout: float = 180, **settings: str) -> Iterator[LiveServer]:
     """Runs until the block ends (SIGTERM, then SIGKILL after 30 s); fails with the server's output if it
     does not print that it is ready in time."""
+    from tests.conftest import database_url_for
+
     port = free_port()
     env = {**os.environ, "DATA_DIR": str(data_dir), "ADMIN_TOKEN": "", "LLM_PROVIDER": "extractive",
-           "ANTHROPIC_API_KEY": "", "PYTHONUNBUFFERED": "1", "SERVE_THREADS": "4", **settings}
+           "ANTHROPIC_API_KEY": "", "PYTHONUNBUFFERED": "1", "SERVE_THREADS": "4"}
+    database_url = database_url_for(data_dir)  # DOCSTUNE_TEST_DATABASE=postgresql: DATA_DIR's database
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    env.update(settings)
     process = subprocess.Popen(
         [sys.executable, "-m", "application.cli", "serve", "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

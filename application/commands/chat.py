@@ -17,6 +17,9 @@ def serve(host: str | None, port: int | None, threads: int | None) -> None:
     from application.settings import Settings
 
     settings = Settings()
+    from application.db import check_database
+
+    check_database(settings.database_url_resolved)  # unreachable: one line here, not a worker's traceback
     token, created = ensure_admin_token(settings)
     if created:
         # printed this one time only; afterwards it is in the file
