@@ -34,3 +34,49 @@ class ServiceUnavailable(DocsTuneError):
 
 class IndexMismatchError(ServiceUnavailable):
     """The vectors in the active collection were made by another model than the configured one."""
+
+
+
+class DatabaseRefused(ServiceUnavailable):
+    """The database refused a request (disk full, read-only, locked, unreachable). The
+    transaction was rolled back, so nothing of the request was saved."""
+
+    detail: str | None = None  # what the driver said, when the message leaves it out (logs, the CLI)
+
+
+def database_refused(exc: BaseException) -> DatabaseRefused | None:
+    """The clear 503 for a database that refused a request, or None when ``exc`` is no such
+    failure (a constraint violation or a bad query is a bug, not an outage)."""
+    from sqlalchemy.exc import DBAPIError, InternalError, OperationalError
+
+    if not isinstance(exc, DBAPIError):
+        return None
+    lines = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
+    detail = lines[0] if lines else exc.__class__.__name__
+    text = detail.lower()
+    where = "DATA_DIR, or DATABASE_URL"
+    if "is full" in text or "disk full" in text or "no space left" in text:
+        # SQLite's SQLITE_FULL ("database or disk is full"), PostgreSQL's disk_full
+        return DatabaseRefused(
+            f"The database refused the write because the disk (or its size limit) is full ({detail}); nothing "
+            f"was saved. Free some space where the database lives ({where}) and try again."
+        )
+    if "readonly" in text or "read-only" in text:
+        # SQLite's SQLITE_READONLY ("attempt to write a readonly database"), a read-only PostgreSQL transaction
+        return DatabaseRefused(
+            f"The database refused the write because it is read-only ({detail}); nothing was saved. Make the "
+            f"database and its folder writable by the server ({where}) and try again."
+        )
+    if not isinstance(exc, (OperationalError, InternalError)):
+        return None
+    if "locked" in text or "busy" in text:
+        return DatabaseRefused(
+            f"The database is busy: another process holds its write lock ({detail}); nothing was saved. "
+            "Try again in a moment."
+        )
+    # the driver's text may name hosts and users: the server log has it, the client gets the gist
+    error = DatabaseRefused(
+        "The database is unavailable; nothing was saved. Try again in a moment; the log says why."
+    )
+    error.detail = f"{detail}; check the database ({where})"
+    return error

@@ -35,8 +35,15 @@ class DocsTuneServer(BaseApplication):
 
     def load(self):
         from application import create_app
+        from application.errors import DocsTuneError
 
-        return create_app(self.settings)
+        try:
+            return create_app(self.settings)
+        except DocsTuneError as exc:
+            # one readable line (e.g. the Qdrant folder is held by another process), then exit code 3:
+            # gunicorn's "worker failed to boot", which stops the server instead of restarting the worker
+            print(f"Error: {exc.message}", file=sys.stderr, flush=True)
+            sys.exit(3)
 
     def _worker_ready(self, worker) -> None:
         print("Loading the embedding model and the index ...", file=sys.stderr, flush=True)

@@ -36,6 +36,15 @@ def create_app(settings=None, services=None) -> Flask:
         from application.services import Services
 
         services = Services(settings)
+        if not settings.qdrant_url and settings.jobs_worker != "off":
+            # local mode: take the Qdrant folder now, so that a folder another process holds
+            # stops the start with its one clear error instead of a server that is never ready.
+            # (JOBS_WORKER=off leaves the folder to a separate `docstune worker` until a search needs it.)
+            try:
+                services.vector_store
+            except BaseException:
+                services.close()
+                raise
     import application.db.chat  # noqa: F401  (register the chat tables)
 
     app = Flask("application")

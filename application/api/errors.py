@@ -4,9 +4,10 @@ from __future__ import annotations
 import logging
 
 from flask import jsonify
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, TooManyRequests
 
-from application.errors import DocsTuneError
+from application.errors import DocsTuneError, database_refused
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,16 @@ def register_error_handlers(app) -> None:
         response.data = jsonify({"error": message}).get_data()
         response.content_type = "application/json"
         return response
+
+    @app.errorhandler(SQLAlchemyError)
+    def database_error(exc: SQLAlchemyError):
+        # every route writes in one transaction, rolled back when it raises: a disk that is
+        # full, a read-only file or a database that is gone is a 503 with nothing saved
+        error = database_refused(exc)
+        if error is None:
+            return unexpected_error(exc)
+        log.warning("The database refused a request: %s", error.detail or error.message)
+        return jsonify({"error": error.message}), error.status_code
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):

@@ -163,9 +163,10 @@ def stream_answer(services, llm: LLM, pending: PendingAnswer) -> Iterator[dict]:
     client goes away mid-answer (the generator is closed)."""
     pieces: list[str] = []
     outcome = {"status": "failed", "error": "the client closed the connection before the answer was complete"}
+    llm_stream = llm.stream(pending.prompt)
     try:
         try:
-            for piece in llm.stream(pending.prompt):
+            for piece in llm_stream:
                 pieces.append(piece)
                 yield {"type": "answer", "answer": piece}
         except LLMError as exc:
@@ -188,7 +189,20 @@ def stream_answer(services, llm: LLM, pending: PendingAnswer) -> Iterator[dict]:
         yield {"type": "id", "id": pending.conversation_id, "message_id": pending.message_id}
         yield {"type": "end"}
     finally:
+        # a client that left mid-answer: stop reading from the LLM now (its HTTP stream is closed),
+        # not whenever the garbage collector gets to it
+        _close_quietly(llm_stream)
         record_outcome(services.db, pending.message_id, "".join(pieces), outcome)
+
+
+def _close_quietly(llm_stream) -> None:
+    close = getattr(llm_stream, "close", None)
+    if close is None:
+        return
+    try:
+        close()
+    except Exception:
+        log.warning("Closing the LLM stream failed", exc_info=True)
 
 
 def answer_once(services, llm: LLM, pending: PendingAnswer) -> dict:

@@ -1,6 +1,7 @@
 """Claude through the official ``anthropic`` SDK (streaming Messages API)."""
 from __future__ import annotations
 
+import importlib
 import threading
 from typing import Iterator
 
@@ -49,13 +50,18 @@ class AnthropicLLM(LLM):
         import anthropic
 
         client = self.client
+        timeout_errors, transport_errors = _transport_errors()
+        finished = False
         try:
             with client.messages.stream(
                 model=self.model, max_tokens=self.max_tokens, system=prompt.system, messages=prompt.messages
             ) as stream:
-                for text in stream.text_stream:
-                    if text:
-                        yield text
+                for event in stream:
+                    if event.type == "content_block_delta" and getattr(event.delta, "type", None) == "text_delta":
+                        if event.delta.text:
+                            yield event.delta.text
+                    elif event.type == "message_stop":
+                        finished = True
         except anthropic.AuthenticationError as exc:
             raise LLMError("The Anthropic API refused the API key (401): check ANTHROPIC_API_KEY.", "auth") from exc
         except anthropic.PermissionDeniedError as exc:
@@ -64,7 +70,7 @@ class AnthropicLLM(LLM):
             raise LLMError("The Anthropic API is rate limiting us (429); try again in a minute.", "rate_limit", 503) from exc
         except anthropic.APITimeoutError as exc:
             raise LLMError(
-                f"The LLM did not answer within {self.timeout:g} s (LLM_TIMEOUT); try again.", "timeout", 504
+                f"The LLM timed out: no answer within {self.timeout:g} s (LLM_TIMEOUT); try again.", "timeout", 504
             ) from exc
         except anthropic.APIConnectionError as exc:
             where = self.base_url or "the Anthropic API"
@@ -75,6 +81,37 @@ class AnthropicLLM(LLM):
             raise LLMError(f"The Anthropic API failed ({exc.status_code}): {_detail(exc)}", "unavailable", 503) from exc
         except anthropic.APIError as exc:  # e.g. an error event in the middle of the stream
             raise LLMError(f"The Anthropic API failed: {_detail(exc)}", "error") from exc
+        # the SDK turns transport errors into its own only while it sends the request; once the
+        # answer streams, a stalled or dropped connection surfaces as the HTTP client's error
+        except timeout_errors as exc:
+            raise LLMError(
+                f"The LLM timed out: it sent nothing for {self.timeout:g} s in the middle of the answer (LLM_TIMEOUT); "
+                "try again.", "timeout", 504
+            ) from exc
+        except transport_errors as exc:
+            raise LLMError(
+                f"The Anthropic API dropped the connection in the middle of the answer ({exc}); try again.",
+                "unavailable", 503,
+            ) from exc
+        if not finished:
+            raise LLMError(
+                "The Anthropic API ended the stream before the answer was complete; try again.", "unavailable", 503
+            )
+
+
+def _transport_errors() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """(timeout errors, every other transport error) of the HTTP client the SDK streams with:
+    ``httpx2`` in anthropic 2.x, ``httpx`` before."""
+    timeouts: list[type] = []
+    errors: list[type] = []
+    for name in ("httpx2", "httpx"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        timeouts.append(module.TimeoutException)
+        errors.append(module.HTTPError)
+    return tuple(timeouts), tuple(errors)
 
 
 def _detail(exc) -> str:

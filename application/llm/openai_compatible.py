@@ -35,6 +35,7 @@ class OpenAICompatibleLLM(LLM):
             "messages": [{"role": "system", "content": prompt.system}, *prompt.messages],
         }
         url = f"{self.base_url}/chat/completions"
+        finished = started = False
         try:
             with httpx.stream("POST", url, json=body, headers=self._headers, timeout=self.timeout) as response:
                 if response.status_code >= 400:
@@ -46,24 +47,46 @@ class OpenAICompatibleLLM(LLM):
                     data = line[5:].strip()
                     if data == "[DONE]":
                         return
-                    piece = _delta_text(data)
+                    piece, finished_now = _delta(data)
+                    finished = finished or finished_now
                     if piece:
+                        started = True
                         yield piece
         except httpx.TimeoutException as exc:
-            raise LLMError(f"The LLM at {self.base_url} did not answer within {self.timeout:g} s (LLM_TIMEOUT).", "timeout", 504) from exc
+            if started:
+                raise LLMError(
+                    f"The LLM at {self.base_url} timed out: it sent nothing for {self.timeout:g} s in the middle of "
+                    "the answer (LLM_TIMEOUT); try again.", "timeout", 504,
+                ) from exc
+            raise LLMError(
+                f"The LLM at {self.base_url} timed out: no answer within {self.timeout:g} s (LLM_TIMEOUT).",
+                "timeout", 504,
+            ) from exc
         except httpx.HTTPError as exc:
+            if started:
+                raise LLMError(
+                    f"The LLM at {self.base_url} dropped the connection in the middle of the answer ({exc}); "
+                    "try again.", "unavailable", 503,
+                ) from exc
             raise LLMError(f"Cannot reach the LLM at {self.base_url}: {exc}. Check OPENAI_BASE_URL.", "unavailable", 503) from exc
+        if not finished:
+            # llama.cpp, Ollama and vLLM end with a finish_reason and [DONE]; a stream that just stops was cut off
+            raise LLMError(
+                f"The LLM at {self.base_url} ended the stream before the answer was complete; try again.",
+                "unavailable", 503,
+            )
 
 
-def _delta_text(data: str) -> str:
+def _delta(data: str) -> tuple[str, bool]:
+    """(the text of one ``chat.completion.chunk``, whether it ends the answer)."""
     try:
         event = json.loads(data)
     except json.JSONDecodeError as exc:
         raise LLMError(f"The LLM server sent a frame that is not JSON: {data[:200]!r}", "error") from exc
     if event.get("error"):
         raise LLMError(f"The LLM server failed: {event['error']}", "error")
-    choices = event.get("choices") or [{}]
-    return (choices[0].get("delta") or {}).get("content") or ""
+    choice = (event.get("choices") or [{}])[0]
+    return (choice.get("delta") or {}).get("content") or "", bool(choice.get("finish_reason"))
 
 
 def _status_error(response: httpx.Response) -> LLMError:

@@ -7,16 +7,20 @@ Each test queues what the next request gets with ``enqueue``:
 * ``Reply("text [1]")``           — a normal streamed (or plain) answer;
 * ``Status(401, "bad key")``      — an HTTP error with the API's JSON error body;
 * ``Hang(5)``                      — wait before answering (client timeouts);
-* ``StreamThenError("partial")``  — stream some text, then an ``event: error``.
+* ``StreamThenError("partial")``  — stream some text, then an ``event: error``;
+* ``Stall("partial", 30)``        — stream some text, then send nothing for 30 s and hang up
+  without finishing (an LLM that hangs mid-answer);
+* ``Slow("text", 0.2)``           — stream the answer one piece every 0.2 s.
 
-Every request is recorded in ``requests`` (path, headers, JSON body).
+Every request is recorded in ``requests`` (path, headers, JSON body); ``disconnects``
+counts the streamed answers whose client hung up before the end. ``stop()`` releases
+every handler that is still waiting (``Hang``, ``Stall``, ``Slow``).
 """
 from __future__ import annotations
 
 import json
 import re
 import threading
-import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -43,6 +47,18 @@ class StreamThenError:
     error_type: str = "overloaded_error"
 
 
+@dataclass
+class Stall:
+    text: str
+    seconds: float = 30.0
+
+
+@dataclass
+class Slow:
+    text: str
+    delay: float = 0.2
+
+
 _ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -67,7 +83,9 @@ class _FakeLLMServer(ThreadingHTTPServer):
         self.default = Reply(default_reply)
         self.queue: list = []
         self.requests: list[dict] = []
+        self.disconnects = 0
         self.lock = threading.Lock()
+        self.released = threading.Event()  # set by stop(): waiting handlers return at once
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property
@@ -94,6 +112,7 @@ class _FakeLLMServer(ThreadingHTTPServer):
         return self
 
     def stop(self) -> None:
+        self.released.set()
         self.shutdown()
         self.server_close()
 
@@ -132,14 +151,33 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.record(self.path, self.headers, body)
         behaviour = self.server.next_behaviour()
         if isinstance(behaviour, Hang):
-            time.sleep(behaviour.seconds)
+            self.server.released.wait(behaviour.seconds)
             behaviour = self.server.default
-        if self.path.rstrip("/") == "/v1/messages":
-            self._anthropic(body, behaviour)
-        elif self.path.rstrip("/") == "/v1/chat/completions":
-            self._openai(body, behaviour)
-        else:
-            self._json(404, {"type": "error", "error": {"type": "not_found_error", "message": f"no route {self.path}"}})
+        try:
+            if self.path.rstrip("/") == "/v1/messages":
+                self._anthropic(body, behaviour)
+            elif self.path.rstrip("/") == "/v1/chat/completions":
+                self._openai(body, behaviour)
+            else:
+                self._json(404, {"type": "error",
+                                 "error": {"type": "not_found_error", "message": f"no route {self.path}"}})
+        except (BrokenPipeError, ConnectionResetError):
+            with self.server.lock:
+                self.server.disconnects += 1
+            self.close_connection = True
+
+    def _pause(self, behaviour) -> None:
+        """Between two pieces: ``Slow`` waits its delay."""
+        if isinstance(behaviour, Slow):
+            self.server.released.wait(behaviour.delay)
+
+    def _stall(self, behaviour) -> bool:
+        """After the pieces: ``Stall`` sends nothing for a while, then hangs up unfinished (True)."""
+        if not isinstance(behaviour, Stall):
+            return False
+        self.server.released.wait(behaviour.seconds)
+        self.close_connection = True
+        return True
 
     # -- plumbing --------------------------------------------------------------------
     def _json(self, status: int, payload: dict) -> None:
@@ -186,8 +224,11 @@ class _Handler(BaseHTTPRequestHandler):
                                           "content_block": {"type": "text", "text": ""}})
         self._sse("ping", {"type": "ping"})
         for piece in pieces(text):
+            self._pause(behaviour)
             self._sse("content_block_delta", {"type": "content_block_delta", "index": 0,
                                               "delta": {"type": "text_delta", "text": piece}})
+        if self._stall(behaviour):
+            return
         if isinstance(behaviour, StreamThenError):
             self._sse("error", {"type": "error", "error": {"type": behaviour.error_type, "message": "Overloaded"}})
             return
@@ -203,8 +244,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._start_sse()
         for piece in pieces(behaviour.text):
+            self._pause(behaviour)
             self._sse(None, {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": body.get("model"),
                              "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
+        if self._stall(behaviour):
+            return
         if isinstance(behaviour, StreamThenError):
             self._sse(None, {"error": {"message": "model crashed"}})
             return
