@@ -1,4 +1,9 @@
-"""``GET /health`` (the process answers) and ``GET /ready`` (model, vector store and database work)."""
+"""``GET /health`` (the process answers) and ``GET /ready`` (model, vector store, database and job queue work).
+
+``/ready`` answers 503 with the failing check's ``error`` (e.g. ``vector_store``: "Cannot reach
+Qdrant at http://qdrant:6333: ...") so that a load balancer keeps traffic away and a person
+sees why.
+"""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
@@ -15,7 +20,16 @@ def health():
 
 @bp.get("/ready")
 def ready():
+    from application.jobs.queue import queue_check
+
     state = chat_state()
-    checks = state.services.ready()
+    services = state.services
+    checks = services.ready()
+    runtime = services.jobs
+    jobs = queue_check(runtime.huey, services.settings)
+    jobs["worker"] = ("in this process" if runtime.worker_running
+                      else "immediate" if runtime.huey.immediate else "separate (docstune worker)")
+    checks["jobs"] = jobs
     checks["llm"] = {"ok": True, "name": state.llm.name}
-    return jsonify(checks), 200 if checks.get("ok") else 503
+    checks["ok"] = all(v.get("ok") for k, v in checks.items() if isinstance(v, dict))
+    return jsonify(checks), 200 if checks["ok"] else 503

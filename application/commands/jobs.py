@@ -23,13 +23,19 @@ def _services():
 def worker(threads: int) -> None:
     """Run background jobs (ingest, reindex, retrain, promote) in this process, until stopped.
 
-    For deployments with a Qdrant server (QDRANT_URL) and JOBS_WORKER=off in the web
-    processes; with Qdrant local mode, `docstune serve` runs the jobs itself.
+    Several workers (and the web processes, with JOBS_WORKER=off) share one queue: REDIS_URL,
+    or the SQLite queue in DATA_DIR on one machine. Jobs that touch vectors need a Qdrant
+    server (QDRANT_URL) when more than one process runs: Qdrant's local mode lets one process
+    open its folder, so here it is opened only by the first job that needs it.
     """
+    import logging
+
     services = _services()
+    settings = services.settings
     runtime = services.jobs
     if runtime.huey.immediate:
         raise click.ClickException("JOBS_WORKER=immediate runs jobs in the caller; a worker has nothing to do.")
+    logging.getLogger("application.jobs").setLevel(logging.INFO)  # one line per job started and ended
     stop = {"now": False}
 
     def request_stop(signum, _frame):
@@ -38,12 +44,16 @@ def worker(threads: int) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     runtime.start_worker(threads=threads)
-    queue = services.settings.redis_url or services.settings.jobs_db_file
+    queue = settings.redis_url or settings.jobs_db_file
     click.echo(f"docstune worker: {threads} thread(s) on {queue}; Ctrl-C to stop.", err=True)
-    try:
-        services.index  # opens the index; a configured model that is not indexed yet gets its job now
-    except Exception as exc:
-        click.echo(f"warning: {exc}", err=True)
+    if settings.qdrant_url:
+        try:
+            services.index  # opens the index; a configured model that is not indexed yet gets its job now
+        except Exception as exc:
+            click.echo(f"warning: {exc}", err=True)
+    else:
+        click.echo(f"Qdrant local mode ({settings.qdrant_path_resolved}): opened by the first job that needs "
+                   f"vectors; no other process may have it open then (set QDRANT_URL to share it).", err=True)
     while not stop["now"]:
         time.sleep(0.5)
     click.echo("Stopping: the running job finishes first.", err=True)

@@ -9,6 +9,7 @@ machine; arq and Dramatiq are Redis/RabbitMQ first.
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit, urlunsplit
 
 from huey.consumer import Consumer
 
@@ -17,21 +18,54 @@ from application.errors import ServiceUnavailable
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "docstune"
+REDIS_CONNECT_TIMEOUT = 5.0
+REDIS_SOCKET_TIMEOUT = 10.0
+
+
+def describe_queue(settings) -> str:
+    """Where the jobs wait, for messages (a password in REDIS_URL is hidden)."""
+    if settings.redis_url:
+        parts = urlsplit(settings.redis_url)
+        if parts.password is None:
+            return settings.redis_url
+        return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{parts.netloc.rpartition('@')[2]}"))
+    return str(settings.jobs_db_file)
+
+
+def queue_error(settings, exc: BaseException) -> ServiceUnavailable:
+    """The queue could not be written to or read from, as one line that says what to check."""
+    if settings.redis_url:
+        return ServiceUnavailable(f"Cannot reach the job queue on Redis at {describe_queue(settings)}: {exc}. "
+                                  f"Is Redis running, and is REDIS_URL right?")
+    return ServiceUnavailable(f"Cannot use the job queue {describe_queue(settings)}: {exc}")
+
+
+def queue_check(huey, settings) -> dict:
+    """For ``/ready``: can this process reach the queue, and how many jobs wait in it."""
+    try:
+        waiting = huey.pending_count()
+    except Exception as exc:
+        return {"ok": False, "queue": describe_queue(settings), "error": str(queue_error(settings, exc))}
+    return {"ok": True, "queue": describe_queue(settings), "waiting": waiting}
 
 
 def make_huey(settings, *, immediate: bool = False):
     """The huey instance for these settings (tasks are registered on it by ``JobRuntime``)."""
     if settings.redis_url:
         try:
-            import redis  # noqa: F401
+            import redis
         except ImportError as exc:
             raise ServiceUnavailable(
-                f"REDIS_URL is set ({settings.redis_url}) but the `redis` package is not installed: "
+                f"REDIS_URL is set ({describe_queue(settings)}) but the `redis` package is not installed: "
                 f"run `pip install redis`, or unset REDIS_URL to use the SQLite job queue in DATA_DIR."
             ) from exc
         from huey import RedisHuey
 
-        return RedisHuey(QUEUE_NAME, url=settings.redis_url, results=False, immediate=immediate, utc=True)
+        # bounded waits: a Redis that is down or unreachable is an error in seconds, not a hang
+        # (the read timeout stays above huey's 1 s blocking pop)
+        pool = redis.ConnectionPool.from_url(settings.redis_url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
+                                             socket_timeout=REDIS_SOCKET_TIMEOUT, health_check_interval=30)
+        return RedisHuey(QUEUE_NAME, connection_pool=pool, results=False, immediate=immediate, utc=True)
     from huey import SqliteHuey
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -4,16 +4,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from application.errors import Conflict
-from application.jobs.queue import EmbeddedConsumer, make_huey
-from application.jobs.store import JobCancelled, JobStore
+from application.jobs.queue import EmbeddedConsumer, make_huey, queue_error
+from application.jobs.store import WORKER_ID, JobCancelled, JobStore
 
 log = logging.getLogger(__name__)
 
 SWAP_KINDS = ("reindex", "promote")
 HEARTBEAT_SECONDS = 15.0
+# held (in the queue's storage: the SQLite file or Redis) while a decision that must be taken by one
+# process at a time is made; the TTL frees it if its process dies in between
+LOCK_TTL_SECONDS = 30
 
 
 class JobFailed(Exception):
@@ -65,6 +69,11 @@ class JobRuntime:
         self._policy_task = self.huey.periodic_task(crontab(minute=f"*/{every}"), name="docstune.retrain_policy")(
             self.check_retrain_policy
         )
+        # every minute, in every worker: a job whose process died is marked failed even if no
+        # worker restarts (the start of a worker does the same at once)
+        self._recover_task = self.huey.periodic_task(crontab(minute="*"), name="docstune.recover")(
+            self.recover_jobs
+        )
         self._consumer: EmbeddedConsumer | None = None
         # the CLI runs jobs (and their follow-ups) right here, without a queue or a worker
         self.inline = False
@@ -74,11 +83,20 @@ class JobRuntime:
     # -- producing -------------------------------------------------------------------
     def submit(self, kind: str, params: dict | None = None) -> dict:
         """A job row, then a message on the queue; returns the row (already ended in immediate mode)."""
-        job = self.store.create(kind, params)
+        return self._enqueue(self.store.create(kind, params))
+
+    def _enqueue(self, job: dict) -> dict:
         if self.inline:
             self.run(job["id"])
+        elif self.huey.immediate:
+            self._run_task(job["id"])  # runs it here and now
         else:
-            self._run_task(job["id"])
+            try:
+                self._run_task(job["id"])
+            except Exception as exc:  # Redis down: the row must not wait forever for a message never sent
+                error = queue_error(self.settings, exc)
+                self.store.finish(job["id"], "failed", error=f"Not queued: {error}")
+                raise error from exc
         return self.store.get(job["id"])
 
     def running_swap(self) -> dict | None:
@@ -86,19 +104,60 @@ class JobRuntime:
         return active[0] if active else None
 
     def submit_swap(self, kind: str, params: dict) -> dict:
-        """A re-index or promotion; refused while another one is queued or running."""
-        running = self.running_swap()
-        if running is not None:
-            raise Conflict(f"A swap is already {running['status']} (job {running['id']}, {running['kind']}); "
-                           f"wait for it or cancel it (POST /api/jobs/{running['id']}/cancel).")
-        return self.submit(kind, params)
+        """A re-index or promotion; refused while another one is queued or running (in any process)."""
+        with self._exclusive("swap", "Another swap is being started right now; try again in a moment."):
+            running = self.running_swap()
+            if running is not None:
+                raise Conflict(f"A swap is already {running['status']} (job {running['id']}, {running['kind']}); "
+                               f"wait for it or cancel it (POST /api/jobs/{running['id']}/cancel).")
+            job = self.store.create(kind, params)
+        return self._enqueue(job)
+
+    @contextmanager
+    def _exclusive(self, name: str, busy: str):
+        """A lock in the queue's storage, shared by every process on the same queue (SQLite file or Redis);
+        ``Conflict(busy)`` if another process holds it. A holder that died frees it after ``LOCK_TTL_SECONDS``."""
+        if not self._try_lock(name):
+            raise Conflict(busy)
+        try:
+            yield
+        finally:
+            self.huey.storage.delete_data(self._lock_key(name))
+
+    def _lock_key(self, name: str) -> str:
+        return f"{self.huey.name}.docstune-lock.{name}"
+
+    def _try_lock(self, name: str) -> bool:
+        from huey.constants import EmptyData
+        from huey.storage import RedisStorage
+
+        storage, key = self.huey.storage, self._lock_key(name)
+        if isinstance(storage, RedisStorage):  # Redis expires the key itself
+            return bool(storage.put_if_empty(key, b"1", LOCK_TTL_SECONDS))
+        # SQLite (and the memory storage of immediate mode) keep no TTL: the value is the time it was taken
+        if storage.put_if_empty(key, str(time.time()).encode()):
+            return True
+        held = storage.peek_data(key)
+        try:
+            stale = held is not EmptyData and time.time() - float(held) > LOCK_TTL_SECONDS
+        except (TypeError, ValueError):
+            stale = True
+        if stale:
+            log.warning("Taking over the lock %s, left by a process that stopped", name)
+            storage.delete_data(key)
+            return bool(storage.put_if_empty(key, str(time.time()).encode()))
+        return False
 
     def start_pending_reindex(self, pending) -> dict | None:
         """The configured model has no complete collection: build it (once)."""
         if self.running_swap() is not None:
             return None
         log.warning("Starting the re-index for the configured model %s", pending.name)
-        return self.submit("reindex", {"model": pending.name, "reason": "the configured model is not indexed yet"})
+        try:  # several processes may notice at once: one of them starts it
+            return self.submit_swap("reindex", {"model": pending.name,
+                                                "reason": "the configured model is not indexed yet"})
+        except Conflict:
+            return None
 
     # -- consuming -------------------------------------------------------------------
     def run(self, job_id: str) -> None:
@@ -107,7 +166,9 @@ class JobRuntime:
 
         job = self.store.claim(job_id)
         if job is None:
+            log.info("Job %s: not queued any more (cancelled, or taken by another worker); skipped", job_id)
             return
+        log.info("Job %s (%s) started in %s", job_id, job["kind"], WORKER_ID)
         context = JobContext(self, job_id, dict(job["params"]))
         stop_beating = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(job_id, stop_beating), daemon=True,
@@ -115,16 +176,18 @@ class JobRuntime:
         beat.start()
         try:
             result = HANDLERS[job["kind"]](self.services, context)
-            self.store.finish(job_id, "done", result=result or {})
+            status = self.store.finish(job_id, "done", result=result or {})["status"]
         except JobCancelled:
-            self.store.finish(job_id, "cancelled", error="Cancelled on request; what it had done half-way was undone.")
+            status = self.store.finish(
+                job_id, "cancelled", error="Cancelled on request; what it had done half-way was undone.")["status"]
         except JobFailed as exc:
-            self.store.finish(job_id, "failed", result=exc.result, error=str(exc))
+            status = self.store.finish(job_id, "failed", result=exc.result, error=str(exc))["status"]
         except Exception as exc:
             log.exception("Job %s (%s) failed", job_id, job["kind"])
-            self.store.finish(job_id, "failed", error=str(exc) or exc.__class__.__name__)
+            status = self.store.finish(job_id, "failed", error=str(exc) or exc.__class__.__name__)["status"]
         finally:
             stop_beating.set()
+        log.info("Job %s (%s) %s", job_id, job["kind"], status)
 
     def _heartbeat(self, job_id: str, stop: threading.Event) -> None:
         while not stop.wait(HEARTBEAT_SECONDS):
@@ -133,8 +196,27 @@ class JobRuntime:
             except Exception:
                 log.debug("heartbeat of %s failed", job_id, exc_info=True)
 
+    def recover_jobs(self) -> list[str]:
+        """The queue's periodic check: running jobs whose process died are marked failed.
+
+        Rows only: a half-built collection may belong to a `docstune reindex` run outside the
+        queue, so collections are cleaned up only when a worker starts (``recover``).
+        """
+        try:
+            with self._exclusive("recover", "another worker is recovering jobs"):
+                failed = self.store.recover_interrupted(self.settings.jobs_stale_seconds)
+        except Conflict:
+            return []
+        for job_id in failed:
+            log.warning("Job %s was interrupted (its process stopped); marked failed", job_id)
+        return failed
+
     def recover(self) -> list[str]:
-        """After a restart: jobs whose process died are marked failed, half-built collections removed."""
+        """After a restart: jobs whose process died are marked failed, half-built collections removed.
+
+        Only the collections touch the vector store, and only when there are half-built ones, so a
+        worker that starts does not open Qdrant (local mode: one process per folder) for nothing.
+        """
         from application.index import building_collections, drop_collection
 
         failed = self.store.recover_interrupted(self.settings.jobs_stale_seconds)
@@ -196,11 +278,18 @@ class JobRuntime:
         threshold = self.settings.retrain_min_new_feedback
         if not threshold:
             return None
-        if self.store.active(("retrain",)):
+        # every worker's scheduler enqueues this check: one of them decides, the others see its job
+        try:
+            with self._exclusive("retrain_policy", "another worker is checking the retrain policy"):
+                if self.store.active(("retrain",)):
+                    return None
+                fresh = self.new_rated_messages()
+                if fresh < threshold:
+                    return None
+                log.warning("%s messages rated since the last retrain (RETRAIN_MIN_NEW_FEEDBACK=%s): retraining",
+                            fresh, threshold)
+                job = self.store.create("retrain", {"auto_promote": False,
+                                                    "trigger": f"policy: {fresh} new rated messages"})
+        except Conflict:
             return None
-        fresh = self.new_rated_messages()
-        if fresh < threshold:
-            return None
-        log.warning("%s messages rated since the last retrain (RETRAIN_MIN_NEW_FEEDBACK=%s): retraining",
-                    fresh, threshold)
-        return self.submit("retrain", {"auto_promote": False, "trigger": f"policy: {fresh} new rated messages"})
+        return self._enqueue(job)

@@ -6,7 +6,7 @@ import socket
 import time
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from application.db import Database
 from application.db.base import utcnow
@@ -16,8 +16,13 @@ from application.errors import BadRequest, Conflict, NotFound
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
-class JobCancelled(Exception):
-    """Raised inside a job when someone asked to cancel it; the runner marks it cancelled."""
+class JobCancelled(BaseException):
+    """Raised inside a job when someone asked to cancel it; the runner marks it cancelled.
+
+    A ``BaseException`` (like ``asyncio.CancelledError``): code that turns one item's failure
+    into a report line (``except Exception`` around each file of an ingest) must not swallow
+    a cancel; cleanup in ``except BaseException`` / ``finally`` still runs.
+    """
 
 
 def _pid_alive(pid: int) -> bool:
@@ -75,18 +80,29 @@ class JobStore:
             return job.to_dict()
 
     def claim(self, job_id: str) -> dict | None:
-        """queued → running for this process; ``None`` if it was cancelled (or taken) meanwhile."""
+        """queued → running for this process; ``None`` if it was cancelled or taken meanwhile.
+
+        One conditional UPDATE, so that two workers (threads or processes, SQLite or PostgreSQL)
+        handed the same id never both run it: only one of them changes the row.
+        """
+        now = utcnow()
         with self.db.session() as session:
-            job = session.get(Job, job_id)
-            if job is None or job.status != "queued":
+            taken = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == "queued", Job.cancel_requested.is_(False))
+                .values(status="running", started_at=now, heartbeat_at=now, worker=WORKER_ID,
+                        progress_message="started")
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if not taken:
+                # cancelled while queued (the cancel normally ends it at once; this closes the gap)
+                session.execute(
+                    update(Job).where(Job.id == job_id, Job.status == "queued", Job.cancel_requested.is_(True))
+                    .values(status="cancelled", finished_at=now, progress_message="cancelled before it started")
+                    .execution_options(synchronize_session=False)
+                )
                 return None
-            if job.cancel_requested:
-                job.status, job.finished_at = "cancelled", utcnow()
-                return None
-            now = utcnow()
-            job.status, job.started_at, job.heartbeat_at, job.worker = "running", now, now, WORKER_ID
-            job.progress_message = "started"
-            return job.to_dict()
+            return session.get(Job, job_id).to_dict()
 
     def progress(self, job_id: str, done: int, total: int, message: str | None = None) -> None:
         """Record progress (and a heartbeat); raises ``JobCancelled`` if a cancel was asked for."""
@@ -136,19 +152,31 @@ class JobStore:
             job.params = {**(job.params or {}), **params}
 
     def request_cancel(self, job_id: str) -> dict:
-        """A queued job is cancelled at once; a running one stops at its next progress report."""
+        """A queued job is cancelled at once; a running one stops at its next progress report.
+
+        Conditional UPDATEs, so a worker claiming the job at the same moment either sees the
+        cancel (and never starts) or has started it (and stops at its next progress report).
+        """
         with self.db.session() as session:
-            job = session.get(Job, job_id)
-            if job is None:
-                raise NotFound(f"No job {job_id!r}; GET /api/jobs lists them.")
-            if job.status not in ACTIVE_STATUSES:
+            flagged = session.execute(
+                update(Job).where(Job.id == job_id, Job.status.in_(ACTIVE_STATUSES))
+                .values(cancel_requested=True).execution_options(synchronize_session=False)
+            ).rowcount
+            if not flagged:
+                job = session.get(Job, job_id)
+                if job is None:
+                    raise NotFound(f"No job {job_id!r}; GET /api/jobs lists them.")
                 raise Conflict(f"Job {job_id} is already {job.status}; only a queued or running job can be cancelled.")
-            job.cancel_requested = True
-            if job.status == "queued":
-                job.status, job.finished_at, job.progress_message = "cancelled", utcnow(), "cancelled before it started"
-            else:
-                job.progress_message = "cancelling"
-            return job.to_dict()
+            session.execute(
+                update(Job).where(Job.id == job_id, Job.status == "queued")
+                .values(status="cancelled", finished_at=utcnow(), progress_message="cancelled before it started")
+                .execution_options(synchronize_session=False)
+            )
+            session.execute(
+                update(Job).where(Job.id == job_id, Job.status == "running")
+                .values(progress_message="cancelling").execution_options(synchronize_session=False)
+            )
+            return session.get(Job, job_id).to_dict()
 
     def recover_interrupted(self, stale_seconds: int) -> list[str]:
         """Mark failed the running jobs whose process is gone: never "running" forever.

@@ -1,19 +1,27 @@
 """Qdrant behind the ``VectorStore`` seam: local mode (a folder) or a server, same code."""
 from __future__ import annotations
 
+import functools
 import logging
+import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
+from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from application.errors import ServiceUnavailable
 from application.vectorstore.base import ACTIVE_ALIAS, ScoredPoint, VectorPoint, VectorStore
 
 log = logging.getLogger(__name__)
 
-# payload fields that filters use; a Qdrant server needs an index on them to filter fast at scale
+# payload fields that filters use (``_source_filter``: per-source search and delete); a Qdrant server
+# needs an index on them to filter fast at scale. Created with every collection, in both modes.
 PAYLOAD_INDEXES = {"source_id": models.PayloadSchemaType.KEYWORD}
+# what local mode says when asked for one (it accepts the call and keeps no index: it scans anyway)
+_LOCAL_INDEX_WARNING = "Payload indexes have no effect in the local Qdrant"
 
 
 class QdrantVectorStore(VectorStore):
@@ -24,11 +32,8 @@ class QdrantVectorStore(VectorStore):
     @classmethod
     def open(cls, *, url: str | None, api_key: str | None, path: Path, timeout: int = 30) -> "QdrantVectorStore":
         if url:
-            try:
-                client = QdrantClient(url=url, api_key=api_key, timeout=timeout)
-                client.get_collections()
-            except Exception as exc:
-                raise ServiceUnavailable(f"Cannot reach the Qdrant server at {url}: {exc}") from exc
+            client = ServerClient(url=url, api_key=api_key, timeout=timeout)
+            client.get_collections()  # fail now, saying why, rather than at the first question
             return cls(client, remote=True)
         path.mkdir(parents=True, exist_ok=True)
         try:
@@ -52,10 +57,12 @@ class QdrantVectorStore(VectorStore):
             collection_name=name,
             vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
         )
-        if self.remote:
-            # local mode ignores payload indexes (and warns); a server needs them for filters
+        # the same calls in both modes: a server builds the index, local mode accepts it and warns
+        # that it scans anyway (said once here, not on every new collection)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_LOCAL_INDEX_WARNING, category=UserWarning)
             for field_name, schema in PAYLOAD_INDEXES.items():
-                self.client.create_payload_index(name, field_name=field_name, field_schema=schema)
+                self.client.create_payload_index(name, field_name=field_name, field_schema=schema, wait=True)
 
     def drop_collection(self, name: str) -> None:
         self.client.delete_collection(name)
@@ -140,3 +147,86 @@ def _source_filter(source_ids: Sequence[str]) -> models.Filter:
     return models.Filter(
         must=[models.FieldCondition(key="source_id", match=models.MatchAny(any=list(source_ids)))]
     )
+
+
+# -- a Qdrant server: the same client calls, with errors a person can act on -----------------------
+def redact_url(url: str) -> str:
+    """The URL without a password in it (``http://user:secret@host`` → ``http://user:***@host``)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def server_error(exc: BaseException, url: str, timeout: float, api_key: str | None = None) -> ServiceUnavailable | None:
+    """``exc`` from talking to the Qdrant server at ``url`` as one clear line, or ``None`` if it is
+    an answer the caller handles (a 404, a 400 about a bad request). Never contains the API key."""
+    where = redact_url(url)
+    cause = exc.source if isinstance(exc, ResponseHandlingException) else exc
+    if isinstance(exc, UnexpectedResponse):
+        code = exc.status_code
+        if code in (401, 403):
+            detail = "no API key was sent: set QDRANT_API_KEY" if not api_key else "check QDRANT_API_KEY"
+            message = f"The Qdrant server at {where} rejected the API key (HTTP {code}): {detail}."
+        elif code is not None and code >= 500:
+            message = (f"The Qdrant server at {where} failed (HTTP {code} {exc.reason_phrase}): "
+                       f"{exc.content[:200].decode('utf-8', 'replace')}")
+        else:
+            return None
+    elif isinstance(cause, httpx.TimeoutException):
+        message = (f"The Qdrant server at {where} did not answer within {timeout:g} s (QDRANT_TIMEOUT): "
+                   f"{type(cause).__name__}. Is it overloaded, or is QDRANT_URL pointing at something else?")
+    elif isinstance(cause, httpx.TransportError):
+        message = (f"Cannot reach Qdrant at {where}: {cause or type(cause).__name__}. Is the server running, "
+                   f"and is QDRANT_URL right?")
+    elif isinstance(exc, ResponseHandlingException):
+        message = (f"The server at {where} answered something that is not Qdrant's API ({type(cause).__name__}); "
+                   f"is QDRANT_URL right?")
+    else:
+        return None
+    if api_key:
+        message = message.replace(api_key, "***")
+    return ServiceUnavailable(message)
+
+
+class ServerClient:
+    """A ``QdrantClient(url=...)`` whose connection, time-out and authorisation errors become one
+    ``ServiceUnavailable`` naming the server (the API answers 503, ``/ready`` shows it, the CLI
+    prints it). Every call goes to the real client unchanged: the store's code is the same in
+    local mode and on a server."""
+
+    _WRAPPED = (ResponseHandlingException, UnexpectedResponse, httpx.HTTPError)
+
+    def __init__(self, *, url: str, api_key: str | None, timeout: float):
+        self.url, self.timeout, self._api_key = url, timeout, api_key
+        try:
+            self._client = QdrantClient(url=url, api_key=api_key, timeout=timeout)
+        except Exception as exc:  # a malformed URL, an unknown scheme
+            message = f"Cannot use QDRANT_URL={redact_url(url)}: {exc}"
+            raise ServiceUnavailable(message.replace(api_key, "***") if api_key else message) from exc
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):  # _client itself, before __init__ set it; private attributes stay private
+            raise AttributeError(name)
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        @functools.wraps(attribute)
+        def call(*args, **kwargs):
+            try:
+                return attribute(*args, **kwargs)
+            except self._WRAPPED as exc:
+                error = server_error(exc, self.url, self.timeout, self._api_key)
+                if error is None:
+                    raise
+                raise error from exc
+
+        return call
+
+    def __repr__(self) -> str:
+        return f"ServerClient({redact_url(self.url)!r})"
