@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -154,6 +155,28 @@ def write_docs(folder: Path, docs: dict[str, str] = DOCS) -> Path:
     for name, text in docs.items():
         (folder / name).write_text(text, encoding="utf-8")
     return folder
+
+
+@contextmanager
+def app_factory(services, settings_for):
+    """``make(**overrides)`` builds a cheap test app (TESTING on) around one shared Services with
+    ``settings_for(**overrides)``; every app it built is closed when the block ends."""
+    from application import create_app
+    from application.api import close_app
+
+    apps = []
+
+    def make(**overrides):
+        app = create_app(settings_for(**overrides), services=services)
+        app.config["TESTING"] = True
+        apps.append(app)
+        return app
+
+    try:
+        yield make
+    finally:
+        for app in apps:
+            close_app(app)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import write_docs
+from tests.conftest import app_factory, write_docs
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 
@@ -28,29 +28,12 @@ def chat_services(chat_data_dir, tmp_path_factory):
 
 @pytest.fixture
 def make_app(chat_services, chat_data_dir):
-    from application import create_app
-    from application.api import close_app
     from application.settings import Settings
 
-    apps = []
-
-    def make(**overrides):
-        values = {
-            "DATA_DIR": chat_data_dir,
-            "ADMIN_TOKEN": ADMIN_TOKEN,
-            "RATE_LIMIT_ENABLED": False,
-            "LLM_PROVIDER": "extractive",
-            "ANTHROPIC_API_KEY": "",
-        }
-        values.update(overrides)
-        app = create_app(Settings(**values), services=chat_services)
-        app.config["TESTING"] = True
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        close_app(app)
+    base = {"DATA_DIR": chat_data_dir, "ADMIN_TOKEN": ADMIN_TOKEN, "RATE_LIMIT_ENABLED": False,
+            "LLM_PROVIDER": "extractive", "ANTHROPIC_API_KEY": ""}
+    with app_factory(chat_services, lambda **overrides: Settings(**{**base, **overrides})) as make:
+        yield make
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.application.faults.helpers import ADMIN_TOKEN
-from tests.conftest import write_docs
+from tests.conftest import app_factory, write_docs
 
 
 @pytest.fixture(scope="session")
@@ -32,17 +32,5 @@ def fault_services(fault_settings, tmp_path_factory):
 
 @pytest.fixture
 def make_fault_app(fault_settings, fault_services):
-    from application import create_app
-    from application.api import close_app
-
-    apps = []
-
-    def make(**overrides):
-        app = create_app(fault_settings(**overrides), services=fault_services)
-        app.config["TESTING"] = True
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        close_app(app)
+    with app_factory(fault_services, fault_settings) as make:
+        yield make
