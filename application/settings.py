@@ -176,7 +176,7 @@ class Settings(BaseSettings):
     retrain_check_minutes: int = Field(
         10, alias="RETRAIN_CHECK_MINUTES", ge=1, le=60, description="How often the retrain policy is checked"
     )
-    retrain_max_seq_length: int = Field(256, alias="RETRAIN_MAX_SEQ_LENGTH", ge=8)
+    retrain_max_seq_length: int = Field(128, alias="RETRAIN_MAX_SEQ_LENGTH", ge=8)
     retrain_batch_size: int = Field(16, alias="RETRAIN_BATCH_SIZE", ge=2)
     embeddings_api_key: str | None = Field(
         None, alias="EMBEDDINGS_API_KEY", description="Bearer key of /v1/embeddings; unset = the admin token only"

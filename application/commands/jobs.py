@@ -105,7 +105,7 @@ def jobs_cancel(job_id: str) -> None:
 @click.command()
 @click.option("--loss", type=click.Choice(["online_contrastive", "mnrl", "cosine"]), default=None,
               help="[default: online_contrastive when the feedback has negatives, else mnrl]")
-@click.option("--epochs", type=int, default=None, help="[default: 1]")
+@click.option("--epochs", type=int, default=None, help="[default: 3]")
 @click.option("--max-seq-length", type=int, default=None, help="[default: RETRAIN_MAX_SEQ_LENGTH]")
 @click.option("--batch-size", type=int, default=None, help="[default: RETRAIN_BATCH_SIZE]")
 @click.option("--include-synthetic", is_flag=True, help="Add synthetic questions about the stored chunks.")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-LOSS_CHOICES = ("online_contrastive", "mnrl", "cosine")
+from training.finetune import LOSSES as LOSS_CHOICES, FinetuneConfig  # light: the heavy imports are lazy there
 
 
 def _settings():
@@ -109,10 +109,10 @@ def _generator_options(settings) -> dict:
 @click.option("--dataset", "dataset_file", type=click.Path(dir_okay=False), help="IR JSON {queries, corpus, relevant_docs}.")
 @click.option("--synthetic", "synthetic_corpus", type=click.Path(), help="Corpus to write questions for: IR JSON, JSONL of chunks, or a folder of texts.")
 @click.option("--loss", type=click.Choice(LOSS_CHOICES), default=None, help="[default: online_contrastive for feedback with negatives, else mnrl]")
-@click.option("--epochs", type=int, default=1, show_default=True)
-@click.option("--batch-size", type=int, default=16, show_default=True)
-@click.option("--learning-rate", type=float, default=2e-5, show_default=True)
-@click.option("--max-seq-length", type=int, default=256, show_default=True, help="Tokens read per text while training.")
+@click.option("--epochs", type=int, default=FinetuneConfig.epochs, show_default=True)
+@click.option("--batch-size", type=int, default=FinetuneConfig.batch_size, show_default=True)
+@click.option("--learning-rate", type=float, default=FinetuneConfig.learning_rate, show_default=True)
+@click.option("--max-seq-length", type=int, default=FinetuneConfig.max_seq_length, show_default=True, help="Tokens read per text while training.")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--device", default=None, help="cpu, cuda, mps [default: EMBEDDINGS_DEVICE or automatic].")
 @click.option("--held-out", "held_out_fraction", type=float, default=0.2, show_default=True, help="Fraction of chunks whose questions are kept for evaluation.")

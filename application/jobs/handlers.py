@@ -125,7 +125,7 @@ def run_retrain(services, context: JobContext) -> dict:
         parent = services.serving_info()["version"]
         config = FinetuneConfig(
             loss=params.get("loss") or prepared.default_loss,
-            epochs=params.get("epochs", 1),
+            epochs=params.get("epochs", FinetuneConfig.epochs),
             batch_size=params.get("batch_size", settings.retrain_batch_size),
             max_seq_length=params.get("max_seq_length", settings.retrain_max_seq_length),
             device=settings.embeddings_device,
