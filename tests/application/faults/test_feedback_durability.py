@@ -33,7 +33,8 @@ def expected_rating(client: int, post: int) -> tuple[str, str, str]:
 
 class Client(threading.Thread):
     """Rates its own messages in a loop, one request at a time; a request that fails to connect
-    (the server is down) counts as not acknowledged and the loop goes on with the next post."""
+    (the server is down) or whose response is cut off counts as not acknowledged and the loop
+    goes on with the next post."""
 
     def __init__(self, number: int, url: str, messages: dict[str, list[dict]], phase: list[str],
                  stop: threading.Event):
@@ -66,7 +67,9 @@ class Client(threading.Thread):
                 # a long timeout: a request is never abandoned while the server may still run it
                 # (one waiting in the listen backlog of a server that is starting is answered)
                 response = session.post(f"{self.url}/api/feedback", json=body, headers=self.owner, timeout=120)
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+                # no connection, or the kill cut the response off after its headers: either way
+                # not acknowledged (the write may still have committed; the check allows that)
                 self.connection_errors += 1
                 time.sleep(0.05)
             else:
