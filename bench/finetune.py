@@ -93,7 +93,7 @@ def main(argv=None):
 
     parser.add_argument("--epochs", type=int, default=FinetuneConfig.epochs)
     parser.add_argument("--batch-size", type=int, default=FinetuneConfig.batch_size)
-    parser.add_argument("--learning-rate", type=float, default=FinetuneConfig.learning_rate)
+    parser.add_argument("--learning-rate", type=float, default=None, help="default: per loss (training.finetune)")
     parser.add_argument("--max-seq-length", type=int, default=FinetuneConfig.max_seq_length)
     parser.add_argument("--questions-per-chunk", type=int, default=2)
     parser.add_argument("--seed", type=int, default=42)

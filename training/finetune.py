@@ -36,6 +36,9 @@ from pathlib import Path
 from training.records import TrainingDataError, TrainingSet
 
 LOSSES = ("online_contrastive", "mnrl", "cosine")
+# measured on the Lyft set (docs/training.md): mnrl gains most at 1e-4; CosineSimilarityLoss
+# collapses there (MRR@10 0.54 -> 0.21), so the pair losses keep sentence-transformers' usual 2e-5
+DEFAULT_LEARNING_RATES = {"mnrl": 1e-4, "online_contrastive": 2e-5, "cosine": 2e-5}
 CARD_SECTION = "<!-- docstune:training -->"
 
 
@@ -52,7 +55,7 @@ class FinetuneConfig:
     # 128-token texts beat 1-2 epochs at 2e-5 on 256 tokens, in less time (shorter texts train faster)
     epochs: int = 3
     batch_size: int = 16
-    learning_rate: float = 1e-4
+    learning_rate: float | None = None  # None: DEFAULT_LEARNING_RATES[loss]
     max_seq_length: int | None = 128
     warmup_ratio: float = 0.1
     seed: int = 42
@@ -62,6 +65,8 @@ class FinetuneConfig:
     def __post_init__(self):
         if self.loss not in LOSSES:
             raise TrainingDataError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+        if self.learning_rate is None:
+            self.learning_rate = DEFAULT_LEARNING_RATES[self.loss]
 
 
 def default_loss_for(data: TrainingSet) -> str:

@@ -111,7 +111,7 @@ def _generator_options(settings) -> dict:
 @click.option("--loss", type=click.Choice(LOSS_CHOICES), default=None, help="[default: online_contrastive for feedback with negatives, else mnrl]")
 @click.option("--epochs", type=int, default=FinetuneConfig.epochs, show_default=True)
 @click.option("--batch-size", type=int, default=FinetuneConfig.batch_size, show_default=True)
-@click.option("--learning-rate", type=float, default=FinetuneConfig.learning_rate, show_default=True)
+@click.option("--learning-rate", type=float, default=None, help="[default: 1e-4 for mnrl, 2e-5 for the pair losses]")
 @click.option("--max-seq-length", type=int, default=FinetuneConfig.max_seq_length, show_default=True, help="Tokens read per text while training.")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--device", default=None, help="cpu, cuda, mps [default: EMBEDDINGS_DEVICE or automatic].")
