@@ -22,6 +22,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop_process(process: subprocess.Popen, timeout: float) -> int:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds; its exit code."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
+
+
 @dataclass
 class LiveServer:
     url: str
@@ -56,8 +66,4 @@ def run_live_server(data_dir: Path, startup_timeout: float = 180, **settings: st
             time.sleep(0.2)
         yield server
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process, timeout=30)

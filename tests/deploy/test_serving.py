@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,12 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.deploy.deployfiles import healthcheck_command
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.live_server import free_port, stop_process
 
 
 def _wait_ready(url: str, process: subprocess.Popen, log: Path, timeout: float = 240) -> None:
@@ -45,7 +38,7 @@ def _run_check(command: list[str], port: int) -> subprocess.CompletedProcess:
 
 def test_the_app_command_serves_and_both_healthchecks_pass(compose, dockerfile, tmp_path):
     app = compose["services"]["app"]
-    port = _free_port()
+    port = free_port()
     gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).with_name("gunicorn"))
     env = {
         "PATH": os.environ["PATH"], "HOME": str(tmp_path), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
@@ -68,11 +61,6 @@ def test_the_app_command_serves_and_both_healthchecks_pass(compose, dockerfile, 
         image_check = _run_check(healthcheck_command(image_healthcheck)[1], port)
         assert image_check.returncode == 0, image_check.stderr
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=60)
     assert process.returncode == 0, f"gunicorn did not stop cleanly on SIGTERM:\n{log.read_text()}"
     assert _run_check(app["healthcheck"]["test"][1:], port).returncode != 0, "no server: unhealthy"
