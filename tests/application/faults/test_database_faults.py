@@ -12,6 +12,7 @@ when the suite runs on PostgreSQL (DOCSTUNE_TEST_DATABASE=postgresql).
 """
 from __future__ import annotations
 
+import sqlite3
 from contextlib import contextmanager
 
 import pytest
@@ -61,10 +62,14 @@ def db_fault(fault_app):
             yield
         finally:
             state["kind"] = None
+            # a connection that went back to the pool during the fault keeps its PRAGMAs:
+            # drop them all, so no later test (they share this engine) inherits a read-only one
+            engine.dispose()
 
     event.listen(engine, "checkout", on_checkout)
     yield fault
     event.remove(engine, "checkout", on_checkout)
+    engine.dispose()
 
 
 def db_path(app):
@@ -157,8 +162,16 @@ def test_the_cli_says_in_one_line_that_the_database_refused_the_write(tmp_path, 
     env = {"DATA_DIR": str(data_dir), "DATABASE_URL": f"sqlite:///{data_dir / 'docstune.db'}"}
     assert CliRunner().invoke(main, ["ingest", str(docs_dir)], env=env).exit_code == 0
 
+    database = str(data_dir / "docstune.db")
+
     def read_only(dbapi_connection, _record, _proxy):
-        dbapi_connection.execute("PRAGMA query_only = 1")
+        # only this command's database: a pool of another test's app (a job thread of the shared
+        # fault app checks connections out meanwhile) must not keep a read-only connection
+        if not isinstance(dbapi_connection, sqlite3.Connection):
+            return
+        files = [row[2] for row in dbapi_connection.execute("PRAGMA database_list")]
+        if database in files:
+            dbapi_connection.execute("PRAGMA query_only = 1")
 
     event.listen(Pool, "checkout", read_only)  # every pool of this process, the command's own included
     try:
