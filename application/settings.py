@@ -89,7 +89,12 @@ class Settings(BaseSettings):
     )
     openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY")
     openai_model: str = Field("local-model", alias="OPENAI_MODEL")
-    llm_timeout: float = Field(60.0, alias="LLM_TIMEOUT", gt=0, description="Seconds to wait for the LLM")
+    llm_timeout: float = Field(
+        60.0, alias="LLM_TIMEOUT", gt=0, description="Seconds to wait for the LLM's next word (each silence)"
+    )
+    llm_deadline: float = Field(
+        300.0, alias="LLM_DEADLINE", gt=0, description="Seconds one answer may stream in all (at most this + LLM_TIMEOUT)"
+    )
     llm_max_retries: int = Field(2, alias="LLM_MAX_RETRIES", ge=0, description="Retries on 429/5xx/connection errors")
     llm_max_tokens: int = Field(1024, alias="LLM_MAX_TOKENS", ge=1)
     prompt_file: Path | None = Field(None, alias="PROMPT_FILE", description="default: application/prompts/answer.txt")

@@ -31,13 +31,13 @@ def _start(body):
 @bp.post("/stream")
 def stream():
     state, pending = _start(json_body())
-    return sse_response(stream_answer(state.services, state.llm, pending))
+    return sse_response(stream_answer(state.services, state.llm, pending, state.settings.llm_deadline))
 
 
 @bp.post("/api/answer")
 def answer():
     state, pending = _start(json_body())
-    return jsonify(answer_once(state.services, state.llm, pending))
+    return jsonify(answer_once(state.services, state.llm, pending, state.settings.llm_deadline))
 
 
 @bp.post("/api/search")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -157,27 +158,38 @@ def store_pending_message(
     return store.write(db, insert), message_id
 
 
-def stream_answer(services, llm: LLM, pending: PendingAnswer) -> Iterator[dict]:
+def stream_answer(services, llm: LLM, pending: PendingAnswer, deadline: float | None = None) -> Iterator[dict]:
     """Yield ``answer`` events as the LLM writes, then ``source``, ``id`` and ``end``
     (or one ``error``). The message row is completed in every case, even when the
-    client goes away mid-answer (the generator is closed)."""
+    client goes away mid-answer (the generator is closed). ``deadline``: seconds the whole
+    answer may take (LLM_DEADLINE; default: the services' setting)."""
     pieces: list[str] = []
-    outcome = {"status": "failed", "error": "the client closed the connection before the answer was complete"}
+    # what stays if the generator is closed at a yield: the client went away (or pressed stop)
+    outcome = {"status": "partial", "error": "the client closed the connection before the answer was complete"}
     llm_stream = llm.stream(pending.prompt)
+    deadline = deadline or services.settings.llm_deadline
+    ends_at = time.monotonic() + deadline
     try:
         try:
             for piece in llm_stream:
                 pieces.append(piece)
                 yield {"type": "answer", "answer": piece}
+                if time.monotonic() > ends_at:
+                    # LLM_TIMEOUT bounds each silence; this bounds the whole answer (a server that
+                    # trickles a token every few seconds would otherwise hold the thread for good)
+                    raise LLMError(
+                        f"The LLM timed out: the answer took longer than {deadline:g} s (LLM_DEADLINE); "
+                        "try again, or ask for something shorter.", "timeout", 504,
+                    )
         except LLMError as exc:
-            outcome["error"] = exc.message
+            outcome = {"status": "failed", "error": exc.message}
             pending.error_status = exc.status_code
             yield {"type": "error", "error": exc.message, "message_id": pending.message_id,
                    "conversation_id": pending.conversation_id}
             return
         except Exception as exc:  # a bug must not leave a message stuck in "streaming"
             log.exception("The answer for message %s failed", pending.message_id)
-            outcome["error"] = f"internal error: {exc.__class__.__name__}"
+            outcome = {"status": "failed", "error": f"internal error: {exc.__class__.__name__}"}
             pending.error_status = 500
             yield {"type": "error", "error": "The answer failed because of an internal error; it was logged.",
                    "message_id": pending.message_id, "conversation_id": pending.conversation_id}
@@ -205,10 +217,10 @@ def _close_quietly(llm_stream) -> None:
         log.warning("Closing the LLM stream failed", exc_info=True)
 
 
-def answer_once(services, llm: LLM, pending: PendingAnswer) -> dict:
+def answer_once(services, llm: LLM, pending: PendingAnswer, deadline: float | None = None) -> dict:
     """The non-streamed answer (``POST /api/answer``); an LLM failure raises :class:`LLMError`."""
     pieces, sources, error = [], [], None
-    for event in stream_answer(services, llm, pending):
+    for event in stream_answer(services, llm, pending, deadline):
         if event["type"] == "answer":
             pieces.append(event["answer"])
         elif event["type"] == "source":
@@ -249,7 +261,7 @@ def source_items(hits, cited: set[int]) -> list[dict]:
 
 # -- helpers ----------------------------------------------------------------------
 def record_outcome(db, message_id: str, answer: str, outcome: dict) -> None:
-    """Complete a message: ``outcome`` is {"status": "ok"|"failed", "error": str|None, "cited": {n, ...}}."""
+    """Complete a message: ``outcome`` is {"status": "ok"|"partial"|"failed", "error": str|None, "cited": {n, ...}}."""
     cited = outcome.get("cited", set())
 
     def update(session):

@@ -40,7 +40,7 @@ class Message(Base):
     position: Mapped[int] = mapped_column(Integer)  # 0-based; DocsGPT's question_index
     question: Mapped[str] = mapped_column(Text)
     answer: Mapped[str] = mapped_column(Text, default="")
-    # streaming | ok | failed
+    # streaming | ok | partial (the client left mid-answer) | failed
     status: Mapped[str] = mapped_column(String(16), default="streaming")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     llm: Mapped[str] = mapped_column(String(255))

@@ -96,4 +96,11 @@ describe("fromStored", () => {
     expect(m.error).toBe("bad key");
     expect(m.rating?.feedback).toBe("like");
   });
+
+  it("shows a partial message (the client left mid-answer) as stopped, with its text and no error", () => {
+    const m = fromStored({ id: "y", question: "q", answer: "Refunds take", status: "partial", error: "the client closed the connection", sources: [], feedback: null });
+    expect(m.status).toBe("stopped");
+    expect(m.answer).toBe("Refunds take");
+    expect(m.error).toBeNull();
+  });
 });

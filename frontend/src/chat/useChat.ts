@@ -28,7 +28,8 @@ export function fromStored(message: StoredMessage): ChatMessage {
     question: message.question,
     answer: message.answer ?? "",
     sources: [...(message.sources ?? [])].filter((s) => s.shown !== false).sort((a, b) => a.n - b.n),
-    status: failed ? "error" : message.status === "streaming" ? "stopped" : "done",
+    // "partial": the client left (or pressed stop) mid-answer; "streaming": it never finished
+    status: failed ? "error" : message.status === "partial" || message.status === "streaming" ? "stopped" : "done",
     error: failed ? (message.error ?? "The answer failed.") : null,
     rating: message.feedback
       ? { feedback: message.feedback.feedback ?? null, sources: message.feedback.sources ?? {}, comment: message.feedback.comment ?? null }

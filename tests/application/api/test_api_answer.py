@@ -178,7 +178,7 @@ def test_an_llm_server_that_is_down_gives_a_clear_error(make_app):
     assert body["message_id"] and body["conversation_id"]
 
 
-def test_a_client_that_leaves_mid_answer_leaves_a_failed_message(client):
+def test_a_client_that_leaves_mid_answer_leaves_a_partial_message(client):
     response = client.post("/stream", json={"question": REFUND_QUESTION}, buffered=False)
     first = next(iter(response.response))
     response.close()
@@ -186,4 +186,5 @@ def test_a_client_that_leaves_mid_answer_leaves_a_failed_message(client):
     assert json.loads(first.decode()[len("data: "):])["type"] == "answer"
     conversation = client.get("/api/conversations").get_json()[0]
     message = client.get(f"/api/conversations/{conversation['id']}").get_json()["messages"][0]
-    assert message["status"] == "failed" and "closed the connection" in message["error"]
+    assert message["status"] == "partial" and "closed the connection" in message["error"]
+    assert message["answer"] and not any(source["shown"] for source in message["sources"])
