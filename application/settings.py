@@ -93,13 +93,18 @@ class Settings(BaseSettings):
         60.0, alias="LLM_TIMEOUT", gt=0, description="Seconds to wait for the LLM's next word (each silence)"
     )
     llm_deadline: float = Field(
-        300.0, alias="LLM_DEADLINE", gt=0, description="Seconds one answer may stream in all (at most this + LLM_TIMEOUT)"
+        120.0, alias="LLM_DEADLINE", gt=0, description="Seconds one answer may stream in all (at most this + LLM_TIMEOUT)"
     )
     llm_max_retries: int = Field(2, alias="LLM_MAX_RETRIES", ge=0, description="Retries on 429/5xx/connection errors")
     llm_max_tokens: int = Field(1024, alias="LLM_MAX_TOKENS", ge=1)
     prompt_file: Path | None = Field(None, alias="PROMPT_FILE", description="default: application/prompts/answer.txt")
     admin_token: str | None = Field(
         None, alias="ADMIN_TOKEN", description="Bearer token of admin routes; default: <DATA_DIR>/admin_token"
+    )
+    trusted_proxies: int = Field(
+        0, alias="TRUSTED_PROXIES", ge=0,
+        description="Reverse proxies / load balancers in front of the app whose X-Forwarded-For/-Proto/-Host "
+        "to believe (client address for rate limits, https for cookies); 0: none, use the socket's address",
     )
     rate_limit_enabled: bool = Field(True, alias="RATE_LIMIT_ENABLED")
     rate_limit_storage_uri: str = Field("memory://", alias="RATE_LIMIT_STORAGE_URI", description="e.g. redis://...")

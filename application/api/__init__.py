@@ -49,6 +49,13 @@ def create_app(settings=None, services=None) -> Flask:
 
     app = Flask("application")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
+    if settings.trusted_proxies:
+        # behind N proxies the socket's address is the last proxy's: take the client's from the
+        # X-Forwarded-* entries those N proxies appended (never more: a client can forge the rest)
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.json.sort_keys = False
     state = ChatState(
         settings=settings,

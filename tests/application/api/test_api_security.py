@@ -68,6 +68,39 @@ def test_public_routes_are_rate_limited_with_a_json_429(make_app):
     assert client.get("/health").status_code == 200  # never limited
 
 
+@pytest.mark.parametrize("trusted_proxies", [0, 1])
+def test_behind_a_proxy_each_client_has_its_own_rate_limit_only_when_the_proxy_is_trusted(make_app, trusted_proxies):
+    client = make_app(RATE_LIMIT_ENABLED=True, RATE_LIMIT_ANSWER="2 per minute",
+                      TRUSTED_PROXIES=trusted_proxies).test_client()
+
+    def search(forwarded_for: str) -> int:
+        # what a load balancer at 10.0.0.2 sends on: the client's address appended to X-Forwarded-For
+        return client.post("/api/search", json={"question": "refunds", "chunks": 1},
+                           headers={"X-Forwarded-For": forwarded_for},
+                           environ_base={"REMOTE_ADDR": "10.0.0.2"}).status_code
+
+    first = [search("203.0.113.7") for _ in range(3)]
+    other = search("198.51.100.9")
+    forged = search("198.51.100.1, 203.0.113.7")  # a client's own X-Forwarded-For entry is not believed
+
+    assert first == [200, 200, 429]
+    if trusted_proxies:
+        assert other == 200 and forged == 429  # its own bucket; the forged one is still 203.0.113.7's
+    else:
+        assert other == 429  # everyone behind the proxy shares the proxy's bucket
+
+
+@pytest.mark.parametrize("trusted_proxies", [0, 1])
+def test_behind_a_trusted_https_proxy_the_owner_cookie_is_secure(make_app, trusted_proxies):
+    client = make_app(TRUSTED_PROXIES=trusted_proxies).test_client()
+    response = client.post("/stream", json={"question": "refunds"}, headers={"X-Forwarded-Proto": "https"})
+    response.get_data()
+
+    cookie = response.headers["Set-Cookie"]  # a new asker gets its owner token
+    assert cookie.startswith("docstune_owner=")
+    assert ("Secure" in cookie) == bool(trusted_proxies)
+
+
 def test_unknown_routes_and_wrong_methods_answer_in_json(client):
     assert client.get("/api/nothing-here").get_json()["error"]
     response = client.get("/stream")
