@@ -93,6 +93,8 @@ def open_active_index(db: Database, store: VectorStore, embeddings, load_model: 
     collection, so that collection can keep serving while the configured one is built.
     """
     active = store.alias_target(ACTIVE_ALIAS)
+    if active is not None:
+        store.ensure_payload_indexes(active)  # a collection from before an index existed
     if embeddings is None:
         if active is None or load_model is None:
             raise IndexMismatchError(f"{configured_error} No earlier vector index can serve meanwhile.")

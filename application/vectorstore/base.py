@@ -91,5 +91,9 @@ class VectorStore(ABC):
     @abstractmethod
     def point_ids(self, collection: str) -> set[str]: ...
 
+    def ensure_payload_indexes(self, name: str) -> list[str]:  # noqa: B027 - optional hook
+        """Create the payload indexes that ``name`` lacks (made before they existed); the fields created."""
+        return []
+
     def close(self) -> None:  # noqa: B027 - optional hook
         pass

@@ -57,12 +57,27 @@ class QdrantVectorStore(VectorStore):
             collection_name=name,
             vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
         )
+        self._create_payload_indexes(name, PAYLOAD_INDEXES)
+
+    def ensure_payload_indexes(self, name: str) -> list[str]:
+        """A collection made on a server before an index was added here gets it now (at start-up:
+        the server builds it in the background while it keeps serving). Local mode keeps no index."""
+        if not self.remote:
+            return []
+        have = self.client.get_collection(name).payload_schema or {}
+        missing = {field: schema for field, schema in PAYLOAD_INDEXES.items() if field not in have}
+        if missing:
+            log.warning("Creating the payload index(es) %s that collection %s lacks", ", ".join(missing), name)
+            self._create_payload_indexes(name, missing, wait=False)  # a big collection: don't hold the start
+        return sorted(missing)
+
+    def _create_payload_indexes(self, name: str, indexes: dict, wait: bool = True) -> None:
         # the same calls in both modes: a server builds the index, local mode accepts it and warns
         # that it scans anyway (said once here, not on every new collection)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_LOCAL_INDEX_WARNING, category=UserWarning)
-            for field_name, schema in PAYLOAD_INDEXES.items():
-                self.client.create_payload_index(name, field_name=field_name, field_schema=schema, wait=True)
+            for field_name, schema in indexes.items():
+                self.client.create_payload_index(name, field_name=field_name, field_schema=schema, wait=wait)
 
     def drop_collection(self, name: str) -> None:
         self.client.delete_collection(name)

@@ -32,6 +32,7 @@ class QdrantStub:
         self.status = status  # answer every request with this status (401, 403) instead
         self.requests: list[dict] = []
         self.collections: set[str] = set()
+        self.indexed: dict[str, dict[str, str]] = {}  # collection -> {field: schema}
         self.aliases: dict[str, str] = {}
         stub = self
 
@@ -83,7 +84,10 @@ class QdrantStub:
             if method == "PUT" and rest is None:
                 self.collections.add(name)
                 return ok(True)
+            if method == "GET" and rest is None and name in self.collections:
+                return ok(collection_info(self.indexed.get(name, {})))
             if method == "PUT" and rest == "/index" and name in self.collections:
+                self.indexed.setdefault(name, {})[body["field_name"]] = body["field_schema"]
                 return ok({"operation_id": 1, "status": "completed"})
         return 404, {"status": {"error": f"Not found: {method} {path}"}, "time": 0.0}
 
@@ -97,6 +101,21 @@ class QdrantStub:
 
     def calls(self, method: str, path: str) -> list[dict]:
         return [r for r in self.requests if r["method"] == method and r["path"] == path]
+
+
+def collection_info(indexed: dict[str, str]) -> dict:
+    """GET /collections/{name} as a server answers it, built with qdrant-client's own model."""
+    from qdrant_client.http import models
+
+    return models.CollectionInfo(
+        status=models.CollectionStatus.GREEN, optimizer_status=models.OptimizersStatusOneOf.OK, segments_count=1,
+        config=models.CollectionConfig(
+            params=models.CollectionParams(vectors=models.VectorParams(size=8, distance=models.Distance.COSINE)),
+            hnsw_config=models.HnswConfig(m=16, ef_construct=100, full_scan_threshold=10000),
+            optimizer_config=models.OptimizersConfig(default_segment_number=0, flush_interval_sec=5),
+        ),
+        payload_schema={field: models.PayloadIndexInfo(data_type=schema, points=0) for field, schema in indexed.items()},
+    ).model_dump(mode="json", exclude_none=True)
 
 
 @pytest.fixture
@@ -197,6 +216,41 @@ def test_creating_a_collection_on_a_server_creates_the_payload_index_filters_use
         [{"create_alias": {"collection_name": "chunks__test", "alias_name": "chunks_active"}}]
     ]
     assert all(r["headers"].get("api-key") == API_KEY for r in stub.requests)
+
+
+def test_a_collection_made_before_the_payload_index_existed_gets_it_at_start_up(stub, tmp_path):
+    stub.collections.add("chunks__old")  # made by an earlier version: no index on source_id
+    stub.aliases["chunks_active"] = "chunks__old"
+    store = open_server(stub.url, tmp_path)
+    try:
+        assert store.ensure_payload_indexes("chunks__old") == ["source_id"]
+        assert stub.indexed["chunks__old"] == {"source_id": "keyword"}
+        assert store.ensure_payload_indexes("chunks__old") == []  # once there, nothing is asked again
+        assert store.vector_size("chunks__old") == 8
+    finally:
+        store.close()
+
+    made = stub.calls("PUT", "/collections/chunks__old/index")
+    assert [r["body"] for r in made] == [{"field_name": "source_id", "field_schema": "keyword"}]
+    assert all(r["headers"].get("api-key") == API_KEY for r in stub.requests)
+
+
+def test_opening_the_index_adds_the_missing_payload_index_to_the_serving_collection(stub, tmp_path):
+    from application.db import Database
+    from application.errors import IndexMismatchError
+    from application.index import open_active_index
+
+    stub.collections.add("chunks__old")
+    stub.aliases["chunks_active"] = "chunks__old"
+    store = open_server(stub.url, tmp_path)
+    db = Database(f"sqlite:///{tmp_path / 'app.db'}")
+    try:
+        with pytest.raises(IndexMismatchError):  # no model to serve it with here: the start-up check is the point
+            open_active_index(db, store, None, configured_error="No model.")
+    finally:
+        store.close()
+        db.dispose()
+    assert stub.indexed["chunks__old"] == {"source_id": "keyword"}
 
 
 def test_a_server_that_goes_away_after_start_up_gives_the_same_clear_error(tmp_path):
