@@ -26,11 +26,11 @@ class DocsTuneGroup(click.Group):
         except EmbeddingModelError as exc:
             raise click.ClickException(str(exc)) from exc
         except Exception as exc:
-            from application.errors import DocsTuneError, database_refused
+            from application.errors import DocsTuneError, database_unavailable
 
             if isinstance(exc, DocsTuneError):
                 raise click.ClickException(exc.message) from exc
-            database_error = database_refused(exc)  # a full disk, a read-only file: one line, not a traceback
+            database_error = database_unavailable(exc)  # a full disk, a read-only file: one line, not a traceback
             if database_error is not None:
                 detail = f" ({database_error.detail})" if database_error.detail else ""
                 raise click.ClickException(database_error.message + detail) from exc

@@ -37,14 +37,15 @@ class IndexMismatchError(ServiceUnavailable):
 
 
 
-class DatabaseRefused(ServiceUnavailable):
-    """The database refused a request (disk full, read-only, locked, unreachable). The
-    transaction was rolled back, so nothing of the request was saved."""
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database cannot serve a request: it cannot be reached (down, wrong host, port, name,
+    user or password), or it refused the request (disk full, read-only, locked). A refused
+    request's transaction was rolled back, so nothing of it was saved."""
 
     detail: str | None = None  # what the driver said, when the message leaves it out (logs, the CLI)
 
 
-def database_refused(exc: BaseException) -> DatabaseRefused | None:
+def database_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
     """The clear 503 for a database that refused a request, or None when ``exc`` is no such
     failure (a constraint violation or a bad query is a bug, not an outage)."""
     from sqlalchemy.exc import DBAPIError, InternalError, OperationalError
@@ -57,25 +58,25 @@ def database_refused(exc: BaseException) -> DatabaseRefused | None:
     where = "DATA_DIR, or DATABASE_URL"
     if "is full" in text or "disk full" in text or "no space left" in text:
         # SQLite's SQLITE_FULL ("database or disk is full"), PostgreSQL's disk_full
-        return DatabaseRefused(
+        return DatabaseUnavailable(
             f"The database refused the write because the disk (or its size limit) is full ({detail}); nothing "
             f"was saved. Free some space where the database lives ({where}) and try again."
         )
     if "readonly" in text or "read-only" in text:
         # SQLite's SQLITE_READONLY ("attempt to write a readonly database"), a read-only PostgreSQL transaction
-        return DatabaseRefused(
+        return DatabaseUnavailable(
             f"The database refused the write because it is read-only ({detail}); nothing was saved. Make the "
             f"database and its folder writable by the server ({where}) and try again."
         )
     if not isinstance(exc, (OperationalError, InternalError)):
         return None
     if "locked" in text or "busy" in text:
-        return DatabaseRefused(
+        return DatabaseUnavailable(
             f"The database is busy: another process holds its write lock ({detail}); nothing was saved. "
             "Try again in a moment."
         )
     # the driver's text may name hosts and users: the server log has it, the client gets the gist
-    error = DatabaseRefused(
+    error = DatabaseUnavailable(
         "The database is unavailable; nothing was saved. Try again in a moment; the log says why."
     )
     error.detail = f"{detail}; check the database ({where})"

@@ -7,7 +7,7 @@ from flask import jsonify
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, TooManyRequests
 
-from application.errors import DocsTuneError, database_refused
+from application.errors import DocsTuneError, database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def register_error_handlers(app) -> None:
     def database_error(exc: SQLAlchemyError):
         # every route writes in one transaction, rolled back when it raises: a disk that is
         # full, a read-only file or a database that is gone is a 503 with nothing saved
-        error = database_refused(exc)
+        error = database_unavailable(exc)
         if error is None:
             return unexpected_error(exc)
         log.warning("The database refused a request: %s", error.detail or error.message)

@@ -20,7 +20,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from application.db.base import Base
-from application.errors import DocsTuneError, ServiceUnavailable
+from application.errors import DatabaseUnavailable, DocsTuneError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 _migrate_lock = threading.Lock()
@@ -31,10 +31,6 @@ PG_MAX_OVERFLOW = 20
 PG_CONNECT_TIMEOUT_S = 10
 # any constant: processes migrating one PostgreSQL database at once take turns on this advisory lock
 _PG_MIGRATE_LOCK_ID = 7_091_001
-
-
-class DatabaseUnavailable(ServiceUnavailable):
-    """The database named by DATABASE_URL cannot be reached (or refuses us)."""
 
 
 def normalize_url(url: str) -> str:
