@@ -5,9 +5,12 @@ Heavy imports stay inside the commands, so ``docstune --help`` stays fast.
 from __future__ import annotations
 
 import json
+import os
 import signal
+import socket
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -18,9 +21,41 @@ def _services():
     return get_services()
 
 
+def heartbeat_path(heartbeat_file: str | None) -> Path:
+    """Where a worker proves it is alive: one file per host (a container is a host) in DATA_DIR/run."""
+    if heartbeat_file:
+        return Path(heartbeat_file)
+    from application.settings import get_settings
+
+    return get_settings().data_dir / "run" / f"worker-{socket.gethostname()}.alive"
+
+
+def check_heartbeat(path: Path, max_age: float) -> None:
+    """``docstune worker --check``: exit 0 if the worker wrote its heartbeat within ``max_age`` s."""
+    try:
+        age = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        raise click.ClickException(f"No worker heartbeat at {path}: no `docstune worker` runs on this host "
+                                   f"(or it runs with another DATA_DIR / --heartbeat-file).") from None
+    if age > max_age:
+        raise click.ClickException(f"The worker's last heartbeat is {age:.0f} s old (over {max_age:g} s, {path}): "
+                                   f"its job threads or the job queue are stuck, or it was stopped; see its log.")
+    click.echo(f"worker alive: heartbeat {age:.1f} s ago ({path.read_text().strip()})")
+
+
 @click.command()
 @click.option("--threads", type=int, default=1, show_default=True, help="Jobs run at the same time.")
-def worker(threads: int) -> None:
+@click.option("--check", is_flag=True,
+              help="Health check, for Docker/Kubernetes: exit 0 if a worker on this host wrote its heartbeat "
+                   "within --max-age seconds, else 1 with the reason. Starts no worker.")
+@click.option("--max-age", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+              help="With --check: the oldest heartbeat that counts as alive.")
+@click.option("--heartbeat-seconds", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+              help="How often the worker checks its job threads and the queue and, if both are fine, "
+                   "touches its heartbeat file.")
+@click.option("--heartbeat-file", default=None,
+              help="[default: DATA_DIR/run/worker-<hostname>.alive] Give each worker on one host its own.")
+def worker(threads: int, check: bool, max_age: float, heartbeat_seconds: float, heartbeat_file: str | None) -> None:
     """Run background jobs (ingest, reindex, retrain, promote) in this process, until stopped.
 
     Several workers (and the web processes, with JOBS_WORKER=off) share one queue: REDIS_URL,
@@ -28,8 +63,12 @@ def worker(threads: int) -> None:
     server (QDRANT_URL) when more than one process runs: Qdrant's local mode lets one process
     open its folder, so here it is opened only by the first job that needs it.
     """
+    if check:
+        check_heartbeat(heartbeat_path(heartbeat_file), max_age)
+        return
     import logging
 
+    heartbeat = heartbeat_path(heartbeat_file)
     services = _services()
     settings = services.settings
     runtime = services.jobs
@@ -54,10 +93,24 @@ def worker(threads: int) -> None:
     else:
         click.echo(f"Qdrant local mode ({settings.qdrant_path_resolved}): opened by the first job that needs "
                    f"vectors; no other process may have it open then (set QDRANT_URL to share it).", err=True)
-    while not stop["now"]:
-        time.sleep(0.5)
-    click.echo("Stopping: the running job finishes first.", err=True)
-    runtime.stop_worker(wait=True)
+    heartbeat.parent.mkdir(parents=True, exist_ok=True)
+    log = logging.getLogger("application.jobs")
+    next_beat, problem = 0.0, None
+    try:
+        while not stop["now"]:
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + heartbeat_seconds
+                now_problem = runtime.worker_health()
+                if now_problem is None:
+                    heartbeat.write_text(f"pid {os.getpid()}, {threads} thread(s)\n")  # its mtime is the beat
+                elif now_problem != problem:
+                    log.warning("No heartbeat: %s", now_problem)
+                problem = now_problem
+            time.sleep(0.5)
+        click.echo("Stopping: the running job finishes first.", err=True)
+        runtime.stop_worker(wait=True)
+    finally:
+        heartbeat.unlink(missing_ok=True)
 
 
 def _print_job(job: dict) -> None:

@@ -236,6 +236,21 @@ class JobRuntime:
     def worker_running(self) -> bool:
         return self._consumer is not None
 
+    def worker_health(self) -> str | None:
+        """None when this process's job worker can take jobs, else what is wrong. A job thread or
+        the scheduler that died is restarted here (huey's own check); the queue must answer."""
+        from application.jobs.queue import queue_check
+
+        consumer = self._consumer
+        if consumer is None:
+            return "the job worker is not running"
+        if consumer.stop_flag.is_set():
+            return "the job worker is stopping"
+        if not consumer.check_worker_health():
+            log.warning("A job worker thread had died and was restarted")
+        queue = queue_check(self.huey, self.settings)
+        return None if queue["ok"] else queue["error"]
+
     def start_worker(self, *, threads: int = 1) -> bool:
         """Run queued jobs in threads of this process; returns False if already running or not wanted."""
         if self.huey.immediate:

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -32,6 +33,7 @@ from tests.deploy.deployfiles import (
     read_env_example,
     run_docker_compose,
 )
+from tests.live_server import stop_process
 
 SERVICES = {"app", "worker", "qdrant", "postgres", "redis"}
 BACKING = ("qdrant", "postgres", "redis")
@@ -252,14 +254,31 @@ def test_app_healthcheck_asks_the_readiness_route(compose, url_map):
     assert get_endpoint(url_map, healthcheck_url_path(test)) == "health.ready"
 
 
-def test_worker_healthcheck_is_a_docstune_command_that_works(compose, tmp_path):
+def test_worker_healthcheck_passes_while_a_worker_runs_and_fails_once_it_is_gone(compose, tmp_path):
     test = compose["services"]["worker"]["healthcheck"]["test"]
     assert test[:2] == ["CMD", "docstune"]
     docstune = shutil.which("docstune") or str(Path(sys.executable).with_name("docstune"))
-    env = {**os.environ, "DATA_DIR": str(tmp_path / "data")}
-    result = subprocess.run([docstune, *test[2:]], env=env, cwd=tmp_path, capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"}
+
+    def healthcheck() -> subprocess.CompletedProcess:
+        return subprocess.run([docstune, *test[2:]], env=env, cwd=tmp_path, capture_output=True, text=True,
+                              timeout=60)
+
+    before = healthcheck()
+    assert before.returncode == 1 and "No worker heartbeat" in before.stderr, before.stderr
+    worker = subprocess.Popen([docstune, *compose["services"]["worker"]["command"][1:]], env=env, cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while (alive := healthcheck()).returncode != 0:
+            assert worker.poll() is None, "the worker exited"
+            assert time.monotonic() < deadline, alive.stderr
+            time.sleep(1)
+        assert alive.stdout.startswith("worker alive: heartbeat") and f"pid {worker.pid}" in alive.stdout
+    finally:
+        assert stop_process(worker, timeout=60) == 0  # SIGTERM: a clean stop removes its heartbeat
+    after = healthcheck()
+    assert after.returncode == 1 and "No worker heartbeat" in after.stderr
 
 
 def test_backing_services_are_healthy_before_app_and_worker_start(compose):
