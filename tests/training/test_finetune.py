@@ -60,6 +60,7 @@ def test_each_loss_gets_the_columns_it_needs():
     assert build_train_datasets(data, "cosine")["pairs"].column_names == ["anchor", "text", "score"]
 
 
-def test_online_contrastive_without_negatives_says_what_to_do():
-    with pytest.raises(TrainingDataError, match="use --loss mnrl"):
-        build_train_datasets(positives(), "online_contrastive")
+@pytest.mark.parametrize("loss", ["online_contrastive", "cosine"])
+def test_a_pair_loss_without_negatives_says_what_to_do(loss):
+    with pytest.raises(TrainingDataError, match=f"{loss} needs negative pairs.*use --loss mnrl"):
+        build_train_datasets(positives(), loss)
