@@ -32,7 +32,6 @@ REPORTED = ("accuracy@1", "accuracy@5", "accuracy@10", "mrr@10", "ndcg@10")
 
 def run_one(name: str, args) -> dict:
     from plugins.sentence_transformers_backend import bundled_model_path
-    from training.finetune import FinetuneConfig
     from training.irjson import load_ir_json
     from training.pipeline import prepare_from_ir, prepare_from_synthetic, run_training
 
@@ -45,12 +44,13 @@ def run_one(name: str, args) -> dict:
     else:
         prepared = prepare_from_ir(ir, held_out_fraction=0.2, seed=args.seed)
         loss = name
-    config = FinetuneConfig(loss=loss, epochs=args.epochs, batch_size=args.batch_size,
-                            learning_rate=args.learning_rate, max_seq_length=args.max_seq_length, seed=args.seed,
-                            show_progress=False, device=args.device)
+    # what `docstune train` does: the data's own defaults (synthetic: 1 epoch at 2e-5) unless given
+    config = prepared.finetune_config(loss=loss, epochs=args.epochs, batch_size=args.batch_size,
+                                      learning_rate=args.learning_rate, max_seq_length=args.max_seq_length,
+                                      seed=args.seed, show_progress=False, device=args.device)
     with tempfile.TemporaryDirectory(prefix="docstune-bench-") as work:
         outcome = run_training(prepared, base_model=bundled_model_path(), work_root=work, config=config,
-                               baseline_label="base", mine_hard_negatives=not args.no_hard_negatives)
+                               baseline_label="base", mine_hard_negatives=False if args.no_hard_negatives else None)
     total = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
@@ -89,11 +89,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(REPO / ".." / "shared" / "data" / "lyft_10k_ir.json"))
     parser.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated, from {', '.join(CONFIGS)}")
-    from training.finetune import FinetuneConfig
+    from training.finetune import SYNTHETIC_DEFAULTS, FinetuneConfig
 
-    parser.add_argument("--epochs", type=int, default=FinetuneConfig.epochs)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"default: {FinetuneConfig.epochs}, {SYNTHETIC_DEFAULTS['epochs']} for synthetic")
     parser.add_argument("--batch-size", type=int, default=FinetuneConfig.batch_size)
-    parser.add_argument("--learning-rate", type=float, default=None, help="default: per loss (training.finetune)")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="default: per loss, and for synthetic data (training.finetune)")
     parser.add_argument("--max-seq-length", type=int, default=FinetuneConfig.max_seq_length)
     parser.add_argument("--questions-per-chunk", type=int, default=2)
     parser.add_argument("--seed", type=int, default=42)

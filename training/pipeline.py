@@ -24,7 +24,7 @@ from pathlib import Path
 
 from training.evaluate import EvaluationRun, evaluate_models, write_evaluation_outputs
 from training.feedback import build_pairs_from_feedback
-from training.finetune import FinetuneConfig, FinetuneResult, default_loss_for, finetune, load_model, write_model_card
+from training.finetune import SYNTHETIC_DEFAULTS, FinetuneConfig, FinetuneResult, default_loss_for, finetune, load_model, write_model_card
 from training.gate import GateConfig, GateVerdict, judge
 from training.records import IRDataset, TrainingDataError, TrainingSet
 from training.registry import ModelRegistry, ModelVersion
@@ -42,6 +42,20 @@ class PreparedData:
     mining_corpus: list[str]  # chunk texts hard negatives may come from (no held-out chunk)
     default_loss: str
     stats: dict = field(default_factory=dict)
+    #: hyper-parameters this kind of data trains best with (measured, docs/training.md): FinetuneConfig
+    #: fields, and ``mine_hard_negatives``; an option the caller sets wins
+    defaults: dict = field(default_factory=dict)
+
+    def finetune_config(self, **options) -> FinetuneConfig:
+        """The config for this data: ``options`` the caller set (None: not set), then this data's
+        defaults, then FinetuneConfig's own (the per-loss learning rate included)."""
+        chosen = {k: v for k, v in self.defaults.items() if k != "mine_hard_negatives"}
+        chosen.update({k: v for k, v in options.items() if v is not None})
+        chosen.setdefault("loss", self.default_loss)
+        return FinetuneConfig(**chosen)
+
+    def mine_hard_negatives(self, option: bool | None = None) -> bool:
+        return self.defaults.get("mine_hard_negatives", True) if option is None else option
 
 
 def prepare_from_feedback(path, *, held_out_fraction: float = 0.2, seed: int = 42,
@@ -100,7 +114,7 @@ def prepare_from_synthetic(chunks: dict[str, str], real_questions: IRDataset | N
              "held_out_questions": len(held_out.queries), "held_out_real_questions": real_questions is not None,
              **train.stats()}
     mining = [t for cid, t in chunks.items() if cid not in held_chunks]
-    return PreparedData("synthetic", train, held_out, mining, "mnrl", stats)
+    return PreparedData("synthetic", train, held_out, mining, "mnrl", stats, defaults=dict(SYNTHETIC_DEFAULTS))
 
 
 @dataclass
@@ -120,7 +134,7 @@ def run_training(
     registry: ModelRegistry | None = None,
     config: FinetuneConfig | None = None,
     gate: GateConfig | None = None,
-    mine_hard_negatives: bool = True,
+    mine_hard_negatives: bool | None = None,
     baseline_label: str = "active",
     parent: str | None = None,
     base_model_name: str | None = None,
@@ -128,7 +142,8 @@ def run_training(
     document_prefix: str = "",
 ) -> TrainingOutcome:
     """Train, evaluate against ``base_model`` on the held-out set, judge, and register (if ``registry``)."""
-    config = config or FinetuneConfig(loss=prepared.default_loss)
+    config = config or prepared.finetune_config()
+    mine_hard_negatives = prepared.mine_hard_negatives(mine_hard_negatives)
     data = prepared.train
     stats = dict(prepared.stats)
     work = Path(work_root) / uuid.uuid4().hex[:12]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from training.finetune import LOSSES as LOSS_CHOICES, FinetuneConfig  # light: the heavy imports are lazy there
+from training.finetune import LOSSES as LOSS_CHOICES, SYNTHETIC_DEFAULTS, FinetuneConfig  # light: the heavy imports are lazy there
 
 
 def _settings():
@@ -109,14 +109,17 @@ def _generator_options(settings) -> dict:
 @click.option("--dataset", "dataset_file", type=click.Path(dir_okay=False), help="IR JSON {queries, corpus, relevant_docs}.")
 @click.option("--synthetic", "synthetic_corpus", type=click.Path(), help="Corpus to write questions for: IR JSON, JSONL of chunks, or a folder of texts.")
 @click.option("--loss", type=click.Choice(LOSS_CHOICES), default=None, help="[default: online_contrastive for feedback with negatives, else mnrl]")
-@click.option("--epochs", type=int, default=FinetuneConfig.epochs, show_default=True)
+@click.option("--epochs", type=int, default=None, help=f"[default: {FinetuneConfig.epochs}; {SYNTHETIC_DEFAULTS['epochs']} for --synthetic]")
 @click.option("--batch-size", type=int, default=FinetuneConfig.batch_size, show_default=True)
-@click.option("--learning-rate", type=float, default=None, help="[default: 1e-4 for mnrl, 2e-5 for the pair losses]")
+@click.option("--learning-rate", type=float, default=None,
+              help=f"[default: 1e-4 for mnrl, 2e-5 for the pair losses; {SYNTHETIC_DEFAULTS['learning_rate']:.0e} for --synthetic]".replace("e-0", "e-"))
 @click.option("--max-seq-length", type=int, default=FinetuneConfig.max_seq_length, show_default=True, help="Tokens read per text while training.")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--device", default=None, help="cpu, cuda, mps [default: EMBEDDINGS_DEVICE or automatic].")
 @click.option("--held-out", "held_out_fraction", type=float, default=0.2, show_default=True, help="Fraction of chunks whose questions are kept for evaluation.")
-@click.option("--hard-negatives/--no-hard-negatives", default=True, show_default=True, help="Mine negatives with the current model for positives that have none.")
+@click.option("--hard-negatives/--no-hard-negatives", default=None,
+              help="Mine negatives with the current model for positives that have none "
+                   f"[default: on; {'on' if SYNTHETIC_DEFAULTS.get('mine_hard_negatives', True) else 'off'} for --synthetic].")
 @click.option("--questions-per-chunk", type=int, default=None, help="For --synthetic [default: SYNTH_QUESTIONS_PER_CHUNK].")
 @click.option("--base-model", default=None, help="Model to start from [default: the active version, else EMBEDDINGS_NAME].")
 @_gate_options
@@ -134,7 +137,6 @@ def train(feedback_file, dataset_file, synthetic_corpus, loss, epochs, batch_siz
     if len(sources) != 1:
         raise click.UsageError("give exactly one of --from-feedback, --dataset or --synthetic")
     settings = _settings()
-    from training.finetune import FinetuneConfig
     from training.irjson import load_ir_json
     from training.pipeline import prepare_from_feedback, prepare_from_ir, prepare_from_synthetic, run_training
 
@@ -155,15 +157,15 @@ def train(feedback_file, dataset_file, synthetic_corpus, loss, epochs, batch_siz
         base_path, base_label, parent = resolve_model_path(base_model, settings), base_model, None
     else:
         base_path, base_label, parent = _model_in_service(settings)
-    config = FinetuneConfig(loss=loss or prepared.default_loss, epochs=epochs, batch_size=batch_size,
-                            learning_rate=learning_rate, max_seq_length=max_seq_length, seed=seed,
-                            device=device or settings.embeddings_device)
+    config = prepared.finetune_config(loss=loss, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                                      max_seq_length=max_seq_length, seed=seed,
+                                      device=device or settings.embeddings_device)
     click.echo(f"Training {config.loss} on {len(prepared.train)} {prepared.kind} rows from {base_label}; "
                f"{len(prepared.held_out.queries)} held-out questions")
     outcome = run_training(
         prepared, base_model=base_path, work_root=settings.models_dir / ".work", registry=_registry(settings),
         config=config, gate=_gate_config(settings, gate_metric, min_improvement, tolerance),
-        mine_hard_negatives=hard_negatives, parent=parent, base_model_name=base_label,
+        mine_hard_negatives=prepared.mine_hard_negatives(hard_negatives), parent=parent, base_model_name=base_label,
         query_prefix=settings.embeddings_query_prefix, document_prefix=settings.embeddings_document_prefix,
     )
     version, verdict = outcome.version, outcome.verdict

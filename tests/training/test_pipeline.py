@@ -72,3 +72,22 @@ def test_ir_training_holds_out_by_chunk(ir_file):
     assert {q for q, _ in prepared.train.positives}.isdisjoint(prepared.held_out.queries.values())
     held_texts = {prepared.held_out.corpus[c] for cids in prepared.held_out.relevant_docs.values() for c in cids}
     assert held_texts.isdisjoint(prepared.mining_corpus)
+
+
+def test_each_kind_of_data_trains_with_its_measured_defaults_and_an_option_given_wins():
+    from tests.training.conftest import chunk_texts
+    from training.finetune import SYNTHETIC_DEFAULTS
+    from training.pipeline import prepare_from_synthetic
+
+    synthetic = prepare_from_synthetic(chunk_texts(), seed=42, show_progress=False)
+    config = synthetic.finetune_config()
+    assert (config.loss, config.epochs, config.learning_rate) == (
+        "mnrl", SYNTHETIC_DEFAULTS["epochs"], SYNTHETIC_DEFAULTS["learning_rate"])
+    assert synthetic.mine_hard_negatives() is SYNTHETIC_DEFAULTS.get("mine_hard_negatives", True)
+    given = synthetic.finetune_config(epochs=2, learning_rate=None, batch_size=4)
+    assert (given.epochs, given.learning_rate, given.batch_size) == (2, SYNTHETIC_DEFAULTS["learning_rate"], 4)
+    assert synthetic.mine_hard_negatives(False) is False and synthetic.mine_hard_negatives(True) is True
+
+    real = prepare_from_ir(ir_dataset_from_dict(make_ir()), seed=42)
+    assert (real.finetune_config().epochs, real.finetune_config().learning_rate) == (FinetuneConfig.epochs, 1e-4)
+    assert real.finetune_config(loss="cosine").learning_rate == 2e-5 and real.mine_hard_negatives() is True
