@@ -126,6 +126,11 @@ class ModelRegistry:
         name = self._pointer().get("active")
         return self.get(name) if name else None
 
+    def rollback_target(self) -> str | None:
+        """The version a :meth:`rollback` would re-activate (``None``: the base model)."""
+        history = self._pointer().get("history", [])
+        return history[-1] if history else None
+
     def status_of(self, version: ModelVersion) -> str:
         pointer = self._pointer()
         if pointer.get("active") == version.version:

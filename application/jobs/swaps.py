@@ -136,8 +136,7 @@ def follow_serving_in_registry(services) -> None:
         active = registry.active()
         if (active.version if active else None) == serving:
             return
-        history = registry._pointer().get("history", [])
-        if (history and history[-1] == serving) or (serving is None and not history):
+        if registry.rollback_target() == serving:
             registry.rollback()  # the usual case: one step back in both
         elif serving is not None:
             registry.promote(serving, force=True)

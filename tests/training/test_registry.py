@@ -47,8 +47,10 @@ def test_promote_and_rollback_flip_the_active_pointer_and_archive_the_old(tmp_pa
     registry.promote("v2")
     assert registry.active().version == v2.version
     assert registry.status_of(v1) == "archived" and registry.status_of(v2) == "active"
+    assert registry.rollback_target() == v1.version
     assert registry.rollback().version == v1.version
     assert registry.status_of(registry.get("v2")) == "archived"
+    assert registry.rollback_target() is None
     assert registry.rollback() is None  # back to the base model
     with pytest.raises(RegistryError, match="nothing to roll back"):
         registry.rollback()
