@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.live_server import stop_process
+
 REDIS_SERVER = "redis-server"
 INSTALL_HINT = "install it with `make system-packages` (or `apt-get install redis-server`)"
 
@@ -78,13 +80,8 @@ class RedisServer:
         assert self._command("FLUSHALL").startswith("+OK")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, timeout=10)
         self.process = None
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.application.jobs.conftest import many_docs
+from tests.live_server import stop_process
 from tests.redis_server import redis_server, redis_url  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -57,13 +57,7 @@ class Worker:
             time.sleep(0.05)
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        return self.process.wait()
+        return stop_process(self.process, timeout=60)
 
     def kill(self) -> None:
         """SIGKILL, as the OOM killer or a lost machine would; reaped, so its pid is really gone."""
