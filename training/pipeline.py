@@ -24,7 +24,15 @@ from pathlib import Path
 
 from training.evaluate import EvaluationRun, evaluate_models, write_evaluation_outputs
 from training.feedback import build_pairs_from_feedback
-from training.finetune import SYNTHETIC_DEFAULTS, FinetuneConfig, FinetuneResult, default_loss_for, finetune, load_model, write_model_card
+from training.finetune import (
+    SYNTHETIC_DEFAULTS,
+    FinetuneConfig,
+    FinetuneResult,
+    default_loss_for,
+    finetune,
+    load_model,
+    write_model_card,
+)
 from training.gate import GateConfig, GateVerdict, judge
 from training.records import IRDataset, TrainingDataError, TrainingSet
 from training.registry import ModelRegistry, ModelVersion

@@ -74,7 +74,8 @@ def worker(threads: int, check: bool, max_age: float, heartbeat_seconds: float, 
     runtime = services.jobs
     if runtime.huey.immediate:
         raise click.ClickException("JOBS_WORKER=immediate runs jobs in the caller; a worker has nothing to do.")
-    logging.getLogger("application.jobs").setLevel(logging.INFO)  # one line per job started and ended
+    log = logging.getLogger("application.jobs")
+    log.setLevel(logging.INFO)  # one line per job started and ended
     stop = {"now": False}
 
     def request_stop(signum, _frame):
@@ -94,7 +95,6 @@ def worker(threads: int, check: bool, max_age: float, heartbeat_seconds: float, 
         click.echo(f"Qdrant local mode ({settings.qdrant_path_resolved}): opened by the first job that needs "
                    f"vectors; no other process may have it open then (set QDRANT_URL to share it).", err=True)
     heartbeat.parent.mkdir(parents=True, exist_ok=True)
-    log = logging.getLogger("application.jobs")
     next_beat, problem = 0.0, None
     try:
         while not stop["now"]:
