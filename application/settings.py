@@ -10,12 +10,29 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from application.errors import DocsTuneError
+
+
+class SettingsError(DocsTuneError, ValueError):
+    """A setting (environment, .env) has a value DocsTune cannot use; the message names each one."""
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    def __init__(self, **values):
+        # one readable line per bad setting (the CLI prints it, the server stops with it), not pydantic's dump
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc'])}={error.get('input')!r}: {error['msg']}"
+                for error in exc.errors()
+            )
+            raise SettingsError(f"Invalid setting: {problems}. See README.md, \"Settings\".") from None
 
     # -- storage -------------------------------------------------------------------
     data_dir: Path = Field(Path("./data"), alias="DATA_DIR", description="Where every local file of DocsTune lives.")

@@ -19,3 +19,15 @@ def test_empty_values_mean_unset(monkeypatch, tmp_path):
     assert settings.qdrant_url is None
     assert settings.database_url_resolved == f"sqlite:///{(tmp_path / 'docstune.db').resolve()}"
     assert settings.qdrant_path_resolved == tmp_path / "qdrant"
+
+
+def test_a_bad_value_is_a_settings_error_that_names_the_setting(tmp_path):
+    import pytest
+
+    from application.errors import DocsTuneError
+    from application.settings import SettingsError
+
+    with pytest.raises(SettingsError) as caught:
+        Settings(DATA_DIR=tmp_path, LLM_DEADLINE=-1)
+    assert isinstance(caught.value, DocsTuneError) and isinstance(caught.value, ValueError)
+    assert "LLM_DEADLINE=-1: Input should be greater than 0" in caught.value.message

@@ -97,6 +97,16 @@ def test_a_missing_path_is_one_error_line(run):
     assert result.output.strip().splitlines()[-1] == "Error: /no/such/place does not exist"
 
 
+def test_a_bad_setting_is_one_error_line_naming_each_setting(run, docs_dir):
+    assert run("ingest", str(docs_dir)).exit_code == 0
+    result = run("sources", "list", LLM_DEADLINE="0", TRUSTED_PROXIES="two")
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: Invalid setting: LLM_DEADLINE='0': ")
+    assert "TRUSTED_PROXIES='two'" in lines[0] and "greater than 0" in lines[0]
+    assert "refunds" in run("sources", "list").output  # what was stored is still there
+
+
 def test_an_empty_folder_says_nothing_was_found(run, tmp_path):
     (tmp_path / "empty").mkdir()
     result = run("ingest", str(tmp_path / "empty"))
