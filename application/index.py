@@ -25,7 +25,7 @@ from application.db import Database
 from application.db.base import utcnow
 from application.db.models import Chunk, Source, VectorCollection
 from application.errors import IndexMismatchError
-from application.vectorstore import ACTIVE_ALIAS, VectorPoint, VectorStore, collection_name_for
+from application.vectorstore import ACTIVE_ALIAS, LEGACY_PREFIX, VectorPoint, VectorStore, collection_name_for
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,8 @@ def _describe(db: Database, collection: str) -> str:
 
 
 def collection_record(db: Database, name: str) -> VectorCollection | None:
-    with db.session() as session:
-        return session.get(VectorCollection, name)
+    with db.session() as session:  # a legacy (local-mode) collection has the record of its name
+        return session.get(VectorCollection, name.removeprefix(LEGACY_PREFIX))
 
 
 def stored_chunk_count(db: Database) -> int:
@@ -95,6 +95,10 @@ def open_active_index(db: Database, store: VectorStore, embeddings, load_model: 
     active = store.alias_target(ACTIVE_ALIAS)
     if active is not None:
         store.ensure_payload_indexes(active)  # a collection from before an index existed
+    if active is not None and active.startswith(LEGACY_PREFIX):
+        legacy = _serve_legacy(db, store, active, embeddings)
+        if legacy is not None:
+            return legacy
     if embeddings is None:
         if active is None or load_model is None:
             raise IndexMismatchError(f"{configured_error} No earlier vector index can serve meanwhile.")
@@ -128,6 +132,20 @@ def open_active_index(db: Database, store: VectorStore, embeddings, load_model: 
     if load_model is None:
         raise IndexMismatchError(_mismatch_message(db, active, configured))
     return _serve_with_own_model(db, store, active, embeddings, load_model, None)
+
+
+def _serve_legacy(db: Database, store: VectorStore, active: str, embeddings) -> ActiveIndex | None:
+    """An install from before Qdrant Edge: its local-mode collection serves, with the configured model
+    that made it, until a re-index from SQL has built the Edge shard (``pending`` starts that job)."""
+    name = active.removeprefix(LEGACY_PREFIX)
+    if embeddings is None or name != collection_name_for(embeddings.fingerprint) \
+            or store.vector_size(active) != embeddings.dimension:
+        return None  # another model made it: the usual rules (serve with its own model, or fail) apply
+    log.warning("Upgrading the vector index to Qdrant Edge: the Qdrant local-mode collection %s (%d points) serves "
+                "until a re-index from the database has rebuilt it (the job `docstune serve` or `docstune worker` "
+                "starts, or `%s`); the old files are removed once the new index serves",
+                name, store.count(active), REINDEX_COMMAND)
+    return ActiveIndex(active, embeddings, pending=embeddings)
 
 
 def _mismatch_message(db: Database, active: str, configured: str, why: str = "") -> str:
@@ -266,6 +284,7 @@ def reindex(
     sync_collection(db, store, name, embeddings, batch_size=batch_size, progress=progress)
     # chunks ingested or deleted while the main pass ran
     count = sync_collection(db, store, name, embeddings, batch_size=batch_size)
+    store.optimize(name)  # a bulk load: merge segments, build the search index, before it serves
     with db.session() as session:
         record = session.get(VectorCollection, name)
         record.status = "complete"

@@ -7,6 +7,9 @@ from typing import Iterable, Sequence
 
 ACTIVE_ALIAS = "chunks_active"
 COLLECTION_PREFIX = "chunks__"
+# a collection of an install from before the embedded engine was Qdrant Edge (a qdrant-client
+# local-mode folder), served under this prefix until its re-index into Edge completes
+LEGACY_PREFIX = "legacy:"
 
 
 def collection_name_for(fingerprint: str) -> str:
@@ -94,6 +97,13 @@ class VectorStore(ABC):
     def ensure_payload_indexes(self, name: str) -> list[str]:  # noqa: B027 - optional hook
         """Create the payload indexes that ``name`` lacks (made before they existed); the fields created."""
         return []
+
+    def flush(self, name: str) -> None:  # noqa: B027 - optional hook
+        """Make every acknowledged write to ``name`` durable on disk (engines that buffer)."""
+
+    def optimize(self, name: str) -> None:  # noqa: B027 - optional hook
+        """After a bulk load (a re-index, a big ingest; in a job, never a request): merge segments and
+        build the search index. A Qdrant server optimises by itself."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass

@@ -1,4 +1,8 @@
-"""Qdrant behind the ``VectorStore`` seam: local mode (a folder) or a server, same code."""
+"""A Qdrant server behind the ``VectorStore`` seam (``QDRANT_URL``), through qdrant-client.
+
+The embedded default is Qdrant Edge (``application.vectorstore.edge``). qdrant-client's local
+mode (a pure-Python scan) is opened only to serve the folder of an install being upgraded.
+"""
 from __future__ import annotations
 
 import functools
@@ -30,21 +34,21 @@ class QdrantVectorStore(VectorStore):
         self.remote = remote
 
     @classmethod
-    def open(cls, *, url: str | None, api_key: str | None, path: Path, timeout: int = 30) -> "QdrantVectorStore":
-        if url:
-            client = ServerClient(url=url, api_key=api_key, timeout=timeout)
-            client.get_collections()  # fail now, saying why, rather than at the first question
-            return cls(client, remote=True)
-        path.mkdir(parents=True, exist_ok=True)
+    def open(cls, *, url: str, api_key: str | None, timeout: int = 30) -> "QdrantVectorStore":
+        client = ServerClient(url=url, api_key=api_key, timeout=timeout)
+        client.get_collections()  # fail now, saying why, rather than at the first question
+        return cls(client, remote=True)
+
+    @classmethod
+    def open_local_folder(cls, path: Path) -> "QdrantVectorStore":
+        """A qdrant-client local-mode folder (DocsTune before Qdrant Edge), to serve it while it is upgraded."""
+        from application.vectorstore.edge import folder_in_use_error
+
         try:
             client = QdrantClient(path=str(path))
         except RuntimeError as exc:
             if "already accessed" in str(exc):
-                raise ServiceUnavailable(
-                    f"The Qdrant folder {path} is in use by another DocsTune process (local mode allows one). "
-                    f"Stop that process, run one server with threads (docstune serve), or set QDRANT_URL to a "
-                    f"Qdrant server to share the index between processes."
-                ) from exc
+                raise folder_in_use_error(path) from exc
             raise
         return cls(client, remote=False)
 

@@ -1,0 +1,325 @@
+"""Qdrant Edge behind the ``VectorStore`` seam: the embedded default (``QDRANT_URL`` unset).
+
+Qdrant Edge (``qdrant-edge-py``) is the Qdrant server's own engine in a wheel: segments, HNSW,
+payload indexes and the query API, in this process, persisted to a folder. Laid out as::
+
+    QDRANT_PATH/                       (default DATA_DIR/qdrant)
+        docstune-edge.lock             one process at a time (flock; the kernel frees it when we die)
+        aliases.json                   {"chunks_active": "chunks__<fingerprint>"}, replaced atomically
+        shards/chunks__<fingerprint>/  one Edge shard per collection (its own WAL, segments, config)
+
+A collection is created in a temporary folder and renamed into ``shards/``, so a folder there is
+always a whole shard; a crash mid-create leaves a ``.tmp-*`` folder that the next open removes.
+Every update is in the shard's write-ahead log when ``update`` returns, so an acknowledged
+upsert survives a SIGKILL; ``flush`` (after bulk loads and on close) folds the log into segments.
+
+**Upgrading.** A folder that qdrant-client's local mode wrote (``meta.json``, ``collection/``) is
+opened beside the shards, and its collections are served as ``legacy:<name>`` (reads and writes)
+until a re-index from SQL has built the Edge shard and the alias points at it; then the old
+files are removed. Nothing stored is lost on the way, and searches go on meanwhile.
+
+Example::
+
+    store = EdgeVectorStore.open(Path("data/qdrant"))
+    store.create_collection("chunks__abc", 384)
+    store.upsert("chunks__abc", [VectorPoint(id, vector, {"source_id": "s1"})])
+    store.search("chunks__abc", query_vector, k=4, source_ids=["s1"])
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import threading
+import uuid
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from application.errors import ServiceUnavailable
+from application.vectorstore.base import ACTIVE_ALIAS, LEGACY_PREFIX, ScoredPoint, VectorPoint, VectorStore
+
+log = logging.getLogger(__name__)
+
+LOCK_FILE = "docstune-edge.lock"
+ALIASES_FILE = "aliases.json"
+SHARDS_DIR = "shards"
+DENSE_VECTOR = "dense"  # the named dense vector of every shard (the lexical one joins it: issue 12)
+SCROLL_PAGE = 1000
+# what qdrant-client's local mode (the embedded engine before Qdrant Edge) keeps in the same folder
+LEGACY_FILES = ("meta.json", "collection", ".lock")
+
+
+def folder_in_use_error(path: Path) -> ServiceUnavailable:
+    """The one start-up error for a vector folder that another process holds."""
+    return ServiceUnavailable(
+        f"The Qdrant folder {path} is in use by another DocsTune process (the embedded engine allows one). "
+        f"Stop that process, run one server with threads (docstune serve), or set QDRANT_URL to a "
+        f"Qdrant server to share the index between processes."
+    )
+
+
+def _edge():
+    import qdrant_edge  # a compiled wheel: imported when a store opens, not when the CLI starts
+
+    return qdrant_edge
+
+
+class EdgeVectorStore(VectorStore):
+    """Collections as Qdrant Edge shards in one folder; the alias as an atomically replaced file."""
+
+    def __init__(self, root: Path, lock_file, legacy: VectorStore | None = None):
+        self.root = root
+        self._lock_file = lock_file
+        self.legacy = legacy  # the local-mode folder of an install being upgraded
+        self._shards: dict = {}  # name -> open EdgeShard
+        self._lock = threading.RLock()
+        self._shards_dir.mkdir(exist_ok=True)
+        for leftover in self._shards_dir.glob(".tmp-*"):  # a create that a crash interrupted
+            shutil.rmtree(leftover, ignore_errors=True)
+
+    @classmethod
+    def open(cls, path: Path) -> "EdgeVectorStore":
+        path.mkdir(parents=True, exist_ok=True)
+        lock_file = open(path / LOCK_FILE, "a+")
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock_file.close()
+            raise folder_in_use_error(path) from None
+        legacy = None
+        if (path / "meta.json").is_file():
+            from application.vectorstore.qdrant import QdrantVectorStore
+
+            try:
+                legacy = QdrantVectorStore.open_local_folder(path)
+            except BaseException:
+                lock_file.close()
+                raise
+        return cls(path, lock_file, legacy)
+
+    # -- the local-mode folder of an install being upgraded ---------------------------
+    def _legacy(self, name: str) -> str | None:
+        """The local-mode collection that ``name`` means, if it names one."""
+        if self.legacy is not None and name.startswith(LEGACY_PREFIX):
+            return name[len(LEGACY_PREFIX):]
+        return None
+
+    def _retire_legacy(self) -> None:
+        """The alias serves an Edge shard now: the local-mode files are no longer needed."""
+        legacy, self.legacy = self.legacy, None
+        legacy.close()
+        for entry in LEGACY_FILES:
+            target = self.root / entry
+            if target.is_dir():
+                shutil.rmtree(target, ignore_errors=True)
+            elif target.exists():
+                target.unlink()
+        log.warning("Removed the Qdrant local-mode files of %s: the index serves from Qdrant Edge now", self.root)
+
+    @property
+    def _shards_dir(self) -> Path:
+        return self.root / SHARDS_DIR
+
+    def _path(self, name: str) -> Path:
+        if not name or "/" in name or name.startswith("."):
+            raise ValueError(f"Not a collection name: {name!r}")
+        return self._shards_dir / name
+
+    def _shard(self, name: str):
+        shard = self._shards.get(name)
+        if shard is not None:
+            return shard
+        with self._lock:
+            shard = self._shards.get(name)
+            if shard is None:
+                path = self._path(name)
+                if not (path / "edge_config.json").is_file():
+                    raise KeyError(f"Collection {name} does not exist")
+                shard = self._shards[name] = _edge().EdgeShard.load(str(path))
+            return shard
+
+    # -- collections -----------------------------------------------------------------
+    def collection_exists(self, name: str) -> bool:
+        if (legacy := self._legacy(name)) is not None:
+            return self.legacy.collection_exists(legacy)
+        return (self._path(name) / "edge_config.json").is_file()
+
+    def create_collection(self, name: str, dimension: int) -> None:
+        edge = _edge()
+        with self._lock:
+            final = self._path(name)
+            if final.exists():
+                raise ValueError(f"Collection {name} already exists")
+            temporary = self._shards_dir / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
+            config = edge.EdgeConfig(vectors={DENSE_VECTOR: edge.EdgeVectorParams(size=dimension,
+                                                                                   distance=edge.Distance.Cosine)})
+            shard = edge.EdgeShard.create(str(temporary), config)
+            try:
+                # per-source search and delete filter on it (see ``_source_filter``)
+                shard.update(edge.UpdateOperation.create_field_index("source_id", edge.PayloadSchemaType.Keyword))
+                shard.flush()
+            finally:
+                shard.close()
+            os.rename(temporary, final)  # the whole shard appears at once
+            _fsync_dir(self._shards_dir)
+
+    def drop_collection(self, name: str) -> None:
+        if self._legacy(name) is not None:
+            return  # removed as a whole once an Edge shard serves
+        with self._lock:
+            shard = self._shards.pop(name, None)
+            if shard is not None:
+                shard.close()
+            path = self._path(name)
+            if path.exists():
+                # renamed away first: a crash halfway through the delete leaves a .tmp-* folder, not half a shard
+                doomed = self._shards_dir / f".tmp-drop-{name}-{uuid.uuid4().hex[:8]}"
+                os.rename(path, doomed)
+                shutil.rmtree(doomed, ignore_errors=True)
+
+    def list_collections(self) -> list[str]:
+        names = [p.name for p in self._shards_dir.iterdir()
+                 if not p.name.startswith(".") and (p / "edge_config.json").is_file()]
+        if self.legacy is not None:
+            names += [LEGACY_PREFIX + name for name in self.legacy.list_collections()]
+        return sorted(names)
+
+    def vector_size(self, name: str) -> int:
+        if (legacy := self._legacy(name)) is not None:
+            return self.legacy.vector_size(legacy)
+        config = json.loads((self._path(name) / "edge_config.json").read_text())
+        return int(config["vectors"][DENSE_VECTOR]["size"])
+
+    def count(self, name: str) -> int:
+        if (legacy := self._legacy(name)) is not None:
+            return self.legacy.count(legacy)
+        return int(self._shard(name).count(_edge().CountRequest(exact=True)))
+
+    # -- alias: our own atomic pointer (Edge has no aliases) --------------------------
+    def _aliases(self) -> dict[str, str]:
+        try:
+            return json.loads((self.root / ALIASES_FILE).read_text())
+        except FileNotFoundError:
+            return {}
+
+    def alias_target(self, alias: str = ACTIVE_ALIAS) -> str | None:
+        target = self._aliases().get(alias)
+        if target is None and self.legacy is not None:
+            old = self.legacy.alias_target(alias)
+            return LEGACY_PREFIX + old if old is not None else None
+        return target
+
+    def switch_alias(self, collection: str, alias: str = ACTIVE_ALIAS) -> None:
+        if not self.collection_exists(collection):
+            raise KeyError(f"Collection {collection} does not exist")
+        with self._lock:
+            self._shard(collection).flush()  # what the alias will serve is on disk before it serves
+            aliases = {**self._aliases(), alias: collection}
+            _replace_atomically(self.root / ALIASES_FILE, json.dumps(aliases, indent=1))
+            if self.legacy is not None and alias == ACTIVE_ALIAS:
+                self._retire_legacy()
+
+    # -- points -----------------------------------------------------------------------
+    def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None:
+        if not points:
+            return
+        if (legacy := self._legacy(collection)) is not None:
+            return self.legacy.upsert(legacy, points)
+        edge = _edge()
+        self._shard(collection).update(edge.UpdateOperation.upsert_points(
+            [edge.Point(p.id, {DENSE_VECTOR: list(p.vector)}, p.payload) for p in points]))
+
+    def delete(self, collection: str, ids: Iterable[str]) -> None:
+        ids = list(ids)
+        if (legacy := self._legacy(collection)) is not None:
+            return self.legacy.delete(legacy, ids)
+        if ids:
+            self._shard(collection).update(_edge().UpdateOperation.delete_points(ids))
+
+    def delete_source(self, collection: str, source_id: str) -> None:
+        if (legacy := self._legacy(collection)) is not None:
+            return self.legacy.delete_source(legacy, source_id)
+        self._shard(collection).update(_edge().UpdateOperation.delete_points_by_filter(_source_filter([source_id])))
+
+    def search(
+        self, collection: str, vector: list[float], k: int, source_ids: Sequence[str] | None = None
+    ) -> list[ScoredPoint]:
+        if (legacy := self._legacy(collection)) is not None:
+            return self.legacy.search(legacy, vector, k, source_ids)
+        edge = _edge()
+        request = edge.QueryRequest(
+            query=edge.Query.Nearest(list(vector), using=DENSE_VECTOR),
+            filter=_source_filter(source_ids) if source_ids else None,
+            limit=k,
+            with_payload=True,
+            with_vector=False,
+        )
+        return [ScoredPoint(id=str(p.id), score=float(p.score), payload=p.payload or {})
+                for p in self._shard(collection).query(request)]
+
+    def point_ids(self, collection: str) -> set[str]:
+        if (legacy := self._legacy(collection)) is not None:
+            return self.legacy.point_ids(legacy)
+        edge = _edge()
+        shard = self._shard(collection)
+        ids: set[str] = set()
+        offset = None
+        while True:
+            records, offset = shard.scroll(edge.ScrollRequest(offset=offset, limit=SCROLL_PAGE,
+                                                              with_payload=False, with_vector=False))
+            ids.update(str(r.id) for r in records)
+            if offset is None:
+                return ids
+
+    # -- durability and upkeep --------------------------------------------------------
+    def flush(self, name: str) -> None:
+        if self._legacy(name) is None:
+            self._shard(name).flush()
+
+    def optimize(self, name: str) -> None:
+        """Merge segments and build the HNSW index after a bulk load (a job, never a request)."""
+        if self._legacy(name) is not None:
+            return
+        shard = self._shard(name)
+        shard.optimize()
+        shard.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            for name, shard in list(self._shards.items()):
+                try:
+                    shard.flush()
+                    shard.close()
+                except Exception:
+                    log.exception("Could not close the shard %s cleanly", name)
+            self._shards.clear()
+            if self.legacy is not None:
+                self.legacy.close()
+            if self._lock_file is not None:
+                self._lock_file.close()  # releases the folder lock
+                self._lock_file = None
+
+
+def _source_filter(source_ids: Sequence[str]):
+    edge = _edge()
+    return edge.Filter(must=[edge.FieldCondition(key="source_id", match=edge.MatchAny(any=list(source_ids)))])
+
+
+def _replace_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    with open(temporary, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)  # readers see the old file or the new one, never half
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
