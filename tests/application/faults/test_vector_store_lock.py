@@ -1,6 +1,7 @@
-"""Qdrant's local mode lets one process open its folder. When another process holds it,
-every way in says so in one line, naming the folder and the fix, instead of starting
-half-broken: ``docstune search``, ``docstune serve`` and ``create_app()``."""
+"""The embedded engine (Qdrant Edge) lets one process open its folder. When another process holds
+it, every way in says so in one line, naming the folder and the fix, instead of starting
+half-broken: ``docstune search``, ``docstune serve`` and ``create_app()``. The holder is another
+DocsTune (Edge), or a DocsTune from before Edge that holds the folder in qdrant-client's local mode."""
 from __future__ import annotations
 
 import os
@@ -15,24 +16,37 @@ import pytest
 from tests.live_server import ROOT, free_port
 
 # another process that opens the folder (a second `docstune serve`, a notebook) and keeps it
-HOLDER = (
-    "import sys\n"
-    "from qdrant_client import QdrantClient\n"
-    "client = QdrantClient(path=sys.argv[1])\n"
-    "print('holding', flush=True)\n"
-    "sys.stdin.read()\n"
-)
+HOLDERS = {
+    "edge": (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from application.vectorstore.edge import EdgeVectorStore\n"
+        "store = EdgeVectorStore.open(Path(sys.argv[1]))\n"
+        "print('holding', flush=True)\n"
+        "sys.stdin.read()\n"
+    ),
+    # an older DocsTune: qdrant-client's local mode, with a collection in it (its meta.json)
+    "local-mode": (
+        "import sys\n"
+        "from qdrant_client import QdrantClient, models\n"
+        "client = QdrantClient(path=sys.argv[1])\n"
+        "client.create_collection('chunks__old', vectors_config=models.VectorParams(size=4, "
+        "distance=models.Distance.COSINE))\n"
+        "print('holding', flush=True)\n"
+        "sys.stdin.read()\n"
+    ),
+}
 
 
 class FolderHolder:
     """Another process that opened the Qdrant folder of ``data_dir`` and keeps it until ``release()``."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, kind: str = "edge"):
         self.data_dir = data_dir
         self.folder = data_dir / "qdrant"
         self.folder.mkdir(parents=True)
-        self.process = subprocess.Popen([sys.executable, "-c", HOLDER, str(self.folder)], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen([sys.executable, "-c", HOLDERS[kind], str(self.folder)], cwd=ROOT,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout.readline().strip() == "holding"
 
     def release(self) -> None:
@@ -45,10 +59,10 @@ class FolderHolder:
             self.process.wait()
 
 
-@pytest.fixture
-def holder(tmp_path):
+@pytest.fixture(params=sorted(HOLDERS))
+def holder(tmp_path, request):
     # tmp_path / "data": the DATA_DIR whose database a PostgreSQL test run names in DATABASE_URL
-    held = FolderHolder(tmp_path / "data")
+    held = FolderHolder(tmp_path / "data", request.param)
     try:
         yield held
     finally:
