@@ -39,7 +39,7 @@ COPY training training
 RUN pip install --no-deps -e .
 COPY --from=web /src/frontend/dist frontend/dist
 
-# Run as a user without privileges; DATA_DIR (SQLite, the Qdrant folder of local mode,
+# Run as a user without privileges; DATA_DIR (SQLite, the embedded Qdrant Edge folder,
 # the model registry, staged uploads, the admin token) is a volume it owns.
 RUN useradd --create-home --uid 10001 --user-group docstune \
     && mkdir -p /data/models /data/uploads \

@@ -10,7 +10,7 @@
 (``GUNICORN_CMD_ARGS="--timeout 300 --graceful-timeout 60"``).
 
 More than one worker process needs a Qdrant server (``QDRANT_URL``): Qdrant's
-local mode lets only one process open its folder, so :func:`on_starting` refuses
+embedded engine (Qdrant Edge) lets only one process open its folder, so :func:`on_starting` refuses
 ``--workers`` above 1 without it.
 """
 import os
@@ -50,7 +50,7 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm
 def on_starting(server):
     if server.cfg.workers > 1 and not _settings.qdrant_url:
         raise SystemExit(
-            f"DocsTune: {server.cfg.workers} worker processes cannot share Qdrant's local folder "
+            f"DocsTune: {server.cfg.workers} worker processes cannot share the embedded Qdrant Edge folder "
             f"{_settings.qdrant_path_resolved}. Run one worker with threads (--workers 1 --threads "
             f"{_settings.serve_threads}), or set QDRANT_URL to a Qdrant server to run several."
         )

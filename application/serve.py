@@ -1,6 +1,6 @@
 """``docstune serve``: the chat API in gunicorn, one worker process with threads.
 
-One worker process because Qdrant's local mode lets a single process open its
+One worker process because the embedded Qdrant Edge lets a single process open its
 folder; threads give the concurrency. The model is loaded before the first
 request is accepted, then the URL is printed.
 """

@@ -53,9 +53,9 @@ class Settings(BaseSettings):
 
     # -- vector store --------------------------------------------------------------
     vector_store: Literal["qdrant"] = Field("qdrant", alias="VECTOR_STORE")
-    qdrant_url: str | None = Field(None, alias="QDRANT_URL", description="Qdrant server; unset = local mode")
+    qdrant_url: str | None = Field(None, alias="QDRANT_URL", description="Qdrant server; unset = embedded Qdrant Edge")
     qdrant_api_key: str | None = Field(None, alias="QDRANT_API_KEY")
-    qdrant_path: Path | None = Field(None, alias="QDRANT_PATH", description="Local-mode folder; default <DATA_DIR>/qdrant")
+    qdrant_path: Path | None = Field(None, alias="QDRANT_PATH", description="Embedded Qdrant Edge folder; default <DATA_DIR>/qdrant")
     qdrant_timeout: int = Field(30, alias="QDRANT_TIMEOUT", ge=1, description="Seconds per Qdrant server request")
 
     # -- ingestion -----------------------------------------------------------------

@@ -2,7 +2,7 @@
 
     gunicorn -c python:application.gunicorn_conf application.wsgi:app
 
-With Qdrant local mode (no QDRANT_URL) run one worker process with threads;
+With the embedded Qdrant Edge (no QDRANT_URL) run one worker process with threads;
 ``application.gunicorn_conf`` refuses more. The admin token is created on first
 start if ADMIN_TOKEN is unset (see ``DATA_DIR/admin_token``).
 """

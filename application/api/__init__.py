@@ -37,7 +37,7 @@ def create_app(settings=None, services=None) -> Flask:
 
         services = Services(settings)
         if not settings.qdrant_url and settings.jobs_worker != "off":
-            # local mode: take the Qdrant folder now, so that a folder another process holds
+            # embedded Qdrant Edge: take the folder now, so that a folder another process holds
             # stops the start with its one clear error instead of a server that is never ready.
             # (JOBS_WORKER=off leaves the folder to a separate `docstune worker` until a search needs it.)
             try:

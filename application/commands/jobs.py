@@ -60,7 +60,7 @@ def worker(threads: int, check: bool, max_age: float, heartbeat_seconds: float, 
 
     Several workers (and the web processes, with JOBS_WORKER=off) share one queue: REDIS_URL,
     or the SQLite queue in DATA_DIR on one machine. Jobs that touch vectors need a Qdrant
-    server (QDRANT_URL) when more than one process runs: Qdrant's local mode lets one process
+    server (QDRANT_URL) when more than one process runs: the embedded Qdrant Edge lets one process
     open its folder, so here it is opened only by the first job that needs it.
     """
     if check:
@@ -92,7 +92,7 @@ def worker(threads: int, check: bool, max_age: float, heartbeat_seconds: float, 
         except Exception as exc:
             click.echo(f"warning: {exc}", err=True)
     else:
-        click.echo(f"Qdrant local mode ({settings.qdrant_path_resolved}): opened by the first job that needs "
+        click.echo(f"Embedded Qdrant Edge ({settings.qdrant_path_resolved}): opened by the first job that needs "
                    f"vectors; no other process may have it open then (set QDRANT_URL to share it).", err=True)
     heartbeat.parent.mkdir(parents=True, exist_ok=True)
     next_beat, problem = 0.0, None
@@ -167,7 +167,7 @@ def retrain(loss, epochs, max_seq_length, batch_size, include_synthetic, auto_pr
     """Export feedback, fine-tune the serving model, evaluate it against it, register it (and promote it).
 
     Runs here, as a job row that `docstune jobs` and GET /api/jobs show. Stop `docstune serve`
-    first when Qdrant runs in local mode (one process per folder), or use POST /api/admin/retrain.
+    first with the embedded Qdrant Edge (one process per folder), or use POST /api/admin/retrain.
     """
     from application.jobs.swaps import parse_retrain_options
 

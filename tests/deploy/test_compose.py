@@ -45,7 +45,7 @@ RUNTIME_VARIABLES = {"app": {"WEB_CONCURRENCY"}, "worker": set()}  # gunicorn's 
 NOT_IN_COMPOSE = {
     "SERVE_HOST": "the image listens on 0.0.0.0",
     "SERVE_PORT": "the port mapping and the health checks use the image's 7091",
-    "QDRANT_PATH": "Qdrant local mode only; compose runs a Qdrant server",
+    "QDRANT_PATH": "embedded Qdrant Edge only; compose runs a Qdrant server",
 }
 
 
@@ -232,8 +232,8 @@ def test_gunicorn_binds_the_published_port_with_several_workers(compose, dockerf
     assert healthcheck_default_port(app["healthcheck"]["test"]) == port["target"]
 
 
-def test_gunicorn_refuses_several_workers_on_qdrant_local_mode(compose, tmp_path):
-    """The real command, with Qdrant local mode: gunicorn stops at once, saying why."""
+def test_gunicorn_refuses_several_workers_on_the_embedded_qdrant_edge(compose, tmp_path):
+    """The real command, with the embedded Qdrant Edge: gunicorn stops at once, saying why."""
     gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).with_name("gunicorn"))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -1,5 +1,5 @@
 """The app service's real command serves, and the health checks of the image and of docker-compose.yml
-pass against it (and fail once it is gone). Run here with Qdrant local mode and one worker process,
+pass against it (and fail once it is gone). Run here with the embedded Qdrant Edge and one worker process,
 since no Qdrant server is at hand; everything else is the command and the checks as written."""
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 A real redis-server (tests/redis_server.py) and real worker processes (``python -m
 application.cli worker``) on the API's DATA_DIR and database. What crosses processes: the
 queue (Redis), the job rows (SQL: status, progress, cancel flag, heartbeat, which process runs
-it) and the staged uploads (DATA_DIR/uploads). Qdrant's local mode lets one process open its
+it) and the staged uploads (DATA_DIR/uploads). The embedded Qdrant Edge lets one process open its
 folder, so here the API process never touches vectors while a worker runs (it opens Qdrant
 lazily, on its first search), and the two-worker test uses jobs that need no vectors; with a
 Qdrant server (QDRANT_URL) any number of processes can.
@@ -204,7 +204,7 @@ def test_two_workers_never_run_the_same_job_twice(redis_app, workers):
     workers.extend([Worker(settings), Worker(settings)])
     runtime = services_of(redis_app).jobs
     # retrain jobs with no feedback yet: they end at once and need no vectors, so two processes can
-    # run them beside each other on Qdrant's local mode
+    # run them beside each other on the embedded Qdrant Edge
     ids = [runtime.submit("retrain", {})["id"] for _ in range(16)]
     for job_id in ids:
         runtime._run_task(job_id)  # the same message delivered twice (a redelivery, a retry)
