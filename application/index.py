@@ -16,7 +16,7 @@ complete, and the service reads through the alias ``chunks_active``. The rules:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from sqlalchemy import func, select
@@ -30,6 +30,7 @@ from application.vectorstore import ACTIVE_ALIAS, LEGACY_PREFIX, VectorPoint, Ve
 log = logging.getLogger(__name__)
 
 REINDEX_COMMAND = "docstune reindex"
+LEXICAL_BATCH = 512  # chunks per pass that only rewrites lexical vectors (no model: cheap)
 Progress = Callable[[int, int], None]
 
 
@@ -45,6 +46,11 @@ class ActiveIndex:
     embeddings: object  # plugins.EmbeddingBackend
     pending: object | None = None
     pending_error: str | None = None
+    lexical: object | None = None  # plugins.lexical.LexicalEncoder whose vectors new chunks get
+    # every point of the collection has its lexical vector from ``lexical``: the lexical leg may search
+    lexical_ready: bool = False
+    # not ready, but a re-index of this same collection can fill them (start-up starts it)
+    lexical_pending: bool = False
 
 
 def chunk_payload(chunk: Chunk, source: Source) -> dict:
@@ -85,13 +91,36 @@ def is_complete(db: Database, store: VectorStore, name: str) -> bool:
 
 
 def open_active_index(db: Database, store: VectorStore, embeddings, load_model: Callable[[str], object] | None = None,
-                      *, configured_error: str | None = None, batch_size: int = 64) -> ActiveIndex:
-    """The serving collection and its model.
+                      *, configured_error: str | None = None, batch_size: int = 64, lexical=None) -> ActiveIndex:
+    """The serving collection and its model, and whether its lexical vectors can be searched.
 
     ``embeddings`` is the configured model (``None`` if it could not be loaded; then
     ``configured_error`` says why); ``load_model(name)`` loads the model that made another
     collection, so that collection can keep serving while the configured one is built.
+    ``lexical`` is the configured lexical encoder (``None``: no lexical vectors are written).
     """
+    index = _open_active_index(db, store, embeddings, load_model, configured_error, batch_size, lexical)
+    if lexical is None:
+        return index
+    ready = lexical_ready(db, store, index.collection, lexical)
+    pending = not ready and not index.collection.startswith(LEGACY_PREFIX) and (
+        store.has_lexical(index.collection) or store.adds_lexical_in_place)
+    if not ready and not index.collection.startswith(LEGACY_PREFIX):  # the upgrade's own line says it all
+        log.warning("The serving collection %s has no %s vectors for all its chunks yet (it was made before hybrid "
+                    "retrieval, or with another LEXICAL_TOKENIZER): searches use the dense leg alone until %s",
+                    index.collection, lexical.version,
+                    f"a re-index fills them from the database (the job `docstune serve` starts, or `{REINDEX_COMMAND}`)"
+                    if pending else "the next re-index into a new collection (a promotion)")
+    return replace(index, lexical=lexical, lexical_ready=ready, lexical_pending=pending)
+
+
+def lexical_ready(db: Database, store: VectorStore, collection: str, lexical) -> bool:
+    record = collection_record(db, collection)
+    return (record is not None and record.lexical_version == lexical.version
+            and not collection.startswith(LEGACY_PREFIX) and store.has_lexical(collection))
+
+
+def _open_active_index(db, store, embeddings, load_model, configured_error, batch_size, lexical) -> ActiveIndex:
     active = store.alias_target(ACTIVE_ALIAS)
     if active is not None:
         store.ensure_payload_indexes(active)  # a collection from before an index existed
@@ -112,7 +141,7 @@ def open_active_index(db: Database, store: VectorStore, embeddings, load_model: 
                 f"{stored_chunks} chunks are stored but no vector index serves them (the Qdrant data was removed "
                 f"or never built). Run `{REINDEX_COMMAND}` to embed them with {configured}."
             )
-        ensure_collection(db, store, embeddings, status="complete")
+        ensure_collection(db, store, embeddings, status="complete", lexical=lexical)
         activate(db, store, expected)
         return ActiveIndex(expected, embeddings)
     if active == expected:
@@ -125,7 +154,7 @@ def open_active_index(db: Database, store: VectorStore, embeddings, load_model: 
         return ActiveIndex(active, embeddings)
     if is_complete(db, store, expected) and store.vector_size(expected) == embeddings.dimension:
         # built before (a rollback candidate, or an earlier swap): catch up with new chunks and serve it now
-        sync_collection(db, store, expected, embeddings, batch_size=batch_size)
+        sync_collection(db, store, expected, embeddings, batch_size=batch_size, lexical=lexical)
         activate(db, store, expected)
         log.warning("Serving %s from its complete collection %s", configured, expected)
         return ActiveIndex(expected, embeddings)
@@ -180,8 +209,9 @@ def _serve_with_own_model(db, store, active, configured, load_model, configured_
 
 
 def ensure_collection(db: Database, store: VectorStore, embeddings, status: str = "building",
-                      registry_version: str | None = None) -> str:
+                      registry_version: str | None = None, lexical=None) -> str:
     name = collection_name_for(embeddings.fingerprint)
+    created = False
     if store.collection_exists(name) and store.vector_size(name) != embeddings.dimension:
         if store.alias_target(ACTIVE_ALIAS) == name:
             raise IndexMismatchError(f"The serving collection {name} holds vectors of another dimension than "
@@ -189,6 +219,7 @@ def ensure_collection(db: Database, store: VectorStore, embeddings, status: str 
         store.drop_collection(name)  # left over from another model under the same name: never mix
     if not store.collection_exists(name):
         store.create_collection(name, embeddings.dimension)
+        created = True
         with db.session() as session:  # a record of a collection that is gone says nothing
             stale = session.get(VectorCollection, name)
             if stale is not None and stale.status == "complete":
@@ -206,6 +237,9 @@ def ensure_collection(db: Database, store: VectorStore, embeddings, status: str 
                     chunk_count=0,
                     completed_at=utcnow() if status == "complete" else None,
                     registry_version=registry_version,
+                    # an empty new collection holds every chunk's lexical vector (none): ingest adds them
+                    lexical_version=lexical.version if lexical is not None and created and status == "complete"
+                    and _count_chunks(session) == 0 else None,
                 )
             )
         elif registry_version and not record.registry_version:
@@ -228,28 +262,53 @@ def building_collections(db: Database) -> list[VectorCollection]:
 
 
 def sync_collection(db: Database, store: VectorStore, name: str, embeddings, *, batch_size: int = 64,
-                    progress: Progress | None = None) -> int:
-    """Make ``name`` hold exactly the chunks in SQL: embed the missing ones, delete the stale ones.
+                    progress: Progress | None = None, lexical=None) -> int:
+    """Make ``name`` hold exactly the chunks in SQL: embed the missing ones, delete the stale ones,
+    and (with ``lexical``) give every point the lexical vector of that tokenizer.
 
-    Chunk ids change with their text, so an id that is present has the right vector. Returns
-    how many chunks the collection holds afterwards.
+    Chunk ids change with their text, so an id that is present has the right dense vector; its
+    lexical vector is rewritten only when the collection's ``lexical_version`` is another one
+    (made before the lexical leg, or with another tokenizer: a cheap pass, no model involved).
+    Returns how many chunks the collection holds afterwards.
     """
+    if lexical is not None and not store.has_lexical(name):
+        try:
+            store.add_lexical(name)
+        except ValueError as exc:  # a server collection made before the lexical leg
+            log.warning("%s", exc)
+            lexical = None
+    record = collection_record(db, name)
+    refill = lexical is not None and (record is None or record.lexical_version != lexical.version)
     present = store.point_ids(name)
     with db.session() as session:
         ids = set(session.scalars(select(Chunk.id)))
     missing = sorted(ids - present)
-    total, done = len(ids), len(ids) - len(missing)
+    kept = sorted(ids & present) if refill else []
+    total, done = len(ids) + len(kept), len(ids) - len(missing)
     if progress:
         progress(done, total)
     for start in range(0, len(missing), batch_size):
         wanted = missing[start:start + batch_size]
         with db.session() as session:
             rows = list(session.execute(select(Chunk, Source).join(Source).where(Chunk.id.in_(wanted))))
-        done += _embed_batch(store, name, embeddings, rows)
+        done += _embed_batch(store, name, embeddings, rows, lexical)
         done += len(wanted) - len(rows)  # deleted meanwhile
         if progress:
             progress(done, total)
+    for start in range(0, len(kept), LEXICAL_BATCH):
+        wanted = kept[start:start + LEXICAL_BATCH]
+        with db.session() as session:
+            texts = dict(session.execute(select(Chunk.id, Chunk.text).where(Chunk.id.in_(wanted))).all())
+        store.set_lexical(name, dict(zip(texts, lexical.embed_documents(list(texts.values())))))
+        done += len(wanted)
+        if progress:
+            progress(done, total)
     store.delete(name, present - ids)
+    if refill:
+        with db.session() as session:
+            row = session.get(VectorCollection, name)
+            if row is not None:
+                row.lexical_version = lexical.version
     return len(ids)
 
 
@@ -263,6 +322,7 @@ def reindex(
     switch: bool = True,
     fresh: bool = False,
     registry_version: str | None = None,
+    lexical=None,
 ) -> str:
     """Embed every chunk in SQL with ``embeddings`` into its own collection, then switch the alias to it.
 
@@ -275,15 +335,15 @@ def reindex(
     serving = store.alias_target(ACTIVE_ALIAS) == name
     if fresh and not serving and store.collection_exists(name):
         store.drop_collection(name)
-    ensure_collection(db, store, embeddings, registry_version=registry_version)
+    ensure_collection(db, store, embeddings, registry_version=registry_version, lexical=lexical)
     if not serving:
         with db.session() as session:
             record = session.get(VectorCollection, name)
             record.status = "building"
             record.completed_at = None
-    sync_collection(db, store, name, embeddings, batch_size=batch_size, progress=progress)
+    sync_collection(db, store, name, embeddings, batch_size=batch_size, progress=progress, lexical=lexical)
     # chunks ingested or deleted while the main pass ran
-    count = sync_collection(db, store, name, embeddings, batch_size=batch_size)
+    count = sync_collection(db, store, name, embeddings, batch_size=batch_size, lexical=lexical)
     store.optimize(name)  # a bulk load: merge segments, build the search index, before it serves
     with db.session() as session:
         record = session.get(VectorCollection, name)
@@ -331,12 +391,16 @@ def prune_previous(db: Database, store: VectorStore, keep: int) -> list[str]:
     return dropped
 
 
-def _embed_batch(store: VectorStore, collection: str, embeddings, batch) -> int:
+def _embed_batch(store: VectorStore, collection: str, embeddings, batch, lexical=None) -> int:
     if not batch:
         return 0
-    vectors = embeddings.embed_documents([chunk.text for chunk, _ in batch])
-    store.upsert(
-        collection,
-        [VectorPoint(chunk.id, vector, chunk_payload(chunk, source)) for (chunk, source), vector in zip(batch, vectors)],
-    )
+    texts = [chunk.text for chunk, _ in batch]
+    vectors = embeddings.embed_documents(texts)
+    sparse = lexical.embed_documents(texts) if lexical is not None else [None] * len(texts)
+    store.upsert(collection, [VectorPoint(chunk.id, vector, chunk_payload(chunk, source), lexical_vector)
+                              for (chunk, source), vector, lexical_vector in zip(batch, vectors, sparse)])
     return len(batch)
+
+
+def _count_chunks(session) -> int:
+    return session.scalar(select(func.count()).select_from(Chunk)) or 0

@@ -11,6 +11,7 @@ import os
 import re
 import threading
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -24,6 +25,7 @@ from application.index import (
     activate,
     building_collections,
     collection_record,
+    lexical_ready,
     open_active_index,
     previous_collections,
     prune_previous,
@@ -32,10 +34,27 @@ from application.index import (
 )
 from application.settings import Settings, get_settings
 from application.vectorstore import SearchHit, VectorStore, collection_name_for, create_vector_store
+from training.fusion import FusionSettings, fuse
 
 log = logging.getLogger(__name__)
 
 MAX_SEARCH_K = 100
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """The hits of one search and the pipeline that found them (what a message records)."""
+
+    hits: list[SearchHit]
+    collection: str
+    fingerprint: str
+    fusion: FusionSettings  # what ran (dense alone while a collection's lexical vectors are incomplete)
+    lexical_version: str | None
+
+    @property
+    def pipeline(self) -> dict:
+        return {"collection": self.collection, "fingerprint": self.fingerprint, **self.fusion.to_dict(),
+                "lexical_version": self.lexical_version}
 
 
 class Services:
@@ -84,6 +103,13 @@ class Services:
         return load_embeddings(name, **self.settings.embedding_options())
 
     @property
+    def lexical(self):
+        """The lexical encoder of LEXICAL_TOKENIZER (BM25 sparse vectors, ``plugins.lexical``)."""
+        from plugins.lexical import load_lexical
+
+        return load_lexical(self.settings.lexical_tokenizer)
+
+    @property
     def vector_store(self) -> VectorStore:
         if self._vector_store is None:
             with self._lock:
@@ -108,9 +134,10 @@ class Services:
                 if self._index is None:
                     self._index = self._open_index()
                     self._index_checked_at = time.monotonic()
-                    if self._index.pending is not None and self.on_pending is not None:
+                    opened = self._index
+                    if (opened.pending is not None or opened.lexical_pending) and self.on_pending is not None:
                         try:
-                            self.on_pending(self._index.pending)
+                            self.on_pending(opened.pending or opened.embeddings)
                         except Exception:
                             log.exception("Could not start the re-index of the configured model")
                 index = self._index
@@ -128,7 +155,8 @@ class Services:
         # serving on silently would hide the mistake
         configured, error = self.embeddings, None
         index = open_active_index(self.db, self.vector_store, configured, self.load_model,
-                                  configured_error=error, batch_size=self.settings.ingest_batch_size)
+                                  configured_error=error, batch_size=self.settings.ingest_batch_size,
+                                  lexical=self.lexical)
         version = self.configured_model[1]
         if version and configured is not None and index.embeddings is configured:
             with self.db.session() as session:  # say which registry version serves
@@ -185,35 +213,58 @@ class Services:
         )
 
     def search(self, question: str, k: int = 4, source_ids: Sequence[str] | None = None) -> list[SearchHit]:
+        return self.retrieve(question, k, source_ids).hits
+
+    def fusion_for(self, index) -> FusionSettings:
+        """The retrieval settings a search of ``index`` runs with: the configured ones, or the dense leg
+        alone while the collection's lexical vectors are incomplete (a re-index fills them)."""
+        fusion = self.settings.fusion()
+        if fusion.uses_lexical and not index.lexical_ready:
+            return replace(fusion, mode="dense")
+        return fusion
+
+    def retrieve(self, question: str, k: int = 4, source_ids: Sequence[str] | None = None) -> Retrieval:
+        """The ``k`` best chunks for ``question`` by the serving pipeline, with that pipeline."""
         if not isinstance(question, str) or not question.strip():
             raise BadRequest("The question is empty; ask something.")
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_SEARCH_K:
             raise BadRequest(f"k must be a whole number from 1 to {MAX_SEARCH_K}.")
-        index = self.index
-        vector = index.embeddings.embed_query(question.strip())
-        points = self.vector_store.search(index.collection, vector, k, source_ids)
-        ids = [p.id for p in points]
+        index = self.index  # one snapshot: the model, the collection and its lexical state together
+        fusion = self.fusion_for(index)
+        question = question.strip()
+        depth = max(k, fusion.candidates) if fusion.mode == "hybrid" else k
+        vector = index.embeddings.embed_query(question) if fusion.uses_dense else None
+        sparse = index.lexical.embed_query(question) if fusion.uses_lexical else None
+        dense, lexical = self.vector_store.search_legs(index.collection, vector, sparse, depth, source_ids)
+        payloads = {p.id: p.payload for p in (*dense, *lexical)}
+        fused = fuse([(p.id, p.score) for p in dense], [(p.id, p.score) for p in lexical], fusion, depth)
+        ids = [f.chunk_id for f in fused]
         with self.db.session() as session:
             texts = dict(session.execute(select(Chunk.id, Chunk.text).where(Chunk.id.in_(ids))).all()) if ids else {}
         hits = []
-        for point in points:
-            if point.id not in texts:  # vector of a chunk deleted meanwhile
+        for item in fused:
+            if item.chunk_id not in texts:  # vector of a chunk deleted meanwhile
                 continue
-            payload = point.payload
+            payload = payloads[item.chunk_id]
             hits.append(
                 SearchHit(
-                    chunk_id=point.id,
+                    chunk_id=item.chunk_id,
                     source_id=payload.get("source_id", ""),
-                    text=texts[point.id],
-                    score=point.score,
+                    text=texts[item.chunk_id],
+                    score=item.score,
                     rank=len(hits) + 1,
                     title=payload.get("title", ""),
                     uri=payload.get("uri", ""),
                     page=payload.get("page"),
                     position=payload.get("position", 0),
+                    dense_score=item.dense_score,
+                    lexical_score=item.lexical_score,
                 )
             )
-        return hits
+            if len(hits) == k:
+                break
+        lexical_version = index.lexical.version if fusion.uses_lexical else None
+        return Retrieval(hits, index.collection, index.embeddings.fingerprint, fusion, lexical_version)
 
     def list_sources(self) -> list[dict]:
         with self.db.session() as session:
@@ -264,7 +315,8 @@ class Services:
             else:
                 embeddings = self.load_model(model_name)
             name = reindex(self.db, self.vector_store, embeddings, batch_size=self.settings.ingest_batch_size,
-                           progress=progress, switch=False, fresh=fresh, registry_version=registry_version)
+                           progress=progress, switch=False, fresh=fresh, registry_version=registry_version,
+                           lexical=self.lexical)
             self.swap_to(name, embeddings)
         return name
 
@@ -273,7 +325,9 @@ class Services:
         with self.swap_lock, self._lock:
             activate(self.db, self.vector_store, collection)
             # an explicit swap: what serves is what was chosen, nothing is pending any more
-            self._index = ActiveIndex(collection, embeddings)
+            lexical = self.lexical
+            self._index = ActiveIndex(collection, embeddings, lexical=lexical,
+                                      lexical_ready=lexical_ready(self.db, self.vector_store, collection, lexical))
             self._index_checked_at = time.monotonic()
             dropped = prune_previous(self.db, self.vector_store, self.settings.swap_keep_previous)
             if dropped:
@@ -299,7 +353,7 @@ class Services:
                 raise Conflict(f"Cannot roll back to {record.name}: {record.model_name} now has fingerprint "
                                f"{fingerprint}, not {record.fingerprint} (its files changed). Serving is unchanged.")
             sync_collection(self.db, self.vector_store, record.name, embeddings,
-                            batch_size=self.settings.ingest_batch_size)
+                            batch_size=self.settings.ingest_batch_size, lexical=self.lexical)
             log.warning("Rolling back from %s to %s", current.collection, record.name)
             return self.swap_to(record.name, embeddings)
 

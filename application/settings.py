@@ -14,6 +14,13 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from application.errors import DocsTuneError
+from plugins.lexical import DEFAULT_LEXICAL, LEXICAL_TOKENIZERS
+from training.fusion import FUSION_METHODS, NORMALISATIONS, RETRIEVAL_MODES, FusionSettings
+
+
+# the dense share of a hybrid search with no fitted weight: the best on average over two dev sets of
+# opposite kinds (docs/retrieval.md)
+DEFAULT_FUSION_WEIGHT = 0.5
 
 
 class SettingsError(DocsTuneError, ValueError):
@@ -58,6 +65,33 @@ class Settings(BaseSettings):
     qdrant_path: Path | None = Field(None, alias="QDRANT_PATH", description="Embedded Qdrant Edge folder; default <DATA_DIR>/qdrant")
     qdrant_timeout: int = Field(30, alias="QDRANT_TIMEOUT", ge=1, description="Seconds per Qdrant server request")
 
+    # -- retrieval: dense + lexical legs, fused (training.fusion) ----------------------
+    retrieval_mode: Literal[RETRIEVAL_MODES] = Field(
+        "hybrid", alias="RETRIEVAL_MODE", description="dense, lexical (BM25) or hybrid (both, fused)"
+    )
+    fusion_method: Literal[FUSION_METHODS] = Field(
+        "convex", alias="FUSION_METHOD", description="convex (normalised scores), rrf, wrrf or dbsf"
+    )
+    fusion_weight: float | None = Field(
+        None, alias="FUSION_WEIGHT", ge=0.0, le=1.0,
+        description="The dense share of a hybrid search, 0..1; unset: the serving version's fitted weight, "
+        "else the measured default",
+    )
+    fusion_normalise: Literal[NORMALISATIONS] = Field("max", alias="FUSION_NORMALISE")
+    fusion_rrf_k: int = Field(60, alias="FUSION_RRF_K", ge=1)
+    fusion_candidates: int = Field(50, alias="FUSION_CANDIDATES", ge=1, le=1000, description="Candidates per leg")
+    lexical_tokenizer: Literal[tuple(LEXICAL_TOKENIZERS)] = Field(
+        DEFAULT_LEXICAL, alias="LEXICAL_TOKENIZER", description="How chunks become BM25 sparse vectors"
+    )
+
+    def fusion(self, weight: float | None = None) -> FusionSettings:
+        """The retrieval settings; ``weight`` (a fitted one) applies when FUSION_WEIGHT is unset."""
+        chosen = self.fusion_weight if self.fusion_weight is not None else weight
+        return FusionSettings(mode=self.retrieval_mode, method=self.fusion_method,
+                              weight=DEFAULT_FUSION_WEIGHT if chosen is None else chosen,
+                              normalise=self.fusion_normalise, rrf_k=self.fusion_rrf_k,
+                              candidates=self.fusion_candidates)
+
     # -- ingestion -----------------------------------------------------------------
     chunk_tokens: int | None = Field(
         None, alias="CHUNK_TOKENS", ge=16, description="Chunk size in model tokens; default: what the model reads"
@@ -65,7 +99,7 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(32, alias="CHUNK_OVERLAP_TOKENS", ge=0)
     ingest_batch_size: int = Field(64, alias="INGEST_BATCH_SIZE", ge=1, description="Chunks embedded per batch")
 
-    @field_validator("database_url", "qdrant_url", "qdrant_api_key", "embeddings_device", mode="before")
+    @field_validator("database_url", "qdrant_url", "qdrant_api_key", "embeddings_device", "fusion_weight", mode="before")
     @classmethod
     def _empty_is_unset(cls, value):
         return None if value == "" else value

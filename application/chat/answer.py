@@ -111,20 +111,23 @@ def start_answer(
     if request.conversation_id:
         # checked before retrieval: a stranger's id fails fast and costs no embedding
         store.read(db, lambda s: _owned_conversation(s, request.conversation_id, owner))
-    hits = services.search(request.question, k=request.chunks)
-    fingerprint = services.index.embeddings.fingerprint
+    # the pipeline that found the hits is what the message records (a swap may happen right after)
+    retrieval = services.retrieve(request.question, k=request.chunks)
+    hits = retrieval.hits
     history = request.history
     if history is None:
         history = _stored_history(db, request.conversation_id, history_limit)
     prompt = template.render(request.question, hits, history)
     conversation_id, message_id = store_pending_message(
-        db, owner, request.conversation_id, request.question, hits, llm.name, fingerprint
+        db, owner, request.conversation_id, request.question, hits, llm.name, retrieval.fingerprint,
+        retrieval.pipeline,
     )
     return PendingAnswer(conversation_id, message_id, prompt, hits)
 
 
 def store_pending_message(
-    db, owner: str, conversation_id: str | None, question: str, hits, llm_name: str, fingerprint: str
+    db, owner: str, conversation_id: str | None, question: str, hits, llm_name: str, fingerprint: str,
+    retrieval: dict | None = None,
 ) -> tuple[str, str]:
     """Store a message (status ``streaming``) with every retrieved chunk, in a new
     conversation when ``conversation_id`` is None; returns (conversation id, message id)."""
@@ -143,11 +146,12 @@ def store_pending_message(
         )
         session.add(Message(
             id=message_id, conversation_id=conversation.id, position=position, question=question,
-            answer="", status="streaming", llm=llm_name, model_fingerprint=fingerprint,
+            answer="", status="streaming", llm=llm_name, model_fingerprint=fingerprint, retrieval=retrieval,
         ))
         session.add_all(
             MessageChunk(
-                message_id=message_id, chunk_id=hit.chunk_id, rank=rank, score=float(hit.score), shown=False,
+                message_id=message_id, chunk_id=hit.chunk_id, rank=rank, score=float(hit.score),
+                dense_score=hit.dense_score, lexical_score=hit.lexical_score, shown=False,
                 cited=False, source_id=hit.source_id, title=hit.title or "", uri=hit.uri or "", page=hit.page,
                 text=hit.text,
             )
@@ -249,6 +253,8 @@ def source_items(hits, cited: set[int]) -> list[dict]:
             "n": n,
             "rank": n,
             "score": round(float(hit.score), 6),
+            "dense_score": _rounded(hit.dense_score),
+            "lexical_score": _rounded(hit.lexical_score),
             "title": hit.title,
             "source": hit.uri,
             "page": hit.page,
@@ -323,6 +329,11 @@ def search_hits(services, body, settings, default_chunks: int = 4) -> list[dict]
     k = parse_chunks(body.get("chunks", default_chunks), settings.max_chunks)
     return [
         {"chunk_id": h.chunk_id, "rank": h.rank, "score": round(float(h.score), 6), "title": h.title,
-         "source": h.uri, "page": h.page, "text": h.text, "source_id": h.source_id}
+         "source": h.uri, "page": h.page, "text": h.text, "source_id": h.source_id,
+         "dense_score": _rounded(h.dense_score), "lexical_score": _rounded(h.lexical_score)}
         for h in services.search(question.strip(), k=k)
     ]
+
+
+def _rounded(score: float | None) -> float | None:
+    return None if score is None else round(float(score), 6)

@@ -83,10 +83,12 @@ def message_dict(message: Message, owner: str) -> dict:
         "error": message.error,
         "llm": message.llm,
         "model_fingerprint": message.model_fingerprint,
+        "retrieval": message.retrieval,
         "created_at": iso_utc(message.created_at),
         "completed_at": iso_utc(message.completed_at),
         "sources": [
-            {"chunk_id": r.chunk_id, "n": r.rank, "rank": r.rank, "score": r.score, "title": r.title,
+            {"chunk_id": r.chunk_id, "n": r.rank, "rank": r.rank, "score": r.score, "dense_score": r.dense_score,
+             "lexical_score": r.lexical_score, "title": r.title,
              "source": r.uri, "page": r.page, "text": r.text, "shown": r.shown, "cited": r.cited}
             for r in message.retrieved
         ],

@@ -4,7 +4,8 @@ Each line::
 
     {"message_id", "question", "verdict": "like"|"dislike"|null, "voter", "voted_at",
      "comment", "sources": {chunk_id: "relevant"|"irrelevant"},
-     "retrieved": [{"chunk_id", "text", "rank", "score", "cited"}], "model_fingerprint"}
+     "retrieved": [{"chunk_id", "text", "rank", "score", "dense_score", "lexical_score", "cited"}],
+     "model_fingerprint", "retrieval": {mode, method, weight, ..., lexical_version} | null}
 """
 from __future__ import annotations
 
@@ -34,10 +35,12 @@ def feedback_record(feedback: Feedback) -> dict:
         "comment": feedback.comment,
         "sources": {m.chunk_id: m.mark for m in feedback.marks},
         "retrieved": [
-            {"chunk_id": r.chunk_id, "text": r.text, "rank": r.rank, "score": r.score, "cited": r.cited}
+            {"chunk_id": r.chunk_id, "text": r.text, "rank": r.rank, "score": r.score,
+             "dense_score": r.dense_score, "lexical_score": r.lexical_score, "cited": r.cited}
             for r in message.retrieved
         ],
         "model_fingerprint": message.model_fingerprint,
+        "retrieval": message.retrieval,
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from application.db.base import Base, utcnow
@@ -45,6 +45,8 @@ class Message(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     llm: Mapped[str] = mapped_column(String(255))
     model_fingerprint: Mapped[str] = mapped_column(String(128))
+    # the retrieval pipeline that found the chunks: mode, fusion, weight, lexical tokenizer (null: before it)
+    retrieval: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
@@ -66,7 +68,9 @@ class MessageChunk(Base):
     message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
     chunk_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     rank: Mapped[int] = mapped_column(Integer)  # 1-based; also the [n] the answer cites it by
-    score: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)  # the fused score it was ranked by
+    dense_score: Mapped[float | None] = mapped_column(Float, nullable=True)  # None: that leg did not return it
+    lexical_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     shown: Mapped[bool] = mapped_column(Boolean, default=False)  # the client received it as a source
     cited: Mapped[bool] = mapped_column(Boolean, default=False)  # the answer cites it as [rank]
     source_id: Mapped[str] = mapped_column(String(36))

@@ -76,3 +76,6 @@ class VectorCollection(Base):
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # the registry version whose model made it; null for a model named by EMBEDDINGS_NAME
     registry_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # the lexical tokenizer (``plugins.lexical`` version) that filled every point's sparse vector;
+    # null: not (all) filled yet, so searches use the dense leg alone until a re-index fills them
+    lexical_version: Mapped[str | None] = mapped_column(String(128), nullable=True)

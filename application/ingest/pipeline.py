@@ -193,17 +193,22 @@ class Ingestor:
         collections = [(index.collection, index.embeddings),
                        *[c for c in self.extra_collections() if c[0] != index.collection]]
         new_ids = {row.id for row in rows}
+        # a collection made before the lexical leg (a local-mode one being upgraded) takes dense vectors only
+        lexical_in = {name: index.lexical is not None and self.store.has_lexical(name) for name, _ in collections}
         # 1. vectors first, under new ids: if SQL fails below, only these are removed again
         written: list[str] = []
         try:
             for start in range(0, len(rows), self.batch_size):
                 batch = rows[start:start + self.batch_size]
-                vectors = index.embeddings.embed_documents([r.text for r in batch])
-                points = [VectorPoint(r.id, v, chunk_payload(r, source)) for r, v in zip(batch, vectors)]
-                self.store.upsert(index.collection, points)
-                for name, embeddings in collections[1:]:
-                    others = embeddings.embed_documents([r.text for r in batch])
-                    self.store.upsert(name, [VectorPoint(p.id, v, p.payload) for p, v in zip(points, others)])
+                texts = [r.text for r in batch]
+                vectors = index.embeddings.embed_documents(texts)
+                # the lexical vectors do not depend on the model: the same ones go to every collection
+                sparse = index.lexical.embed_documents(texts) if index.lexical is not None else [None] * len(batch)
+                for position, (name, embeddings) in enumerate(collections):
+                    dense = vectors if position == 0 else embeddings.embed_documents(texts)
+                    with_lexical = lexical_in[name]
+                    self.store.upsert(name, [VectorPoint(r.id, v, chunk_payload(r, source), lx if with_lexical else None)
+                                             for r, v, lx in zip(batch, dense, sparse)])
                 written.extend(r.id for r in batch if r.id not in old_ids)
                 on_progress(start + len(batch))
             # 2. rows in one transaction: the old chunks go, the new ones come

@@ -17,11 +17,15 @@ def collection_name_for(fingerprint: str) -> str:
     return f"{COLLECTION_PREFIX}{fingerprint}"
 
 
+LEXICAL_VECTOR = "lexical"  # the named sparse vector (BM25 term weights, IDF applied by Qdrant)
+
+
 @dataclass
 class VectorPoint:
     id: str
     vector: list[float]
     payload: dict = field(default_factory=dict)
+    sparse: object | None = None  # plugins.lexical.SparseVector: the chunk's lexical vector, if any
 
 
 @dataclass
@@ -44,6 +48,9 @@ class SearchHit:
     uri: str
     page: int | None
     position: int
+    # each leg's own score (None: that leg did not return the chunk, or did not run); ``score`` is the fused one
+    dense_score: float | None = None
+    lexical_score: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -51,6 +58,10 @@ class SearchHit:
 
 class VectorStore(ABC):
     """A thin seam over the engine: collections, one alias, points, search."""
+
+    # whether ``add_lexical`` can give an existing collection the sparse vector (Qdrant Edge can,
+    # a Qdrant server cannot add a vector name: there a new collection gets it)
+    adds_lexical_in_place = False
 
     @abstractmethod
     def collection_exists(self, name: str) -> bool: ...
@@ -93,6 +104,32 @@ class VectorStore(ABC):
 
     @abstractmethod
     def point_ids(self, collection: str) -> set[str]: ...
+
+    # -- the lexical leg: a named sparse vector with Qdrant's IDF modifier ----------------
+    @abstractmethod
+    def has_lexical(self, name: str) -> bool:
+        """Whether ``name`` has the sparse vector (collections made before it existed do not)."""
+
+    @abstractmethod
+    def add_lexical(self, name: str) -> None:
+        """Give an existing collection the sparse vector (its points get values by ``set_lexical``)."""
+
+    @abstractmethod
+    def set_lexical(self, collection: str, vectors: dict[str, object]) -> None:
+        """Replace the sparse vector of existing points (``{point id: SparseVector}``), keeping the rest."""
+
+    @abstractmethod
+    def search_lexical(
+        self, collection: str, sparse, k: int, source_ids: Sequence[str] | None = None
+    ) -> list[ScoredPoint]: ...
+
+    def search_legs(
+        self, collection: str, vector: list[float] | None, sparse, k: int, source_ids: Sequence[str] | None = None
+    ) -> tuple[list[ScoredPoint], list[ScoredPoint]]:
+        """Both legs of a hybrid search (a leg given ``None`` is skipped: ``[]``); engines batch them."""
+        dense = self.search(collection, vector, k, source_ids) if vector is not None else []
+        lexical = self.search_lexical(collection, sparse, k, source_ids) if sparse is not None else []
+        return dense, lexical
 
     def ensure_payload_indexes(self, name: str) -> list[str]:  # noqa: B027 - optional hook
         """Create the payload indexes that ``name`` lacks (made before they existed); the fields created."""

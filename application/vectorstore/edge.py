@@ -38,14 +38,21 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from application.errors import ServiceUnavailable
-from application.vectorstore.base import ACTIVE_ALIAS, LEGACY_PREFIX, ScoredPoint, VectorPoint, VectorStore
+from application.vectorstore.base import (
+    ACTIVE_ALIAS,
+    LEGACY_PREFIX,
+    LEXICAL_VECTOR,
+    ScoredPoint,
+    VectorPoint,
+    VectorStore,
+)
 
 log = logging.getLogger(__name__)
 
 LOCK_FILE = "docstune-edge.lock"
 ALIASES_FILE = "aliases.json"
 SHARDS_DIR = "shards"
-DENSE_VECTOR = "dense"  # the named dense vector of every shard (the lexical one joins it: issue 12)
+DENSE_VECTOR = "dense"  # the named dense vector of every shard, beside the sparse LEXICAL_VECTOR
 SCROLL_PAGE = 1000
 # what qdrant-client's local mode (the embedded engine before Qdrant Edge) keeps in the same folder
 LEGACY_FILES = ("meta.json", "collection", ".lock")
@@ -68,6 +75,8 @@ def _edge():
 
 class EdgeVectorStore(VectorStore):
     """Collections as Qdrant Edge shards in one folder; the alias as an atomically replaced file."""
+
+    adds_lexical_in_place = True
 
     def __init__(self, root: Path, lock_file, legacy: VectorStore | None = None):
         self.root = root
@@ -153,8 +162,10 @@ class EdgeVectorStore(VectorStore):
             if final.exists():
                 raise ValueError(f"Collection {name} already exists")
             temporary = self._shards_dir / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
-            config = edge.EdgeConfig(vectors={DENSE_VECTOR: edge.EdgeVectorParams(size=dimension,
-                                                                                   distance=edge.Distance.Cosine)})
+            config = edge.EdgeConfig(
+                vectors={DENSE_VECTOR: edge.EdgeVectorParams(size=dimension, distance=edge.Distance.Cosine)},
+                sparse_vectors={LEXICAL_VECTOR: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
+            )
             shard = edge.EdgeShard.create(str(temporary), config)
             try:
                 # per-source search and delete filter on it (see ``_source_filter``)
@@ -186,11 +197,13 @@ class EdgeVectorStore(VectorStore):
             names += [LEGACY_PREFIX + name for name in self.legacy.list_collections()]
         return sorted(names)
 
+    def _config(self, name: str) -> dict:
+        return json.loads((self._path(name) / "edge_config.json").read_text())
+
     def vector_size(self, name: str) -> int:
         if (legacy := self._legacy(name)) is not None:
             return self.legacy.vector_size(legacy)
-        config = json.loads((self._path(name) / "edge_config.json").read_text())
-        return int(config["vectors"][DENSE_VECTOR]["size"])
+        return int(self._config(name)["vectors"][DENSE_VECTOR]["size"])
 
     def count(self, name: str) -> int:
         if (legacy := self._legacy(name)) is not None:
@@ -228,8 +241,10 @@ class EdgeVectorStore(VectorStore):
         if (legacy := self._legacy(collection)) is not None:
             return self.legacy.upsert(legacy, points)
         edge = _edge()
-        self._shard(collection).update(edge.UpdateOperation.upsert_points(
-            [edge.Point(p.id, {DENSE_VECTOR: list(p.vector)}, p.payload) for p in points]))
+        self._shard(collection).update(edge.UpdateOperation.upsert_points([
+            edge.Point(p.id, {DENSE_VECTOR: list(p.vector),
+                              **({LEXICAL_VECTOR: _sparse(p.sparse)} if p.sparse is not None else {})}, p.payload)
+            for p in points]))
 
     def delete(self, collection: str, ids: Iterable[str]) -> None:
         ids = list(ids)
@@ -248,16 +263,7 @@ class EdgeVectorStore(VectorStore):
     ) -> list[ScoredPoint]:
         if (legacy := self._legacy(collection)) is not None:
             return self.legacy.search(legacy, vector, k, source_ids)
-        edge = _edge()
-        request = edge.QueryRequest(
-            query=edge.Query.Nearest(list(vector), using=DENSE_VECTOR),
-            filter=_source_filter(source_ids) if source_ids else None,
-            limit=k,
-            with_payload=True,
-            with_vector=False,
-        )
-        return [ScoredPoint(id=str(p.id), score=float(p.score), payload=p.payload or {})
-                for p in self._shard(collection).query(request)]
+        return _scored(self._shard(collection).query(_dense_request(vector, k, source_ids)))
 
     def point_ids(self, collection: str) -> set[str]:
         if (legacy := self._legacy(collection)) is not None:
@@ -272,6 +278,48 @@ class EdgeVectorStore(VectorStore):
             ids.update(str(r.id) for r in records)
             if offset is None:
                 return ids
+
+    # -- the lexical leg ----------------------------------------------------------------
+    def has_lexical(self, name: str) -> bool:
+        if self._legacy(name) is not None:
+            return False  # a local-mode collection is rebuilt, not extended
+        return LEXICAL_VECTOR in (self._config(name).get("sparse_vectors") or {})
+
+    def add_lexical(self, name: str) -> None:
+        if self._legacy(name) is not None:
+            raise ValueError(f"{name} is a Qdrant local-mode collection: re-index it into Qdrant Edge instead")
+        if not self.has_lexical(name):
+            edge = _edge()
+            shard = self._shard(name)
+            shard.update(edge.UpdateOperation.create_sparse_vector(LEXICAL_VECTOR, modifier=edge.Modifier.Idf))
+            shard.flush()
+
+    def set_lexical(self, collection: str, vectors: dict[str, object]) -> None:
+        if not vectors:
+            return
+        edge = _edge()
+        self._shard(collection).update(edge.UpdateOperation.update_vectors(
+            [edge.PointVectors(pid, {LEXICAL_VECTOR: _sparse(v)}) for pid, v in vectors.items()]))
+
+    def search_lexical(
+        self, collection: str, sparse, k: int, source_ids: Sequence[str] | None = None
+    ) -> list[ScoredPoint]:
+        if (legacy := self._legacy(collection)) is not None:
+            return self.legacy.search_lexical(legacy, sparse, k, source_ids)
+        if not sparse.indices:  # a question of stop words only: nothing to match
+            return []
+        return _scored(self._shard(collection).query(_lexical_request(sparse, k, source_ids)))
+
+    def search_legs(
+        self, collection: str, vector: list[float] | None, sparse, k: int, source_ids: Sequence[str] | None = None
+    ) -> tuple[list[ScoredPoint], list[ScoredPoint]]:
+        if self._legacy(collection) is not None or vector is None or sparse is None or not sparse.indices:
+            return super().search_legs(collection, vector, sparse, k, source_ids)
+        edge = _edge()
+        # one planned batch: the two legs share a pass over the segments
+        dense, lexical = self._shard(collection).query_batch(edge.QueryBatchRequest(
+            [_dense_request(vector, k, source_ids), _lexical_request(sparse, k, source_ids)]))
+        return _scored(dense), _scored(lexical)
 
     # -- durability and upkeep --------------------------------------------------------
     def flush(self, name: str) -> None:
@@ -300,6 +348,28 @@ class EdgeVectorStore(VectorStore):
             if self._lock_file is not None:
                 self._lock_file.close()  # releases the folder lock
                 self._lock_file = None
+
+
+def _sparse(vector):
+    return _edge().SparseVector(list(vector.indices), list(vector.values))
+
+
+def _dense_request(vector, k: int, source_ids):
+    edge = _edge()
+    return edge.QueryRequest(query=edge.Query.Nearest(list(vector), using=DENSE_VECTOR),
+                             filter=_source_filter(source_ids) if source_ids else None,
+                             limit=k, with_payload=True, with_vector=False)
+
+
+def _lexical_request(sparse, k: int, source_ids):
+    edge = _edge()
+    return edge.QueryRequest(query=edge.Query.Nearest(_sparse(sparse), using=LEXICAL_VECTOR),
+                             filter=_source_filter(source_ids) if source_ids else None,
+                             limit=k, with_payload=True, with_vector=False)
+
+
+def _scored(points) -> list[ScoredPoint]:
+    return [ScoredPoint(id=str(p.id), score=float(p.score), payload=p.payload or {}) for p in points]
 
 
 def _source_filter(source_ids: Sequence[str]):

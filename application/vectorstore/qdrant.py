@@ -17,7 +17,7 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from application.errors import ServiceUnavailable
-from application.vectorstore.base import ACTIVE_ALIAS, ScoredPoint, VectorPoint, VectorStore
+from application.vectorstore.base import ACTIVE_ALIAS, LEXICAL_VECTOR, ScoredPoint, VectorPoint, VectorStore
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class QdrantVectorStore(VectorStore):
         self.client.create_collection(
             collection_name=name,
             vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
+            sparse_vectors_config={LEXICAL_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
         )
         self._create_payload_indexes(name, PAYLOAD_INDEXES)
 
@@ -119,7 +120,7 @@ class QdrantVectorStore(VectorStore):
             return
         self.client.upsert(
             collection_name=collection,
-            points=[models.PointStruct(id=p.id, vector=p.vector, payload=p.payload) for p in points],
+            points=[models.PointStruct(id=p.id, vector=_point_vector(p), payload=p.payload) for p in points],
             wait=True,
         )
 
@@ -145,7 +146,46 @@ class QdrantVectorStore(VectorStore):
             query_filter=_source_filter(source_ids) if source_ids else None,
             with_payload=True,
         )
-        return [ScoredPoint(id=str(p.id), score=float(p.score), payload=p.payload or {}) for p in response.points]
+        return _scored(response.points)
+
+    # -- the lexical leg ------------------------------------------------------------------
+    def has_lexical(self, name: str) -> bool:
+        return LEXICAL_VECTOR in (self.client.get_collection(name).config.params.sparse_vectors or {})
+
+    def add_lexical(self, name: str) -> None:
+        if not self.has_lexical(name):
+            # Qdrant cannot add a vector name to an existing collection: a new collection is needed
+            raise ValueError(f"The collection {name} was made before lexical vectors existed and Qdrant cannot add "
+                             f"them in place; re-index into a new collection (promote another model version) or "
+                             f"keep RETRIEVAL_MODE=dense for it.")
+
+    def set_lexical(self, collection: str, vectors: dict[str, object]) -> None:
+        if vectors:
+            self.client.update_vectors(collection, points=[
+                models.PointVectors(id=pid, vector={LEXICAL_VECTOR: _sparse(v)}) for pid, v in vectors.items()],
+                wait=True)
+
+    def search_lexical(
+        self, collection: str, sparse, k: int, source_ids: Sequence[str] | None = None
+    ) -> list[ScoredPoint]:
+        if not sparse.indices:
+            return []
+        response = self.client.query_points(collection_name=collection, query=_sparse(sparse), using=LEXICAL_VECTOR,
+                                            limit=k, query_filter=_source_filter(source_ids) if source_ids else None,
+                                            with_payload=True)
+        return _scored(response.points)
+
+    def search_legs(
+        self, collection: str, vector: list[float] | None, sparse, k: int, source_ids: Sequence[str] | None = None
+    ) -> tuple[list[ScoredPoint], list[ScoredPoint]]:
+        if vector is None or sparse is None or not sparse.indices:
+            return super().search_legs(collection, vector, sparse, k, source_ids)
+        where = _source_filter(source_ids) if source_ids else None
+        dense, lexical = self.client.query_batch_points(collection_name=collection, requests=[  # one round trip
+            models.QueryRequest(query=vector, limit=k, filter=where, with_payload=True),
+            models.QueryRequest(query=_sparse(sparse), using=LEXICAL_VECTOR, limit=k, filter=where, with_payload=True),
+        ])
+        return _scored(dense.points), _scored(lexical.points)
 
     def point_ids(self, collection: str) -> set[str]:
         ids: set[str] = set()
@@ -160,6 +200,21 @@ class QdrantVectorStore(VectorStore):
 
     def close(self) -> None:
         self.client.close()
+
+
+def _sparse(vector) -> models.SparseVector:
+    return models.SparseVector(indices=list(vector.indices), values=list(vector.values))
+
+
+def _point_vector(point: VectorPoint):
+    # the dense vector stays the unnamed default one (collections made before the lexical leg have only it)
+    if point.sparse is None:
+        return point.vector
+    return {"": point.vector, LEXICAL_VECTOR: _sparse(point.sparse)}
+
+
+def _scored(points) -> list[ScoredPoint]:
+    return [ScoredPoint(id=str(p.id), score=float(p.score), payload=p.payload or {}) for p in points]
 
 
 def _source_filter(source_ids: Sequence[str]) -> models.Filter:

@@ -167,7 +167,7 @@ def test_the_export_is_one_jsonl_object_per_rated_message_in_the_training_format
     assert len(mine) == 1
     record = mine[0]
     assert set(record) == {"message_id", "question", "verdict", "voter", "voted_at", "comment", "sources",
-                           "retrieved", "model_fingerprint"}
+                           "retrieved", "model_fingerprint", "retrieval"}
     assert record["question"] == "How long until a refund reaches my card?"
     assert record["verdict"] == "like" and record["comment"] == "good"
     assert record["sources"] == {other: "irrelevant"}
@@ -177,6 +177,10 @@ def test_the_export_is_one_jsonl_object_per_rated_message_in_the_training_format
     assert [r["rank"] for r in record["retrieved"]] == list(range(1, len(rated["chunks"]) + 1))
     assert record["retrieved"][0]["chunk_id"] == cited and record["retrieved"][0]["cited"] is True
     assert "full refund" in record["retrieved"][0]["text"] and isinstance(record["retrieved"][0]["score"], float)
+    # the pipeline that retrieved them, and each leg's own score
+    assert record["retrieval"]["mode"] == "hybrid" and record["retrieval"]["lexical_version"].startswith("qdrant-edge-bm25")
+    assert record["retrieval"]["fingerprint"] == record["model_fingerprint"]
+    assert isinstance(record["retrieved"][0]["dense_score"], float) and record["retrieved"][0]["lexical_score"] > 0
 
 
 def test_the_cli_export_writes_the_same_lines_and_training_reads_them(client, rated, app, chat_data_dir, tmp_path):

@@ -72,7 +72,9 @@ def test_the_old_folder_serves_until_the_reindex_into_edge_then_is_removed(old_i
                                                                              "between Christmas and New Year."})])
         assert services.search("When does the office close for the holidays?", k=1)[0].title == "Holidays"
         assert services.vector_store.count(index.collection) == before["count"] + 1
-        during = [(h.chunk_id, round(h.score, 4)) for h in services.search(QUESTIONS[1], k=4)]
+        # the old folder has no lexical vectors: the dense leg alone serves meanwhile
+        assert services.retrieve(QUESTIONS[1], k=4).fusion.mode == "dense"
+        during = {h.chunk_id: round(h.score, 4) for h in services.search(QUESTIONS[1], k=4)}
 
         name = services.reindex()  # what the job runs
     finally:
@@ -86,8 +88,11 @@ def test_the_old_folder_serves_until_the_reindex_into_edge_then_is_removed(old_i
     try:
         assert services.index.collection == name and services.index.pending is None
         assert services.vector_store.count(name) == services.chunk_count() == before["count"] + 1
-        # the same chunks in the same order with the same scores: the vectors were rebuilt from the same text
-        assert [(h.chunk_id, round(h.score, 4)) for h in services.search(QUESTIONS[1], k=4)] == during
+        # the same dense scores (the vectors were rebuilt from the same text), and now the lexical leg too
+        after = services.retrieve(QUESTIONS[1], k=4)
+        assert after.fusion.mode == "hybrid" and services.index.lexical_ready
+        assert {h.chunk_id: round(h.dense_score, 4) for h in after.hits} == during
+        assert any(h.lexical_score for h in after.hits)
     finally:
         services.close()
 
