@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from application.errors import Conflict
 from application.jobs.queue import EmbeddedConsumer, make_huey, queue_error
@@ -214,14 +216,19 @@ class JobRuntime:
     def recover(self) -> list[str]:
         """After a restart: jobs whose process died are marked failed, half-built collections removed.
 
-        Only the collections touch the vector store, and only when there are half-built ones, so a
-        worker that starts does not open Qdrant (local mode: one process per folder) for nothing.
+        An interrupted ingest job also loses its staged uploads, and the vectors it wrote without SQL
+        rows are removed. Only the collections and those vectors touch the vector store, and only when
+        there is something to clean, so a worker that starts does not open Qdrant (the embedded Edge:
+        one process per folder) for nothing.
         """
         from application.index import building_collections, drop_collection
 
         failed = self.store.recover_interrupted(self.settings.jobs_stale_seconds)
         for job_id in failed:
             log.warning("Job %s was interrupted (its process stopped); marked failed", job_id)
+        interrupted_ingests = [job for job in map(self.store.get, failed) if job["kind"] == "ingest"]
+        for job in interrupted_ingests:
+            self._remove_staged_folder(job)
         owned = {j["params"].get("collection") for j in self.store.active(SWAP_KINDS)}
         for record in building_collections(self.services.db):
             if record.name not in owned:
@@ -230,7 +237,54 @@ class JobRuntime:
                     drop_collection(self.services.db, self.services.vector_store, record.name)
                 except Exception:
                     log.exception("Could not remove %s", record.name)
+        if interrupted_ingests:
+            try:
+                self._remove_orphan_vectors([job["id"] for job in interrupted_ingests])
+            except Exception:
+                log.exception("Could not remove the vectors left by the interrupted ingest jobs")
         return failed
+
+    def _remove_staged_folder(self, job: dict) -> None:
+        """The uploads an interrupted ingest job had staged (the job removes them when it ends)."""
+        folder = job["params"].get("staged_folder")
+        uploads = (self.settings.data_dir / "uploads").resolve()
+        if folder and Path(folder).resolve().parent == uploads:  # only a folder that stage_uploads made
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _remove_orphan_vectors(self, job_ids: list[str]) -> None:
+        """An ingest writes a file's vectors before its SQL rows: one killed half-way leaves vectors of
+        chunks that SQL never got. Remove every point without a chunk row from the serving collection
+        and the ones being built (their ids and SQL's, compared once, when a worker starts).
+
+        Skipped while an ingest job runs (another process): its vectors precede its rows too.
+        """
+        from sqlalchemy import select
+
+        from application.db.models import Chunk
+        from application.vectorstore import ACTIVE_ALIAS
+
+        if self.store.list(limit=1, kind="ingest", statuses=("running",)):
+            log.info("Not looking for vectors left by interrupted ingest jobs: another ingest job is running")
+            return
+        store = self.services.vector_store
+        building = (job["params"].get("collection") for job in self.store.active(SWAP_KINDS))
+        names = {store.alias_target(ACTIVE_ALIAS), *building}
+        names = sorted(n for n in names if n and store.collection_exists(n))
+        with self.services.db.session() as session:
+            chunk_ids = set(session.scalars(select(Chunk.id)))
+        removed = {}
+        for name in names:
+            orphans = sorted(store.point_ids(name) - chunk_ids)
+            for start in range(0, len(orphans), 1000):
+                store.delete(name, orphans[start:start + 1000])
+            if orphans:
+                removed[name] = len(orphans)
+        if removed:
+            log.warning("Removed the vectors that interrupted ingest jobs %s left without a chunk row: %s",
+                        ", ".join(job_ids), ", ".join(f"{n} from {name}" for name, n in removed.items()))
+        else:
+            log.info("Interrupted ingest jobs %s left no vectors without a chunk row in %s",
+                     ", ".join(job_ids), ", ".join(names) or "the vector store")
 
     @property
     def worker_running(self) -> bool:
