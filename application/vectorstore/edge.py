@@ -183,6 +183,10 @@ class EdgeVectorStore(VectorStore):
             shard = self._shards.pop(name, None)
             if shard is not None:
                 shard.close()
+            aliases = self._aliases()
+            if name in aliases.values():  # as a Qdrant server does: the collection's aliases go with it
+                _replace_atomically(self.root / ALIASES_FILE,
+                                    json.dumps({a: c for a, c in aliases.items() if c != name}, indent=1))
             path = self._path(name)
             if path.exists():
                 # renamed away first: a crash halfway through the delete leaves a .tmp-* folder, not half a shard
