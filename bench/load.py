@@ -1,22 +1,37 @@
 """Load test: concurrent clients on /api/search and /stream against a real server, for a fixed time.
 
-Ingests a corpus of >= --chunks chunks once into a DATA_DIR (reused by later runs with the
-same --chunks, --chunk-tokens and database), starts the server, drives it with --clients
-threads (each its own HTTP connection and owner token) for --duration seconds after a short
-warm-up, and reports requests/s, latency p50/p95/p99, errors and the server's memory (RSS
-and PSS summed over its process tree, sampled from /proc). The answerer is the offline
-extractive one (LLM_PROVIDER=extractive) and rate limits are off. Results go to
+Builds a DATA_DIR holding >= --chunks chunks once (reused by later runs with the same --chunks,
+--chunk-tokens, --corpus and database), starts the server, drives it with --clients threads (each
+its own HTTP connection and owner token) for --duration seconds after a short warm-up, and reports
+requests/s, latency p50/p95/p99, errors and the server's memory (RSS and PSS summed over its
+process tree, sampled from /proc). The answerer is the offline extractive one
+(LLM_PROVIDER=extractive) and rate limits are off. Results go to
 bench/results/load-<mode>-<time>.json (git-ignored).
 
-Text: the chunks of Lyft's 10-K (../shared/data/lyft_10k_ir.json), then the .md/.rst/.txt
-documentation of the installed packages (as bench/ingest_and_search.py uses); questions: the
-data set's queries.
+The corpus (--corpus):
 
-    # the embedded default: `docstune serve`, one process with threads, SQLite, Qdrant local mode
-    .venv/bin/python bench/load.py --mode embedded --clients 8 --duration 60
+* ``synthetic`` (default): 20k or 100k chunks without embedding them all. ``--seed-chunks`` real
+  chunks (Lyft's 10-K, ../shared/data/lyft_10k_ir.json, then the .md/.rst/.txt documentation of the
+  installed packages) are parsed, chunked and embedded once with the bundled model (cached in
+  bench/results/seed/); the rest are their texts again under ``--sources`` new documents, with
+  noisy copies of their real vectors (bench/synthetic.py). The rows go into SQL through the
+  project's models (``Source``, ``Chunk``: ids, hashes and payloads as ingest makes them), the
+  vectors and BM25 lexical vectors into the Qdrant Edge collection ``chunks__<fingerprint>`` of the
+  bundled model, recorded ``complete`` with its lexical version, optimised, and the alias
+  ``chunks_active`` pointed at it: exactly what ``open_active_index`` serves without a re-index.
+* ``real``: ingest the text for real through ``Services.ingest_paths`` (parse, chunk, embed,
+  write): honest end to end, but embedding on a CPU makes it minutes per thousand chunks.
 
-    # gunicorn on PostgreSQL. Qdrant local mode allows one process, so without a Qdrant server
-    # this is 1 worker x N threads; with --qdrant-url, as many workers as you like.
+Questions: the data set's queries (the server embeds them: a search pays for one query embedding).
+
+    # the embedded default: `docstune serve`, one process with threads, SQLite, Qdrant Edge in process
+    .venv/bin/python bench/load.py --mode embedded --chunks 20000 --clients 8 --duration 60
+    # /api/search alone, one client (latency) and 8 clients (throughput)
+    .venv/bin/python bench/load.py --chunks 20000 --stream-share 0 --clients 1 --duration 30
+    .venv/bin/python bench/load.py --chunks 20000 --stream-share 0 --clients 8 --duration 30
+
+    # gunicorn on PostgreSQL. The embedded Qdrant Edge folder allows one process (a folder lock), so
+    # without a Qdrant server this is 1 worker x N threads; with --qdrant-url, as many workers as you like.
     .venv/bin/python bench/load.py --mode gunicorn --threads 8 --clients 8 --duration 60 \\
         --database-url postgresql+psycopg://docstune@127.0.0.1:55432/docstune_bench
     .venv/bin/python bench/load.py --mode gunicorn --workers 4 --qdrant-url http://qdrant:6333 \\
@@ -67,25 +82,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from ingest_and_search import percentile  # noqa: E402  (the same percentile as the other benchmark)
 
 BYTES_PER_CHUNK = 380  # at 96 tokens with 32 overlap (measured); the first guess of how much text to gather
-DOC_SUFFIXES = (".md", ".rst", ".txt")
 
 
 # -- the corpus ----------------------------------------------------------------------------------
-def corpus_documents(lyft: Path):
-    """(name, text) in a fixed order: the 10-K's chunks first, then the packages' documentation."""
-    if lyft.exists():
-        data = json.loads(lyft.read_text())
-        for cid, text in data["corpus"].items():
-            yield f"lyft-{cid}.txt", text
-    site = Path(sys.prefix) / "lib"
-    for path in sorted(site.rglob("*")):
-        if path.suffix.lower() in DOC_SUFFIXES and path.is_file() and path.stat().st_size > 200:
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (UnicodeDecodeError, OSError):
-                continue
-            name = "-".join(path.relative_to(site).parts[-4:])
-            yield hashlib.sha1(str(path).encode()).hexdigest()[:8] + "-" + Path(name).stem + ".txt", text
+# corpus_documents: (name, text) in a fixed order, the 10-K's chunks first, then the packages' docs
+from synthetic import corpus_documents, questions_from  # noqa: E402,F401
 
 
 def write_corpus(folder: Path, lyft: Path, max_bytes: int) -> int:
@@ -102,13 +103,6 @@ def write_corpus(folder: Path, lyft: Path, max_bytes: int) -> int:
     return written
 
 
-def questions_from(lyft: Path) -> list[str]:
-    if lyft.exists():
-        return list(json.loads(lyft.read_text())["queries"].values())
-    return ["What are the main risk factors?", "How is revenue recognized?", "How do I install it?",
-            "What does the configuration file contain?", "Which license applies?"]
-
-
 def redact(url: str | None) -> str | None:
     if not url or "@" not in url or "://" not in url:
         return url
@@ -121,6 +115,8 @@ def server_env(args, data_dir: Path) -> dict:
     env = {**os.environ, "DATA_DIR": str(data_dir), "CHUNK_TOKENS": str(args.chunk_tokens),
            "LLM_PROVIDER": "extractive", "ANTHROPIC_API_KEY": "", "RATE_LIMIT_ENABLED": "false",
            "ADMIN_TOKEN": "bench-admin-token-not-secret", "PYTHONUNBUFFERED": "1", "SERVE_THREADS": str(args.threads)}
+    if args.retrieval_mode:
+        env["RETRIEVAL_MODE"] = args.retrieval_mode
     for name, value in (("DATABASE_URL", args.database_url), ("QDRANT_URL", args.qdrant_url),
                         ("QDRANT_API_KEY", args.qdrant_api_key), ("REDIS_URL", args.redis_url)):
         if value:
@@ -147,6 +143,10 @@ def ensure_corpus(args, data_dir: Path) -> dict:
             if have >= args.chunks and marker.exists():
                 print(f"corpus: reusing {data_dir} ({have} chunks)", flush=True)
                 return {**json.loads(marker.read_text()), "chunks": have}
+            if args.corpus == "synthetic":
+                info = build_synthetic(args, services, data_dir)
+                marker.write_text(json.dumps(info, indent=2))
+                return info
             docs = data_dir.parent / (data_dir.name + "-docs")
             budget = int(args.chunks * BYTES_PER_CHUNK * 1.1)
             started = time.perf_counter()
@@ -162,16 +162,98 @@ def ensure_corpus(args, data_dir: Path) -> dict:
                 budget = int(budget * max(1.2, 1.1 * args.chunks / max(chunks, 1)))
             else:
                 raise SystemExit(f"only {chunks} chunks from all the text found; lower --chunks or --chunk-tokens")
-            info = {"chunks": chunks, "bytes": size, "chunk_tokens": args.chunk_tokens,
+            info = {"corpus": "real", "chunks": chunks, "bytes": size, "chunk_tokens": args.chunk_tokens,
                     "ingest_seconds": round(time.perf_counter() - started, 1),
                     "database": redact(services.settings.database_url_resolved)}
         finally:
-            services.close()  # frees Qdrant's local folder for the server
+            services.close()  # frees the Qdrant Edge folder (one process at a time) for the server
     finally:
         os.environ.clear()
         os.environ.update(saved)
     marker.write_text(json.dumps(info, indent=2))
     return info
+
+
+def build_synthetic(args, services, data_dir: Path) -> dict:
+    """``args.chunks`` chunks in SQL and in the serving Qdrant Edge collection, without embedding them all.
+
+    The texts are real (the seed's chunks, again under new sources), the vectors the seed's real ones and
+    noisy copies of them (bench/synthetic.py); rows, ids and payloads are made by the project's own
+    models and helpers, so the server serves the result as it would a real ingest.
+    """
+    from sqlalchemy import func, select
+
+    from application.db.models import Chunk, Source, VectorCollection
+    from application.index import activate, chunk_payload, ensure_collection, open_active_index
+    from application.ingest.chunking import chunk_id_for
+    from application.ingest.pipeline import source_id_for
+    from application.vectorstore import VectorPoint
+    from synthetic import load_seed, synthesize
+
+    db, store = services.db, services.vector_store
+    with db.session() as session:
+        if session.scalar(select(func.count()).select_from(Source)) or store.list_collections():
+            raise SystemExit(f"{data_dir} already holds sources or collections but no finished bench corpus: "
+                             f"remove it (rm -r {data_dir}) and run again")
+    started = time.perf_counter()
+    embeddings, lexical = services.embeddings, services.lexical
+    seed = load_seed(embeddings, args.chunk_tokens, args.seed_chunks, args.lyft, log=lambda m: print(m, flush=True))
+    data = synthesize(seed, args.chunks, sources=args.sources, noise=args.noise)
+    seed_lexical = lexical.embed_documents(seed.texts)
+    # an empty collection recorded complete, with this lexical version (what a first start makes) ...
+    name = ensure_collection(db, store, embeddings, status="complete", lexical=lexical)
+    by_source: dict[int, list[int]] = defaultdict(list)
+    for row, src in enumerate(data.source_of):
+        by_source[int(src)].append(row)
+    written = 0
+    pending_sql: list = []
+    for src, rows in sorted(by_source.items()):
+        uri = data.source_uris[src]
+        source_id = source_id_for(uri)
+        texts = [seed.texts[int(data.seed_of[r])] for r in rows]
+        source = Source(id=source_id, uri=uri, title=data.source_titles[src], kind="txt",
+                        content_hash=hashlib.sha256("\n\n".join(texts).encode()).hexdigest(),
+                        size_bytes=sum(len(t.encode()) for t in texts), chunk_count=len(rows))
+        chunks, points = [], []
+        for r, text in zip(rows, texts):
+            s, position = int(data.seed_of[r]), int(data.position[r])
+            chunk = Chunk(id=chunk_id_for(source_id, position, text), source_id=source_id, position=position,
+                          text=text, content_hash=hashlib.sha256(text.encode()).hexdigest(),
+                          token_count=seed.token_counts[s], page=seed.pages[s])
+            chunks.append(chunk)
+            points.append(VectorPoint(chunk.id, data.vectors[r].tolist(), chunk_payload(chunk, source), seed_lexical[s]))
+        # ... then, as ingest does: vectors first (in INGEST_BATCH_SIZE batches), then the rows
+        batch = services.settings.ingest_batch_size
+        for start in range(0, len(points), batch):
+            store.upsert(name, points[start:start + batch])
+        pending_sql.extend([source, *chunks])
+        written += len(rows)
+        if len(pending_sql) >= 5000 or src == len(data.source_titles) - 1:
+            with db.session() as session:
+                session.add_all(pending_sql)
+            pending_sql = []
+            print(f"corpus: {written}/{args.chunks} synthetic chunks written", flush=True)
+    if pending_sql:
+        with db.session() as session:
+            session.add_all(pending_sql)
+    optimize_started = time.perf_counter()
+    store.optimize(name)
+    optimize_s = time.perf_counter() - optimize_started
+    with db.session() as session:
+        session.get(VectorCollection, name).chunk_count = written
+    activate(db, store, name)
+    # what the server will decide: this collection, this model, lexical vectors ready, nothing to re-index
+    index = open_active_index(db, store, embeddings, services.load_model, lexical=lexical)
+    if index.collection != name or index.pending is not None or not index.lexical_ready or index.lexical_pending:
+        raise SystemExit(f"the built corpus would not serve as is: {index}")
+    count = store.count(name)
+    print(f"corpus: {written} chunks in {len(by_source)} sources, {count} points in {name} "
+          f"(optimize {optimize_s:.1f} s), built in {time.perf_counter() - started:.0f} s", flush=True)
+    return {"corpus": "synthetic", "chunks": written, "points": count, "sources": len(by_source),
+            "collection": name, "seed_chunks": len(seed.texts), "seed_documents": len(seed.doc_titles),
+            "noise": data.noise, "cosine_to_seed": round(data.cosine_to_seed, 4), "chunk_tokens": args.chunk_tokens,
+            "lexical_version": lexical.version, "build_seconds": round(time.perf_counter() - started, 1),
+            "optimize_seconds": round(optimize_s, 1), "database": redact(services.settings.database_url_resolved)}
 
 
 # -- the server --------------------------------------------------------------------------------
@@ -357,6 +439,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chunks", type=int, default=10000, help="at least this many chunks in the index")
     parser.add_argument("--chunk-tokens", type=int, default=96)
+    parser.add_argument("--corpus", choices=("synthetic", "real"), default="synthetic",
+                        help="synthetic: real seed chunks + noisy copies of their vectors; real: ingest it all")
+    parser.add_argument("--seed-chunks", type=int, default=6000, help="real chunks embedded for --corpus synthetic")
+    parser.add_argument("--sources", type=int, default=300, help="documents of --corpus synthetic")
+    parser.add_argument("--noise", type=float, default=0.025, help="per-dimension noise of a synthetic copy")
+    parser.add_argument("--retrieval-mode", choices=("dense", "lexical", "hybrid"), default=None,
+                        help="RETRIEVAL_MODE of the server (default: the product's default)")
     parser.add_argument("--duration", type=float, default=60, help="measured seconds (after --warmup)")
     parser.add_argument("--warmup", type=float, default=5, help="seconds of load before measuring")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (threads)")
@@ -367,11 +456,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="gunicorn worker processes (>1 needs --qdrant-url)")
     parser.add_argument("--threads", type=int, default=8, help="request threads per server process")
     parser.add_argument("--database-url", default=None, help="SQLAlchemy URL (PostgreSQL); default SQLite in DATA_DIR")
-    parser.add_argument("--qdrant-url", default=None, help="a Qdrant server; default local mode in DATA_DIR")
+    parser.add_argument("--qdrant-url", default=None,
+                        help="a Qdrant server; default the embedded Qdrant Edge (a folder in DATA_DIR)")
     parser.add_argument("--qdrant-api-key", default=None)
     parser.add_argument("--redis-url", default=None, help="job queue on Redis (not used by the load itself)")
     parser.add_argument("--data-dir", type=Path, default=None,
-                        help="default bench/results/load-data/<chunks>-<tokens>-<database>")
+                        help="default bench/results/load-data/<chunks>-<tokens>-<database>[-synthetic<seed chunks>]")
     parser.add_argument("--lyft", type=Path, default=ROOT.parent / "shared" / "data" / "lyft_10k_ir.json")
     parser.add_argument("--request-timeout", type=float, default=120)
     parser.add_argument("--ready-timeout", type=float, default=600)
@@ -380,18 +470,21 @@ def main() -> None:
     if args.mode == "embedded" and args.workers != 1:
         parser.error("--mode embedded is one process (`docstune serve`); use --mode gunicorn for --workers")
     if args.workers > 1 and not args.qdrant_url:
-        parser.error(f"--workers {args.workers} needs --qdrant-url: Qdrant's local mode lets one process open its "
-                     f"folder, so without a Qdrant server run --workers 1 with --threads N")
+        parser.error(f"--workers {args.workers} needs --qdrant-url: the embedded Qdrant Edge folder is opened by one "
+                     f"process (a folder lock), so without a Qdrant server run --workers 1 with --threads N")
     RESULTS.mkdir(parents=True, exist_ok=True)
     database_key = "sqlite"
     if args.database_url:
         database_key = "db-" + hashlib.sha1(args.database_url.encode()).hexdigest()[:8]
     if args.qdrant_url:
         database_key += "-qdrant-" + hashlib.sha1(args.qdrant_url.encode()).hexdigest()[:8]
-    data_dir = (args.data_dir or RESULTS / "load-data" / f"{args.chunks}-{args.chunk_tokens}-{database_key}").resolve()
+    corpus_key = "" if args.corpus == "real" else f"-synthetic{args.seed_chunks}"
+    data_dir = (args.data_dir or RESULTS / "load-data"
+                / f"{args.chunks}-{args.chunk_tokens}-{database_key}{corpus_key}").resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
 
     corpus = ensure_corpus(args, data_dir)
+    load_before = [round(x, 2) for x in os.getloadavg()]
     questions = questions_from(args.lyft)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -437,9 +530,11 @@ def main() -> None:
         "mode": args.mode, "workers": args.workers, "threads": args.threads, "clients": args.clients,
         "duration_s": args.duration, "warmup_s": args.warmup, "stream_share": args.stream_share, "k": args.k,
         "database": "sqlite" if not args.database_url else redact(args.database_url),
-        "qdrant": redact(args.qdrant_url) or "local mode", "llm": "extractive",
+        "qdrant": redact(args.qdrant_url) or "Qdrant Edge (embedded)", "llm": "extractive",
+        "retrieval_mode": args.retrieval_mode or "default", "command": " ".join(sys.argv),
         "corpus": corpus, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                                      "load_average_1m": round(os.getloadavg()[0], 2)},
+                                      "load_average_1m": round(os.getloadavg()[0], 2),
+                                      "load_average_before": load_before},
         "total": total, "search": per_kind["search"], "stream": per_kind["stream"],
         "error_samples": recorder.error_samples,
         "server_memory": {"idle": idle, "peak": peak,
