@@ -244,6 +244,11 @@ class EdgeVectorStore(VectorStore):
             return
         if (legacy := self._legacy(collection)) is not None:
             return self.legacy.upsert(legacy, points)
+        size = self.vector_size(collection)
+        wrong = [p.id for p in points if len(p.vector) != size]
+        if wrong:  # refused as a whole, as a server does (Edge alone would keep the points before the bad one)
+            raise ValueError(f"{len(wrong)} point(s) of {collection} have vectors of another dimension than its "
+                             f"{size} (first: {wrong[0]}); nothing was written")
         edge = _edge()
         self._shard(collection).update(edge.UpdateOperation.upsert_points([
             edge.Point(p.id, {DENSE_VECTOR: list(p.vector),

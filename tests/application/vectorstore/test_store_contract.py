@@ -249,6 +249,15 @@ def test_upsert_of_wrong_dimension_fails_and_keeps_the_points(store):
     assert best.id == chunk_id(2) and best.payload == payload(2, "s1")
 
 
+def test_a_batch_with_one_point_of_the_wrong_dimension_writes_nothing(store):
+    with_points(store, [point(i) for i in range(3)])
+
+    with pytest.raises(Exception):
+        store.upsert(NAME, [point(10), VectorPoint(chunk_id(11), [0.1, 0.2], payload(11, "s1")), point(12)])
+
+    assert store.point_ids(NAME) == {chunk_id(i) for i in range(3)}
+
+
 # -- the alias ---------------------------------------------------------------------------------
 def test_switch_alias_moves_atomically_and_alias_target_follows(store):
     with_points(store, [point(1)])
