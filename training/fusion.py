@@ -40,7 +40,7 @@ class FusionSettings:
     mode: str = "hybrid"
     method: str = "convex"
     weight: float = 0.5  # the dense share (convex, wrrf, dbsf)
-    normalise: str = "max"
+    normalise: str = "minmax"
     rrf_k: int = 60
     candidates: int = 50  # per leg, before fusion
 
@@ -72,6 +72,8 @@ class FusionSettings:
             return self.mode
         if self.method == "rrf":
             return f"hybrid:rrf(k={self.rrf_k})"
+        if self.method == "convex":
+            return f"hybrid:convex-{self.normalise}:{self.weight:g}"
         return f"hybrid:{self.method}:{self.weight:g}"
 
 
