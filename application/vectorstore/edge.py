@@ -83,6 +83,7 @@ class EdgeVectorStore(VectorStore):
         self._lock_file = lock_file
         self.legacy = legacy  # the local-mode folder of an install being upgraded
         self._shards: dict = {}  # name -> open EdgeShard
+        self._configs: dict[str, dict] = {}  # name -> its edge_config.json (read on every upsert otherwise)
         self._lock = threading.RLock()
         self._shards_dir.mkdir(exist_ok=True)
         for leftover in self._shards_dir.glob(".tmp-*"):  # a create that a crash interrupted
@@ -180,6 +181,7 @@ class EdgeVectorStore(VectorStore):
         if self._legacy(name) is not None:
             return  # removed as a whole once an Edge shard serves
         with self._lock:
+            self._configs.pop(name, None)
             shard = self._shards.pop(name, None)
             if shard is not None:
                 shard.close()
@@ -202,7 +204,10 @@ class EdgeVectorStore(VectorStore):
         return sorted(names)
 
     def _config(self, name: str) -> dict:
-        return json.loads((self._path(name) / "edge_config.json").read_text())
+        config = self._configs.get(name)
+        if config is None:
+            config = self._configs[name] = json.loads((self._path(name) / "edge_config.json").read_text())
+        return config
 
     def vector_size(self, name: str) -> int:
         if (legacy := self._legacy(name)) is not None:
@@ -302,6 +307,7 @@ class EdgeVectorStore(VectorStore):
             shard = self._shard(name)
             shard.update(edge.UpdateOperation.create_sparse_vector(LEXICAL_VECTOR, modifier=edge.Modifier.Idf))
             shard.flush()
+            self._configs.pop(name, None)
 
     def set_lexical(self, collection: str, vectors: dict[str, object]) -> None:
         if not vectors:
