@@ -8,7 +8,7 @@ function the service calls — and scoring the ranking takes milliseconds per se
 grid of fusion settings, a fitted weight (:func:`fit_fusion_weight`) or a per-query adaptive
 weight (:class:`AdaptiveFusion`) is evaluated in seconds.
 
-Metrics are per query and averaged, with binary relevance: hit@1/@5/@10 (at least one relevant
+Metrics are per query and averaged, with binary relevance: accuracy@1/@3/@5/@10 (hit-rate: at least one relevant
 chunk in the top k; sentence-transformers' ``accuracy@k``), MRR@10 and NDCG@10.
 
 Example::
@@ -37,7 +37,7 @@ from typing import Callable, Iterable, Sequence, Union
 from training.fusion import Candidates, Fused, FusionSettings, fuse
 from training.records import IRDataset
 
-METRIC_NAMES = ("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10")
+METRIC_NAMES = ("accuracy@1", "accuracy@3", "accuracy@5", "accuracy@10", "mrr@10", "ndcg@10")
 # the grid fit_fusion_weight searches: the dense share from 0 to 1 in steps of 0.05
 WEIGHT_GRID = tuple(round(i * 0.05, 2) for i in range(21))
 DEFAULT_CANDIDATES = FusionSettings().candidates  # per leg, as the service searches
@@ -196,16 +196,17 @@ def build_legs(ir: IRDataset, *, dense=None, lexical=None, candidates: int = DEF
 
 # -- metrics -------------------------------------------------------------------------------
 def ranking_metrics(ranked_ids: Sequence[str], relevant: Iterable[str]) -> dict[str, float]:
-    """hit@1/@5/@10, MRR@10 and NDCG@10 of one ranking with binary relevance."""
+    """hit-rate (accuracy)@1/@3/@5/@10, MRR@10 and NDCG@10 of one ranking with binary relevance."""
     relevant = set(relevant)
     top = list(ranked_ids[:10])
     first = next((rank for rank, cid in enumerate(top, start=1) if cid in relevant), None)
     dcg = sum(1.0 / math.log2(rank + 1) for rank, cid in enumerate(top, start=1) if cid in relevant)
     ideal = sum(1.0 / math.log2(rank + 1) for rank in range(1, min(len(relevant), 10) + 1))
     return {
-        "hit@1": float(first is not None and first <= 1),
-        "hit@5": float(first is not None and first <= 5),
-        "hit@10": float(first is not None),
+        "accuracy@1": float(first is not None and first <= 1),
+        "accuracy@3": float(first is not None and first <= 3),
+        "accuracy@5": float(first is not None and first <= 5),
+        "accuracy@10": float(first is not None),
         "mrr@10": 1.0 / first if first else 0.0,
         "ndcg@10": dcg / ideal if ideal else 0.0,
     }

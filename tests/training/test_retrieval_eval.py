@@ -88,7 +88,7 @@ def legs() -> RetrievalLegs:
 # -- metrics -------------------------------------------------------------------------------
 def test_metrics_of_one_ranking_by_hand():
     assert ranking_metrics(["x", "a", "y"], {"a"}) == {
-        "hit@1": 0.0, "hit@5": 1.0, "hit@10": 1.0, "mrr@10": 0.5, "ndcg@10": pytest.approx(1 / math.log2(3))}
+        "accuracy@1": 0.0, "accuracy@3": 1.0, "accuracy@5": 1.0, "accuracy@10": 1.0, "mrr@10": 0.5, "ndcg@10": pytest.approx(1 / math.log2(3))}
     both = ranking_metrics(["a", "x", "b"], {"a", "b"})
     assert both["mrr@10"] == 1.0
     assert both["ndcg@10"] == pytest.approx((1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3)))
@@ -96,9 +96,9 @@ def test_metrics_of_one_ranking_by_hand():
 
 def test_a_relevant_chunk_below_rank_ten_counts_as_a_miss():
     ranking = [f"x{i}" for i in range(10)] + ["a"]
-    assert ranking_metrics(ranking, {"a"}) == {"hit@1": 0.0, "hit@5": 0.0, "hit@10": 0.0, "mrr@10": 0.0, "ndcg@10": 0.0}
-    assert ranking_metrics(ranking[4:], {"a"})["hit@10"] == 1.0
-    assert ranking_metrics(ranking[4:], {"a"})["hit@5"] == 0.0
+    assert ranking_metrics(ranking, {"a"}) == {"accuracy@1": 0.0, "accuracy@3": 0.0, "accuracy@5": 0.0, "accuracy@10": 0.0, "mrr@10": 0.0, "ndcg@10": 0.0}
+    assert ranking_metrics(ranking[4:], {"a"})["accuracy@10"] == 1.0
+    assert ranking_metrics(ranking[4:], {"a"})["accuracy@5"] == 0.0
 
 
 def test_dense_only_ranks_by_cosine_and_averages_per_query(legs):
@@ -107,7 +107,7 @@ def test_dense_only_ranks_by_cosine_and_averages_per_query(legs):
     assert result.per_query["q-money"]["mrr@10"] == 1.0
     assert result.per_query["q-code"]["mrr@10"] == pytest.approx(1 / 3)
     assert result.mean["mrr@10"] == pytest.approx((1 + 1 + 1 + 1 / 3) / 4)
-    assert result.mean["hit@1"] == 0.75
+    assert result.mean["accuracy@1"] == 0.75
 
 
 def test_a_sentence_transformer_and_a_backend_give_the_same_dense_leg(legs):
@@ -122,11 +122,11 @@ def test_an_error_code_only_bm25_finds_is_found_by_the_hybrid(legs):
     dense = evaluate_pipeline(legs, FusionSettings(mode="dense"))
     hybrid = evaluate_pipeline(legs, FusionSettings(method="convex", weight=0.5))
     assert legs.lexical["q-code"][0][0] == "error"
-    assert lexical.per_query["q-code"]["hit@1"] == 1.0 and dense.per_query["q-code"]["hit@1"] == 0.0
-    assert hybrid.per_query["q-code"]["hit@1"] == 1.0
+    assert lexical.per_query["q-code"]["accuracy@1"] == 1.0 and dense.per_query["q-code"]["accuracy@1"] == 0.0
+    assert hybrid.per_query["q-code"]["accuracy@1"] == 1.0
     # and the paraphrase only the dense leg understands stays found
-    assert lexical.per_query["q-login"]["hit@10"] == 0.0
-    assert hybrid.per_query["q-login"]["hit@1"] == 1.0
+    assert lexical.per_query["q-login"]["accuracy@10"] == 0.0
+    assert hybrid.per_query["q-login"]["accuracy@1"] == 1.0
     assert hybrid.mean["mrr@10"] == 1.0 > max(dense.mean["mrr@10"], lexical.mean["mrr@10"])
 
 
@@ -235,7 +235,7 @@ def test_the_adaptive_fusion_is_evaluated_and_fitted_like_any_fusion(legs):
     assert result.label == "adaptive:minmax:prior 0.5"
     # BM25 has a single candidate for the code (peakedness unknown): the prior weight, and it is found
     assert AdaptiveFusion().weight_for(legs.dense["q-code"], legs.lexical["q-code"]) == 0.5
-    assert result.per_query["q-code"]["hit@1"] == 1.0
+    assert result.per_query["q-code"]["accuracy@1"] == 1.0
     fitted = fit_weight(legs, lambda w: AdaptiveFusion(prior=w), prior=0.5)
     assert isinstance(fitted.fusion, AdaptiveFusion) and fitted.fusion.prior == fitted.weight
 
@@ -244,4 +244,4 @@ def test_a_fusion_needs_the_legs_it_fuses():
     legs = RetrievalLegs(relevant={"q": frozenset({"a"})}, dense={"q": [("a", 1.0)]})
     with pytest.raises(ValueError, match="lexical leg"):
         evaluate_pipeline(legs, FusionSettings(method="convex"))
-    assert evaluate_pipeline(legs, FusionSettings(mode="dense")).mean["hit@1"] == 1.0
+    assert evaluate_pipeline(legs, FusionSettings(mode="dense")).mean["accuracy@1"] == 1.0
