@@ -51,6 +51,8 @@ class ActiveIndex:
     lexical_ready: bool = False
     # not ready, but a re-index of this same collection can fill them (start-up starts it)
     lexical_pending: bool = False
+    # the fusion weight fitted for this collection (``vector_collections.fusion``), or None
+    tuned: dict | None = None
 
 
 def chunk_payload(chunk: Chunk, source: Source) -> dict:
@@ -100,6 +102,7 @@ def open_active_index(db: Database, store: VectorStore, embeddings, load_model: 
     ``lexical`` is the configured lexical encoder (``None``: no lexical vectors are written).
     """
     index = _open_active_index(db, store, embeddings, load_model, configured_error, batch_size, lexical)
+    index = replace(index, tuned=tuned_fusion(db, index.collection))
     if lexical is None:
         return index
     ready = lexical_ready(db, store, index.collection, lexical)
@@ -112,6 +115,21 @@ def open_active_index(db: Database, store: VectorStore, embeddings, load_model: 
                     f"a re-index fills them from the database (the job `docstune serve` starts, or `{REINDEX_COMMAND}`)"
                     if pending else "the next re-index into a new collection (a promotion)")
     return replace(index, lexical=lexical, lexical_ready=ready, lexical_pending=pending)
+
+
+def tuned_fusion(db: Database, collection: str) -> dict | None:
+    """The fusion weight fitted for ``collection`` (its record), or None."""
+    record = collection_record(db, collection)
+    return dict(record.fusion) if record is not None and record.fusion else None
+
+
+def set_tuned_fusion(db: Database, collection: str, tuned: dict | None) -> None:
+    """Store (or, with None, forget) the fusion weight fitted for ``collection``."""
+    with db.session() as session:
+        record = session.get(VectorCollection, collection)
+        if record is None:
+            raise IndexMismatchError(f"No record of the collection {collection}; nothing was stored.")
+        record.fusion = dict(tuned) if tuned else None
 
 
 def lexical_ready(db: Database, store: VectorStore, collection: str, lexical) -> bool:

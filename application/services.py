@@ -30,7 +30,9 @@ from application.index import (
     previous_collections,
     prune_previous,
     reindex,
+    set_tuned_fusion,
     sync_collection,
+    tuned_fusion,
 )
 from application.settings import Settings, get_settings
 from application.vectorstore import SearchHit, VectorStore, collection_name_for, create_vector_store
@@ -129,6 +131,13 @@ class Services:
                 with self._lock:
                     self._index = None
                 index = None
+            else:  # another process may have fitted a new fusion weight (`docstune tune`)
+                tuned = tuned_fusion(self.db, index.collection)
+                if tuned != index.tuned:
+                    with self._lock:
+                        if self._index is index:
+                            self._index = replace(index, tuned=tuned)
+                        index = self._index or index
         if index is None:
             with self._lock:
                 if self._index is None:
@@ -216,12 +225,72 @@ class Services:
         return self.retrieve(question, k, source_ids).hits
 
     def fusion_for(self, index) -> FusionSettings:
-        """The retrieval settings a search of ``index`` runs with: the configured ones, or the dense leg
-        alone while the collection's lexical vectors are incomplete (a re-index fills them)."""
-        fusion = self.settings.fusion()
+        """The retrieval settings a search of ``index`` runs with: the configured ones with the serving
+        weight (``serving_fusion``), or the dense leg alone while the collection's lexical vectors are
+        incomplete (a re-index fills them)."""
+        fusion, _ = self.serving_fusion(index)
         if fusion.uses_lexical and not index.lexical_ready:
             return replace(fusion, mode="dense")
         return fusion
+
+    def serving_fusion(self, index) -> tuple[FusionSettings, dict]:
+        """The configured retrieval settings with the weight that serves ``index``, and where it came from.
+
+        FUSION_WEIGHT, when set, wins; else the weight fitted for the serving collection (``docstune
+        tune``, or the registry version it was promoted from), when it was fitted for the configured
+        method and normalisation; else the measured default.
+        """
+        settings = self.settings
+        configured = settings.fusion()
+        tuned = index.tuned
+        if settings.fusion_weight is not None:
+            return configured, {"source": "FUSION_WEIGHT", "detail": f"FUSION_WEIGHT={settings.fusion_weight:g} is set"}
+        if tuned and tuned.get("method") == configured.method and tuned.get("normalise") == configured.normalise:
+            return settings.fusion(weight=tuned["weight"]), {"source": "fitted", "detail": tuned.get("origin", ""),
+                                                             "fitted": tuned}
+        detail = "the measured default (best on average over two dev sets of opposite kinds, docs/retrieval.md)"
+        if tuned:
+            detail += (f"; the weight fitted for {tuned.get('method')}-{tuned.get('normalise')} does not apply to "
+                       f"FUSION_METHOD={configured.method}, FUSION_NORMALISE={configured.normalise}")
+        return configured, {"source": "default", "detail": detail}
+
+    def set_tuned_fusion(self, collection: str, tuned: dict | None) -> None:
+        """Store the weight fitted for ``collection``; it serves at once if that collection serves."""
+        with self._lock:
+            set_tuned_fusion(self.db, collection, tuned)
+            index = self._index
+            if index is not None and index.collection == collection:
+                self._index = replace(index, tuned=dict(tuned) if tuned else None)
+
+    def retrieval_legs(self, ir, candidates: int | None = None):
+        """Both legs of the serving collection for each question of ``ir`` (an ``IRDataset``), as
+        ``training.retrieval_eval.RetrievalLegs``: what the serving pipeline retrieves, over every chunk.
+
+        Returns ``(legs, index)``: the snapshot the legs came from. Relevant chunks that are not
+        stored any more are dropped, and so are the questions left without one.
+        """
+        from training.retrieval_eval import RetrievalLegs
+
+        index = self.index
+        if not index.lexical_ready:
+            raise Conflict(f"The serving collection {index.collection} has no complete lexical vectors yet "
+                           f"(a re-index fills them); there is no hybrid pipeline to measure.")
+        depth = candidates or self.settings.fusion_candidates
+        wanted = {cid for cids in ir.relevant_docs.values() for cid in cids}
+        with self.db.session() as session:
+            stored = set(session.scalars(select(Chunk.id).where(Chunk.id.in_(wanted)))) if wanted else set()
+        relevant = {qid: frozenset(c for c in cids if c in stored) for qid, cids in ir.relevant_docs.items()
+                    if qid in ir.queries}
+        relevant = {qid: cids for qid, cids in relevant.items() if cids}
+        legs = RetrievalLegs(relevant, candidates=depth, dense_label=index.embeddings.name,
+                             lexical_label=index.lexical.version)
+        for qid in sorted(relevant):
+            question = ir.queries[qid]
+            dense, lexical = self.vector_store.search_legs(index.collection, index.embeddings.embed_query(question),
+                                                           index.lexical.embed_query(question), depth, None)
+            legs.dense[qid] = [(p.id, p.score) for p in dense]
+            legs.lexical[qid] = [(p.id, p.score) for p in lexical]
+        return legs, index
 
     def retrieve(self, question: str, k: int = 4, source_ids: Sequence[str] | None = None) -> Retrieval:
         """The ``k`` best chunks for ``question`` by the serving pipeline, with that pipeline."""
@@ -302,12 +371,14 @@ class Services:
             return session.scalar(select(func.count()).select_from(Chunk)) or 0
 
     def reindex(self, progress: Callable[[int, int], None] | None = None, *, model_name: str | None = None,
-                registry_version: str | None = None, fresh: bool = False) -> str:
+                registry_version: str | None = None, fresh: bool = False, tuned: dict | None = None) -> str:
         """Build the collection of ``model_name`` (default: the configured model) and swap it in.
 
         Searches go on during the build, answered by the collection that serves now; the
         alias and the snapshot switch together at the end, and the previous collection is
-        kept for rollback (``SWAP_KEEP_PREVIOUS``).
+        kept for rollback (``SWAP_KEEP_PREVIOUS``). ``tuned`` (the fusion weight fitted for this
+        model, e.g. a registry version's) is stored with the collection before the switch, so model
+        and weight start serving together; a newer fit already stored for it is kept.
         """
         with self.swap_lock:
             if model_name is None:
@@ -317,8 +388,21 @@ class Services:
             name = reindex(self.db, self.vector_store, embeddings, batch_size=self.settings.ingest_batch_size,
                            progress=progress, switch=False, fresh=fresh, registry_version=registry_version,
                            lexical=self.lexical)
+            if tuned is None and registry_version:
+                tuned = self._registry_fusion(registry_version)
+            current = tuned_fusion(self.db, name)
+            if tuned and (current is None or str(current.get("fitted_at", "")) <= str(tuned.get("fitted_at", ""))):
+                set_tuned_fusion(self.db, name, tuned)
             self.swap_to(name, embeddings)
         return name
+
+    def _registry_fusion(self, version: str) -> dict | None:
+        from training.registry import ModelRegistry, RegistryError
+
+        try:
+            return ModelRegistry(self.settings.models_dir).get(version).fitted_fusion()
+        except RegistryError:
+            return None
 
     def swap_to(self, collection: str, embeddings) -> ActiveIndex:
         """Serve ``collection`` with ``embeddings`` from now on: alias and snapshot change together."""
@@ -327,7 +411,8 @@ class Services:
             # an explicit swap: what serves is what was chosen, nothing is pending any more
             lexical = self.lexical
             self._index = ActiveIndex(collection, embeddings, lexical=lexical,
-                                      lexical_ready=lexical_ready(self.db, self.vector_store, collection, lexical))
+                                      lexical_ready=lexical_ready(self.db, self.vector_store, collection, lexical),
+                                      tuned=tuned_fusion(self.db, collection))
             self._index_checked_at = time.monotonic()
             dropped = prune_previous(self.db, self.vector_store, self.settings.swap_keep_previous)
             if dropped:
@@ -358,15 +443,26 @@ class Services:
             return self.swap_to(record.name, embeddings)
 
     def serving_info(self) -> dict:
-        """What serves now: ``{version, model_name, fingerprint, collection, dimension}``."""
+        """What serves now: ``{version, model_name, fingerprint, collection, dimension, retrieval}``.
+
+        ``retrieval`` is the pipeline around the model: the configured settings with the serving
+        weight, where that weight came from (``weight_source``: FUSION_WEIGHT, fitted, default;
+        ``weight_detail`` in words; ``fitted``: the fit's record), and what runs now (``running``:
+        dense alone while the lexical vectors are incomplete).
+        """
         index = self.index
         record = collection_record(self.db, index.collection)
+        fusion, origin = self.serving_fusion(index)
         return {
             "version": record.registry_version if record else None,
             "model_name": index.embeddings.name,
             "fingerprint": index.embeddings.fingerprint,
             "collection": index.collection,
             "dimension": index.embeddings.dimension,
+            "retrieval": {**fusion.to_dict(), "weight_source": origin["source"], "weight_detail": origin["detail"],
+                          "fitted": origin.get("fitted"), "running": self.fusion_for(index).describe(),
+                          "lexical_version": index.lexical.version if index.lexical is not None else None,
+                          "lexical_ready": index.lexical_ready},
         }
 
     def configured_info(self) -> dict:

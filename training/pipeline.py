@@ -132,6 +132,32 @@ class TrainingOutcome:
     verdict: GateVerdict
     files: dict[str, Path]
     version: ModelVersion | None = None
+    #: the two metric sets the gate compared: ``{"baseline": ..., "candidate": ...}``
+    judged: dict = field(default_factory=dict)
+    #: the candidate's retrieval settings (its fitted fusion weight), when pipelines were judged
+    retrieval: dict | None = None
+
+
+def judge_retrieval_pipelines(held_out: IRDataset, baseline_model, candidate_model, serving, lexical: str, *,
+                              gate: GateConfig | None = None, baseline_label: str = "active",
+                              device: str | None = None, dataset_name: str = ""):
+    """The serving pipeline against the candidate's (``training.tuning.judge_pipelines``) over the whole
+    held-out corpus, as an ``EvaluationRun`` for the report (serving pipeline first, candidate last)."""
+    from training.retrieval_eval import build_legs, encode_dense_leg
+    from training.tuning import judge_pipelines
+
+    baseline_legs = build_legs(held_out, dense=load_model(baseline_model, device=device), lexical=lexical,
+                               candidates=serving.candidates, dense_label=baseline_label, lexical_label=lexical)
+    candidate_legs = baseline_legs.with_dense(
+        encode_dense_leg(load_model(candidate_model, device=device), held_out, candidates=serving.candidates,
+                         query_ids=baseline_legs.query_ids), "candidate")
+    judgement = judge_pipelines(baseline_legs, candidate_legs, serving, gate, baseline_label=baseline_label)
+    labels = list(judgement.rows)  # serving pipeline, candidate pipeline, then the single legs
+    order = [labels[0], *labels[2:], labels[1]]
+    run = EvaluationRun({label: judgement.rows[label] for label in order},
+                        {label: label.split(" · ")[0] for label in order}, baseline_legs.query_ids,
+                        len(held_out.corpus), dataset_name)
+    return judgement, run
 
 
 def run_training(
@@ -148,8 +174,16 @@ def run_training(
     base_model_name: str | None = None,
     query_prefix: str = "",
     document_prefix: str = "",
+    retrieval=None,
+    lexical: str = "bm25-en",
 ) -> TrainingOutcome:
-    """Train, evaluate against ``base_model`` on the held-out set, judge, and register (if ``registry``)."""
+    """Train, evaluate against ``base_model`` on the held-out set, judge, and register (if ``registry``).
+
+    With ``retrieval`` (the serving ``FusionSettings``) of a mode other than ``dense``, the gate judges
+    pipelines: the base model with ``retrieval`` against the candidate with its weight fitted on the
+    held-out questions (cross-fitted), both over the held-out corpus with the ``lexical`` tokenizer;
+    the version records the candidate's retrieval settings. Without it, the models alone (dense).
+    """
     config = config or prepared.finetune_config()
     mine_hard_negatives = prepared.mine_hard_negatives(mine_hard_negatives)
     data = prepared.train
@@ -168,23 +202,40 @@ def run_training(
         result = finetune(base_model, data, work / "model", config,
                           description=f"Trained on {prepared.kind} data by `docstune train`.")
         result.data_stats = {**stats, **result.data_stats}
-        run = evaluate_models({baseline_label: str(base_model), "candidate": str(work / "model")},
-                              prepared.held_out, device=config.device, show_progress=config.show_progress,
-                              dataset_name=f"held-out {prepared.kind}")
-        verdict = judge(run.metrics[baseline_label], run.metrics["candidate"], gate)
+        dataset_name = f"held-out {prepared.kind}"
+        recorded_retrieval = None
+        if retrieval is not None and retrieval.mode != "dense":
+            judgement, run = judge_retrieval_pipelines(
+                prepared.held_out, str(base_model), str(work / "model"), retrieval, lexical, gate=gate,
+                baseline_label=baseline_label, device=config.device, dataset_name=dataset_name)
+            verdict, judged = judgement.verdict, {"baseline": judgement.baseline, "candidate": judgement.candidate}
+            recorded_retrieval = {
+                **judgement.candidate_settings.to_dict(), "lexical": lexical, "questions": judgement.questions,
+                "origin": f"fitted at training on {judgement.questions} held-out questions",
+                "serving_at_training": judgement.serving_settings.to_dict(),
+            }
+        else:
+            run = evaluate_models({baseline_label: str(base_model), "candidate": str(work / "model")},
+                                  prepared.held_out, device=config.device, show_progress=config.show_progress,
+                                  dataset_name=dataset_name)
+            verdict = judge(run.metrics[baseline_label], run.metrics["candidate"], gate)
+            judged = {"baseline": run.metrics[baseline_label], "candidate": run.metrics["candidate"]}
+            if retrieval is not None:
+                recorded_retrieval = {**retrieval.to_dict(), "lexical": lexical}
         files = write_evaluation_outputs(run, work / "eval", verdict)
-        result.metrics = run.metrics["candidate"]
+        result.metrics = judged["candidate"]
         write_model_card(work / "model", result)
-        outcome = TrainingOutcome(result, run, verdict, files)
+        outcome = TrainingOutcome(result, run, verdict, files, judged=judged, retrieval=recorded_retrieval)
         if registry is not None:
             outcome.version = registry.register(
                 work / "model",
                 base_model=base_model_name or str(base_model),
                 parent=parent,
                 data_stats=result.data_stats,
-                metrics=run.metrics["candidate"],
-                gate={**verdict.to_dict(), "baseline_metrics": run.metrics[baseline_label],
+                metrics=judged["candidate"],
+                gate={**verdict.to_dict(), "baseline_metrics": judged["baseline"],
                       "held_out_queries": len(run.query_ids)},
+                retrieval=recorded_retrieval,
                 training={**result.config, "train_rows": result.train_rows, "train_seconds": result.train_seconds,
                           "data_kind": prepared.kind},
                 files=files,

@@ -63,6 +63,9 @@ class ModelVersion:
     gate: dict | None = None
     training: dict = field(default_factory=dict)
     files: dict = field(default_factory=dict)
+    #: the retrieval settings the version serves with (``training.fusion.FusionSettings`` fields, the
+    #: fitted weight, the lexical tokenizer, where the weight came from); {}: registered before them
+    retrieval: dict = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelVersion":
@@ -71,6 +74,15 @@ class ModelVersion:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def fitted_fusion(self) -> dict | None:
+        """The fusion weight fitted for this version at training, as the serving collection stores it
+        (``application``'s ``vector_collections.fusion``); None when none was fitted."""
+        retrieval = self.retrieval or {}
+        if retrieval.get("mode") != "hybrid" or "questions" not in retrieval:
+            return None
+        return {**retrieval, "origin": f"registry {self.version}: {retrieval.get('origin', 'fitted at training')}",
+                "fitted_at": self.created_at, "registry_version": self.version}
 
 
 def compute_fingerprint(model_path: str | os.PathLike, query_prefix: str = "", document_prefix: str = "") -> str:
@@ -168,6 +180,7 @@ class ModelRegistry:
         move: bool = False,
         query_prefix: str = "",
         document_prefix: str = "",
+        retrieval: dict | None = None,
     ) -> ModelVersion:
         """Add a new immutable version holding ``model_folder`` (moved if ``move``, else copied).
 
@@ -208,6 +221,7 @@ class ModelRegistry:
                     gate=gate,
                     training=training or {},
                     files=copied,
+                    retrieval=retrieval or {},
                 )
                 write_text_atomically(staging / METADATA_FILE, json.dumps(record.to_dict(), indent=1, default=str))
                 os.rename(staging, final)

@@ -228,8 +228,7 @@ class PipelineResult:
 
 def describe_fusion(fusion: Fusion) -> str:
     if isinstance(fusion, FusionSettings):
-        text = fusion.describe()
-        return f"{text}:{fusion.normalise}" if fusion.mode == "hybrid" and fusion.method == "convex" else text
+        return fusion.describe()  # convex names its normalisation already: hybrid:convex-minmax:0.5
     return getattr(fusion, "label", None) or getattr(fusion, "__name__", type(fusion).__name__)
 
 

@@ -67,6 +67,17 @@ def retrain():
     return jsonify({"job_id": job["id"], "status": job["status"]}), 202
 
 
+@bp.post("/api/admin/tune")
+@require_admin
+def tune():
+    """Fit the fusion weight of the serving pipeline on the rated questions (a job of seconds)."""
+    body = json_body() if request.get_data() else {}
+    if body:
+        raise BadRequest(f"Unknown option(s): {', '.join(sorted(body))}; POST /api/admin/tune takes none.")
+    job = get_services().jobs.submit("tune", {})
+    return jsonify({"job_id": job["id"], "status": job["status"]}), 202
+
+
 @bp.get("/api/admin/feedback/stats")
 @require_admin
 def feedback_stats():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from application.db.base import Base, utcnow
@@ -79,3 +79,6 @@ class VectorCollection(Base):
     # the lexical tokenizer (``plugins.lexical`` version) that filled every point's sparse vector;
     # null: not (all) filled yet, so searches use the dense leg alone until a re-index fills them
     lexical_version: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # the fusion weight fitted for this collection's model (``training.tuning.TunedFusion.record``:
+    # weight, method, normalisation, origin, metrics); null: FUSION_WEIGHT or the default serves
+    fusion: Mapped[dict | None] = mapped_column(JSON, nullable=True)

@@ -70,6 +70,7 @@ def run_reindex(services, context: JobContext) -> dict:
                            fresh=bool(context.params.get("fresh")))
 
 
+
 def run_promote(services, context: JobContext) -> dict:
     """Re-index with a registry version, switch the alias, then move the registry's active pointer."""
     from application.jobs.swaps import registry_for, validate_promotion
@@ -111,14 +112,15 @@ def run_retrain(services, context: JobContext) -> dict:
         rated = write_feedback_jsonl(services.db, feedback_file)
         if not rated:
             raise JobFailed("No rated messages yet: people need to rate answers (thumbs up/down) before a retrain.")
-        try:
-            prepared = prepare_from_feedback(feedback_file)
+        try:  # the held-out questions are judged over every stored chunk, not only the retrieved ones
+            prepared = prepare_from_feedback(feedback_file, chunk_texts=stored_chunk_texts(services.db))
         except TrainingDataError as exc:
             raise JobFailed(f"The feedback is not enough to train on: {exc}") from exc
         if params.get("include_synthetic"):
             context.progress(1, 5, "writing synthetic questions")
             _add_synthetic(services, prepared)
-        serving = services.index.embeddings
+        index = services.index
+        serving = index.embeddings
         base_path = getattr(serving, "path", None)
         if not base_path:
             raise JobFailed(f"The serving model {serving.name} has no local folder to fine-tune.")
@@ -138,6 +140,7 @@ def run_retrain(services, context: JobContext) -> dict:
                             tolerance=settings.gate_tolerance),
             mine_hard_negatives=True, baseline_label="active", parent=parent, base_model_name=serving.name,
             query_prefix=settings.embeddings_query_prefix, document_prefix=settings.embeddings_document_prefix,
+            retrieval=services.fusion_for(index), lexical=settings.lexical_tokenizer,
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -149,8 +152,8 @@ def run_retrain(services, context: JobContext) -> dict:
         "reason": verdict.reason,
         "report_url": f"{base_url}/report",
         "plot_url": f"{base_url}/plot.png",
-        "metrics": {"candidate": outcome.evaluation.metrics["candidate"],
-                    "baseline": outcome.evaluation.metrics["active"]},
+        "metrics": {"candidate": outcome.judged["candidate"], "baseline": outcome.judged["baseline"]},
+        "retrieval": outcome.retrieval,
         "files": {k: str(Path(v)) for k, v in outcome.files.items()},
         "data": outcome.finetune.data_stats,
         "promote_job_id": None,
@@ -160,6 +163,72 @@ def run_retrain(services, context: JobContext) -> dict:
         promote = context.runtime.submit_swap("promote", {"version": version.version, "trigger": context.job_id})
         result["promote_job_id"] = promote["id"]
     return result
+
+
+# -- tune: fit the fusion weight only (seconds, no model is trained) --------------------------
+def run_tune(services, context: JobContext) -> dict:
+    """Rated questions (the held-out side of the retrain's split) → both legs of the serving
+    collection → the fusion weight that ranks their rated chunks best → it serves at once.
+
+    The weight is stored for the serving collection (so a rollback or a promotion moves it with
+    the model) only when its cross-fitted metric is not below the serving weight's.
+    """
+    from application.chat.export import write_feedback_jsonl
+    from training.pipeline import prepare_from_feedback
+    from training.records import TrainingDataError
+    from training.tuning import tune_fusion
+
+    settings = services.settings
+    work = settings.models_dir / ".work" / f"tune-{context.job_id[:8]}"
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        context.progress(0, 3, "exporting feedback")
+        feedback_file = work / "feedback.jsonl"
+        if not write_feedback_jsonl(services.db, feedback_file):
+            raise JobFailed("No rated messages yet: people need to rate answers (thumbs up/down) before a tune.")
+        try:
+            held_out = prepare_from_feedback(feedback_file).held_out
+        except TrainingDataError as exc:
+            raise JobFailed(f"The feedback is not enough to fit a weight on: {exc}") from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    context.progress(1, 3, f"searching {len(held_out.queries)} held-out rated questions through the serving index")
+    legs, index = services.retrieval_legs(held_out)
+    serving, origin = services.serving_fusion(index)
+    try:
+        tuned = tune_fusion(legs, serving)
+    except TrainingDataError as exc:
+        raise JobFailed(f"Cannot fit the fusion weight: {exc}.") from exc
+    context.progress(2, 3, f"fitted {tuned.settings.weight:g} on {tuned.questions} questions")
+    store = tuned.gain >= 0
+    result = {
+        "collection": index.collection, "model_name": index.embeddings.name,
+        "weight": tuned.settings.weight, "previous_weight": serving.weight, "previous_source": origin["source"],
+        "questions": tuned.questions, "metric": tuned.metric,
+        "cross_fitted": tuned.cross_fitted, "baseline": tuned.baseline,
+        "curve": {f"{w:g}": round(v, 6) for w, v in tuned.curve.items()}, "stored": store,
+    }
+    if store:
+        services.set_tuned_fusion(index.collection, tuned.record(
+            f"docstune tune (job {context.job_id[:8]}): fitted on {tuned.questions} held-out rated questions",
+            job_id=context.job_id))
+        result["serving"] = ("FUSION_WEIGHT is set and wins; unset it to serve the fitted weight"
+                             if settings.fusion_weight is not None else "the fitted weight serves now")
+    else:
+        result["serving"] = (f"kept {serving.weight:g}: the fitted weight did worse on questions it was not "
+                             f"fitted on ({tuned.metric} {tuned.cross_fitted[tuned.metric]:.4f} against "
+                             f"{tuned.baseline[tuned.metric]:.4f})")
+    return result
+
+
+def stored_chunk_texts(db) -> dict[str, str]:
+    """Every stored chunk's text by id: the corpus a retrain judges retrieval over."""
+    from sqlalchemy import select
+
+    from application.db.models import Chunk
+
+    with db.session() as session:
+        return dict(session.execute(select(Chunk.id, Chunk.text)).all())
 
 
 def _add_synthetic(services, prepared) -> None:
@@ -187,4 +256,5 @@ def _add_synthetic(services, prepared) -> None:
     prepared.stats["synthetic_positives"] = len(extra.positives)
 
 
-HANDLERS = {"ingest": run_ingest, "reindex": run_reindex, "promote": run_promote, "retrain": run_retrain}
+HANDLERS = {"ingest": run_ingest, "reindex": run_reindex, "promote": run_promote, "retrain": run_retrain,
+            "tune": run_tune}

@@ -60,6 +60,8 @@ def version_summary(settings, version, registry) -> dict:
         "fingerprint": version.fingerprint,
         "base_model": version.base_model,
         "checkpoint_exists": Path(version.model_path).is_dir(),
+        # the retrieval settings it serves with (its fitted fusion weight); {}: registered before them
+        "retrieval": version.retrieval or {},
     }
 
 
