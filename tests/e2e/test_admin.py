@@ -69,6 +69,9 @@ def test_retrain_shows_the_new_version_with_its_metrics_and_report(page, server,
 
     page.get_by_role("link", name="Models").click()
     expect(page.get_by_test_id("serving")).to_contain_text("base model")
+    # the pipeline around the model: no tune yet, so the measured default weight, said so
+    expect(page.get_by_test_id("serving-retrieval")).to_contain_text("dense share 0.50")
+    expect(page.get_by_test_id("serving-retrieval")).to_contain_text("default")
     page.get_by_label("Loss").select_option("mnrl")
     page.get_by_label("Epochs").fill("1")
     page.get_by_role("button", name="Start retraining").click()
@@ -83,4 +86,5 @@ def test_retrain_shows_the_new_version_with_its_metrics_and_report(page, server,
     report = page.get_by_test_id("report")
     expect(report.locator("img.plot")).to_be_visible(timeout=15_000)
     expect(report).to_contain_text("mrr")
+    expect(report).to_contain_text("lexical")  # the gate judged pipelines: every mode side by side
     page.screenshot(path=str(artifacts / "models.png"), full_page=True)

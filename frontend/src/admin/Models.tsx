@@ -165,8 +165,24 @@ export default function Models({ call, token }: { call: AdminCall; token: string
                 {serving?.dimension ? ` · ${serving.dimension} dims` : ""}
                 {serving?.collection ? ` · ${serving.collection}` : ""}
               </p>
+              {serving?.retrieval ? (
+                <p data-testid="serving-retrieval">
+                  Retrieval <strong>{serving.retrieval.running}</strong>
+                  {serving.retrieval.mode === "hybrid" ? (
+                    <>
+                      {" "}· dense share <strong>{serving.retrieval.weight.toFixed(2)}</strong>{" "}
+                      <span className="muted small">({serving.retrieval.weight_source}: {serving.retrieval.weight_detail})</span>
+                    </>
+                  ) : null}
+                </p>
+              ) : null}
               <button type="button" disabled={busy || !!data.models.pending} onClick={() => void act("/api/admin/models/rollback")}>
                 Roll back to the previous model
+              </button>{" "}
+              <button type="button" disabled={busy || serving?.retrieval?.mode !== "hybrid"}
+                title="Fit the dense share of the hybrid search on the rated questions (seconds; no training)"
+                onClick={() => void act("/api/admin/tune")}>
+                Fit the fusion weight
               </button>
             </section>
             <section className="card" aria-label="Being built" data-testid="building">

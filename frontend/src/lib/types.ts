@@ -101,12 +101,26 @@ export interface ModelVersion {
   fingerprint?: string | null;
 }
 
+/** The pipeline around the serving model: the retrieval settings, the weight and where it came from. */
+export interface ServingRetrieval {
+  mode: string;
+  method: string;
+  weight: number;
+  normalise: string;
+  weight_source: "FUSION_WEIGHT" | "fitted" | "default";
+  weight_detail: string;
+  running: string;
+  lexical_version?: string | null;
+  lexical_ready?: boolean;
+}
+
 export interface ServingModel {
   version: string | null;
   model_name: string;
   fingerprint: string;
   collection?: string;
   dimension?: number;
+  retrieval?: ServingRetrieval;
 }
 
 export interface ModelsOverview {
