@@ -3,13 +3,20 @@
 ``InformationRetrievalEvaluator`` gives hit-rate (accuracy)@1/3/5/10, precision and
 recall@1/3/5/10, MRR@10, NDCG@10 and MAP@100; this module runs it on every model of
 one comparison and writes ``metrics.json``, ``report.md`` and ``hit_rate.png``.
+:func:`evaluate_pipelines` compares retrieval *pipelines* instead (each model × dense, lexical,
+hybrid fusion settings) with ``training.retrieval_eval``'s metrics (accuracy@k, MRR@10, NDCG@10
+only: the report shows "—" for the metrics a label lacks).
 
 Example::
 
-    from training.evaluate import evaluate_models, write_evaluation_outputs
+    from training.evaluate import evaluate_models, evaluate_pipelines, write_evaluation_outputs
+    from training.fusion import FusionSettings
     run = evaluate_models({"active": "/models/v1/model", "candidate": "/tmp/ft"}, held_out_ir)
     paths = write_evaluation_outputs(run, "/tmp/eval")
     print(run.metrics["candidate"]["mrr@10"], paths["report"])
+    run = evaluate_pipelines({"active": "/models/v1/model"}, held_out_ir,
+                             [FusionSettings(mode="dense"), FusionSettings(mode="lexical"), FusionSettings()])
+    list(run.metrics)  # ['active · dense', 'lexical (bm25-en)', 'active · hybrid:convex-minmax:0.5']
 """
 from __future__ import annotations
 
@@ -18,6 +25,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Sequence
 
 from training.irjson import write_text_atomically
 from training.records import IRDataset
@@ -90,6 +98,72 @@ def evaluate_models(
     return EvaluationRun(results, paths, sorted(relevant), len(ir.corpus), dataset_name)
 
 
+def _model_source(label: str, model) -> str:
+    if isinstance(model, (str, os.PathLike)):
+        return str(model)
+    return str(getattr(model, "model_card_data", None) and model.model_card_data.base_model or label)
+
+
+def evaluate_pipelines(
+    models: dict[str, object],
+    ir: IRDataset,
+    retrievals: Sequence,
+    *,
+    lexical="bm25-en",
+    candidates: int | None = None,
+    batch_size: int = 32,
+    device: str | None = None,
+    max_seq_length: int | None = None,
+    dataset_name: str = "",
+) -> EvaluationRun:
+    """Every model (a folder path or a loaded ``SentenceTransformer``) × every ``FusionSettings`` of
+    ``retrievals``, over the whole corpus of ``ir``, with ``training.retrieval_eval``'s metrics.
+
+    The lexical leg (``lexical``: a tokenizer name or a loaded encoder) is built once, one dense leg
+    per model, each with ``candidates`` per query (default: the largest of the settings'). Labels
+    read ``"<model label> · <fusion>"`` (``retrieval_eval.describe_fusion``, e.g.
+    ``"v3 · hybrid:convex-minmax:0.5"``); a lexical-only setting does not depend on the model and
+    appears once, as ``"lexical (bm25-en)"``. Repeated settings are evaluated once.
+    """
+    from training.finetune import load_model
+    from training.retrieval_eval import build_legs, describe_fusion, encode_dense_leg, evaluate_pipeline
+
+    settings = list(dict.fromkeys(retrievals))
+    if not settings:
+        raise ValueError("evaluate_pipelines needs at least one retrieval setting")
+    depth = candidates or max(s.candidates for s in settings)
+    encoder = None
+    if any(s.uses_lexical for s in settings):
+        if isinstance(lexical, str):
+            from plugins.lexical import load_lexical
+
+            encoder = load_lexical(lexical)
+        else:
+            encoder = lexical
+    lexical_name = getattr(encoder, "name", "") or (lexical if isinstance(lexical, str) else "")
+    legs = build_legs(ir, lexical=encoder, candidates=depth, lexical_label=lexical_name)
+    lexical_label = f"lexical ({legs.lexical_label or 'bm25'})"
+    results, sources = {}, {}
+    for model_label, model in models.items():
+        model_legs = legs
+        if any(s.uses_dense for s in settings):
+            loaded = load_model(model, device=device) if isinstance(model, (str, os.PathLike)) else model
+            if max_seq_length:
+                loaded.max_seq_length = max_seq_length
+            dense = encode_dense_leg(loaded, ir, candidates=depth, query_ids=legs.query_ids, batch_size=batch_size)
+            model_legs = legs.with_dense(dense, model_label)
+        for fusion in settings:
+            if not fusion.uses_dense:
+                if lexical_label not in results:
+                    results[lexical_label] = evaluate_pipeline(legs, fusion).mean
+                    sources[lexical_label] = str(getattr(encoder, "version", "") or lexical_name)
+                continue
+            label = f"{model_label} · {describe_fusion(fusion)}"
+            results[label] = evaluate_pipeline(model_legs, fusion).mean
+            sources[label] = _model_source(model_label, model)
+    return EvaluationRun(results, sources, legs.query_ids, len(ir.corpus), dataset_name)
+
+
 def plot_hit_rate(run: EvaluationRun, path: str | os.PathLike) -> Path:
     """PNG of hit-rate@k for every model of the run (matplotlib, Agg backend)."""
     import matplotlib
@@ -99,7 +173,9 @@ def plot_hit_rate(run: EvaluationRun, path: str | os.PathLike) -> Path:
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     for label, metrics in run.metrics.items():
-        ax.plot(HIT_RATE_KS, [metrics[f"accuracy@{k}"] for k in HIT_RATE_KS], marker="o", label=label)
+        points = [(k, metrics[f"accuracy@{k}"]) for k in HIT_RATE_KS if metrics.get(f"accuracy@{k}") is not None]
+        if points:  # a label without some hit-rates is drawn through the ones it has
+            ax.plot([k for k, _ in points], [v for _, v in points], marker="o", label=label)
     ax.set_xlabel("k (chunks retrieved)")
     ax.set_ylabel("hit-rate@k")
     ax.set_xticks(HIT_RATE_KS)
@@ -117,9 +193,14 @@ def plot_hit_rate(run: EvaluationRun, path: str | os.PathLike) -> Path:
 
 
 def markdown_report(run: EvaluationRun, verdict=None) -> str:
-    """A Markdown table of every headline metric, with the delta of each model against the first."""
+    """A Markdown table of every headline metric, with the delta of each model against the first.
+
+    A metric a label lacks (a pipeline has no precision, recall or MAP) shows as "—", and so does
+    its delta; a metric no label has is left out.
+    """
     labels = list(run.metrics)
     names = [f"accuracy@{k}" for k in HIT_RATE_KS] + ["precision@1", "recall@10", "mrr@10", "ndcg@10", "map@100"]
+    names = [name for name in names if any(run.metrics[label].get(name) is not None for label in labels)]
     lines = [
         "# Retrieval evaluation",
         "",
@@ -127,20 +208,25 @@ def markdown_report(run: EvaluationRun, verdict=None) -> str:
         + (f", data set `{run.dataset}`" if run.dataset else "")
         + f" — {run.created_at}",
         "",
-        "Models: " + ", ".join(f"**{label}** (`{run.models[label]}`)" for label in labels),
+        "Models: " + ", ".join(f"**{label}** (`{run.models.get(label, label)}`)" for label in labels),
         "",
         "| metric | " + " | ".join(labels) + (" | Δ " + labels[-1] + " − " + labels[0] if len(labels) > 1 else "") + " |",
         "|---" * (len(labels) + 1 + (len(labels) > 1)) + "|",
     ]
     for name in names:
         values = [run.metrics[label].get(name) for label in labels]
-        row = f"| {name.replace('accuracy', 'hit-rate')} | " + " | ".join(f"{v:.4f}" for v in values)
+        row = f"| {name.replace('accuracy', 'hit-rate')} | " + " | ".join(_cell(v) for v in values)
         if len(labels) > 1:
-            row += f" | {values[-1] - values[0]:+.4f}"
+            both = values[-1] is not None and values[0] is not None
+            row += f" | {values[-1] - values[0]:+.4f}" if both else " | —"
         lines.append(row + " |")
     if verdict is not None:
         lines += ["", f"## Gate: **{verdict.status}**", "", verdict.reason]
     return "\n".join(lines) + "\n"
+
+
+def _cell(value) -> str:
+    return "—" if value is None else f"{value:.4f}"
 
 
 def write_evaluation_outputs(run: EvaluationRun, out_dir: str | os.PathLike, verdict=None) -> dict[str, Path]:

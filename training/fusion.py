@@ -146,3 +146,27 @@ def _dbsf(dense: Candidates, lexical: Candidates, settings: FusionSettings) -> d
 
 
 _FUSERS = {"convex": _convex, "rrf": _rrf, "wrrf": _wrrf, "dbsf": _dbsf}
+
+
+RETRIEVAL_SPECS = "dense, lexical, hybrid, or hybrid:<weight> (the dense share, 0 to 1, e.g. hybrid:0.3)"
+
+
+def parse_retrieval_spec(spec: str, base: FusionSettings) -> FusionSettings:
+    """``dense``, ``lexical``, ``hybrid`` (``base``'s method, weight, normalisation) or ``hybrid:0.3``.
+
+    The other settings (method, normalisation, rrf_k, candidates) come from ``base``; anything
+    else raises ``ValueError`` with one line naming the accepted forms.
+    """
+    from dataclasses import replace
+
+    mode, _, weight = spec.strip().lower().partition(":")
+    try:
+        if mode in RETRIEVAL_MODES and not weight and ":" not in spec:
+            return replace(base, mode=mode)
+        if mode == "hybrid" and weight:
+            value = float(weight)
+            if math.isfinite(value):
+                return replace(base, mode="hybrid", weight=value)
+    except ValueError:
+        pass
+    raise ValueError(f"retrieval {spec!r}: use {RETRIEVAL_SPECS}")

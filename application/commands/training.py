@@ -183,25 +183,44 @@ def train(feedback_file, dataset_file, synthetic_corpus, loss, epochs, batch_siz
 @click.option("--dataset", "dataset_file", required=True, type=click.Path(dir_okay=False), help="IR JSON to evaluate on.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Folder for metrics.json, report.md, hit_rate.png [default: DATA_DIR/evaluations/<time>].")
 @click.option("--device", default=None)
+@click.option("--retrieval", "retrievals", multiple=True, metavar="SPEC",
+              help="Evaluate the pipeline instead of the bare model: dense, lexical, hybrid (the configured "
+                   "fusion) or hybrid:<weight> (the dense share); repeat to compare, every --model × every SPEC.")
 @_gate_options
 @_fail_cleanly
-def eval_command(models, dataset_file, out_dir, device, gate_metric, min_improvement, tolerance):
-    """Compare models on one IR JSON; with two models, the gate judges the second against the first."""
+def eval_command(models, dataset_file, out_dir, device, retrievals, gate_metric, min_improvement, tolerance):
+    """Compare models on one IR JSON; with two models, the gate judges the second against the first.
+
+    With --retrieval, every model × every retrieval setting over the whole corpus (the lexical leg
+    with LEXICAL_TOKENIZER, FUSION_CANDIDATES per leg); the gate judges the last row against the first.
+    """
     settings = _settings()
-    from training.evaluate import evaluate_models, markdown_report, write_evaluation_outputs
+    from training.evaluate import evaluate_models, evaluate_pipelines, markdown_report, write_evaluation_outputs
+    from training.fusion import parse_retrieval_spec
     from training.gate import judge
     from training.irjson import load_ir_json
 
+    fusions = []
+    for spec in retrievals:
+        try:
+            fusions.append(parse_retrieval_spec(spec, settings.fusion()))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--retrieval'") from exc
     ir = load_ir_json(dataset_file)
     paths = {}
     for name in models:
         label = name if name not in paths else f"{name} ({len(paths) + 1})"
         paths[label] = resolve_model_path(name, settings)
-    run = evaluate_models(paths, ir, device=device or settings.embeddings_device, show_progress=True,
-                          dataset_name=Path(dataset_file).name)
+    device = device or settings.embeddings_device
+    if fusions:
+        run = evaluate_pipelines(paths, ir, fusions, lexical=settings.lexical_tokenizer,
+                                 candidates=settings.fusion_candidates, device=device,
+                                 dataset_name=Path(dataset_file).name)
+    else:
+        run = evaluate_models(paths, ir, device=device, show_progress=True, dataset_name=Path(dataset_file).name)
     verdict = None
-    if len(paths) >= 2:
-        labels = list(paths)
+    if len(run.metrics) >= 2:
+        labels = list(run.metrics)
         verdict = judge(run.metrics[labels[0]], run.metrics[labels[-1]],
                         _gate_config(settings, gate_metric, min_improvement, tolerance))
     out = Path(out_dir) if out_dir else settings.data_dir / "evaluations" / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
