@@ -72,6 +72,14 @@ def _model_in_service(settings):
     return resolve_model_path(settings.embeddings_name, settings), settings.embeddings_name, None
 
 
+def _serving_retrieval(settings, version: str | None):
+    """The retrieval settings the model in service runs with: the configured ones with the weight
+    fitted for its registry version (FUSION_WEIGHT, when set, wins)."""
+    fitted = _registry(settings).get(version).fitted_fusion() if version else None
+    ours = fitted and fitted.get("method") == settings.fusion_method and fitted.get("normalise") == settings.fusion_normalise
+    return settings.fusion(weight=fitted["weight"] if ours else None)
+
+
 def _gate_options(func):
     for option in reversed([
         click.option("--gate-metric", default=None, help="Metric the candidate must improve [default: GATE_METRIC, mrr@10]."),
@@ -167,9 +175,13 @@ def train(feedback_file, dataset_file, synthetic_corpus, loss, epochs, batch_siz
         config=config, gate=_gate_config(settings, gate_metric, min_improvement, tolerance),
         mine_hard_negatives=prepared.mine_hard_negatives(hard_negatives), parent=parent, base_model_name=base_label,
         query_prefix=settings.embeddings_query_prefix, document_prefix=settings.embeddings_document_prefix,
+        retrieval=_serving_retrieval(settings, parent), lexical=settings.lexical_tokenizer,
     )
     version, verdict = outcome.version, outcome.verdict
     click.echo(f"Registered {version.version} ({verdict.status}): {verdict.reason}")
+    if outcome.retrieval and "questions" in outcome.retrieval:
+        click.echo(f"Judged as a pipeline: {outcome.retrieval['mode']} {outcome.retrieval['method']}-"
+                   f"{outcome.retrieval['normalise']}, fitted dense share {outcome.retrieval['weight']:g}")
     click.echo(f"Model:   {version.model_path}")
     for key, path in outcome.files.items():
         click.echo(f"{key.capitalize() + ':':8} {path}")

@@ -30,11 +30,18 @@ def test_train_from_feedback_then_list_show_promote_rollback_and_eval(data_dir, 
     version_dir = data_dir / "models" / "v0001"
     assert f"Report:  {version_dir / 'report.md'}" in result.output and (version_dir / "report.md").is_file()
     assert "docstune models promote v0001" in result.output
+    # hybrid retrieval (the default): judged pipeline against pipeline, the fitted weight recorded
+    assert "Judged as a pipeline: hybrid convex-minmax, fitted dense share" in result.output
+    report = (version_dir / "report.md").read_text()
+    assert "lexical (bm25-en)" in report and "candidate · hybrid:convex-minmax:" in report
 
     listing = invoke(models, ["list"])
     assert "v0001" in listing.output and "candidate" in listing.output
     shown = json.loads(invoke(models, ["show", "1"]).output)
     assert shown["status"] == "candidate" and shown["parent"] is None and shown["metrics"]["mrr@10"] >= 0
+    retrieval = shown["retrieval"]
+    assert retrieval["mode"] == "hybrid" and 0 <= retrieval["weight"] <= 1 and retrieval["questions"] >= 1
+    assert retrieval["lexical"] == "bm25-en" and retrieval["serving_at_training"]["weight"] == 0.5
 
     assert "v0001 is now active" in invoke(models, ["promote", "v0001"]).output
     assert json.loads(invoke(models, ["list", "--json"]).output)[0]["status"] == "active"
