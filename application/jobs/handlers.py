@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 from application.index import collection_record, drop_collection
@@ -93,9 +94,25 @@ def run_promote(services, context: JobContext) -> dict:
 
 
 # -- retrain --------------------------------------------------------------------------------
+@contextmanager
+def rated_feedback(services, context: JobContext, kind: str, *, steps: int):
+    """The rated messages exported as feedback JSONL into a work folder of the job (removed after)."""
+    from application.chat.export import write_feedback_jsonl
+
+    work = services.settings.models_dir / ".work" / f"{kind}-{context.job_id[:8]}"
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        context.progress(0, steps, "exporting feedback")
+        path = work / "feedback.jsonl"
+        if not write_feedback_jsonl(services.db, path):
+            raise JobFailed(f"No rated messages yet: people need to rate answers (thumbs up/down) before a {kind}.")
+        yield path
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def run_retrain(services, context: JobContext) -> dict:
     """Feedback → pairs (+ synthetic questions) → fine-tune the serving model → evaluate → register (→ promote)."""
-    from application.chat.export import write_feedback_jsonl
     from application.jobs.swaps import registry_for
     from training.finetune import FinetuneConfig
     from training.gate import GateConfig
@@ -104,14 +121,8 @@ def run_retrain(services, context: JobContext) -> dict:
 
     settings = services.settings
     params = context.params
-    work = settings.models_dir / ".work" / f"retrain-{context.job_id[:8]}"
-    work.mkdir(parents=True, exist_ok=True)
-    try:
-        context.progress(0, 5, "exporting feedback")
-        feedback_file = work / "feedback.jsonl"
-        rated = write_feedback_jsonl(services.db, feedback_file)
-        if not rated:
-            raise JobFailed("No rated messages yet: people need to rate answers (thumbs up/down) before a retrain.")
+    with rated_feedback(services, context, "retrain", steps=5) as feedback_file:
+        work = feedback_file.parent
         try:  # the held-out questions are judged over every stored chunk, not only the retrieved ones
             prepared = prepare_from_feedback(feedback_file, chunk_texts=stored_chunk_texts(services.db))
         except TrainingDataError as exc:
@@ -142,8 +153,6 @@ def run_retrain(services, context: JobContext) -> dict:
             query_prefix=settings.embeddings_query_prefix, document_prefix=settings.embeddings_document_prefix,
             retrieval=services.fusion_for(index), lexical=settings.lexical_tokenizer,
         )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     version, verdict = outcome.version, outcome.verdict
     base_url = f"/api/admin/models/{version.version}"
     result = {
@@ -173,25 +182,16 @@ def run_tune(services, context: JobContext) -> dict:
     The weight is stored for the serving collection (so a rollback or a promotion moves it with
     the model) only when its cross-fitted metric is not below the serving weight's.
     """
-    from application.chat.export import write_feedback_jsonl
     from training.pipeline import prepare_from_feedback
     from training.records import TrainingDataError
     from training.tuning import tune_fusion
 
     settings = services.settings
-    work = settings.models_dir / ".work" / f"tune-{context.job_id[:8]}"
-    work.mkdir(parents=True, exist_ok=True)
-    try:
-        context.progress(0, 3, "exporting feedback")
-        feedback_file = work / "feedback.jsonl"
-        if not write_feedback_jsonl(services.db, feedback_file):
-            raise JobFailed("No rated messages yet: people need to rate answers (thumbs up/down) before a tune.")
+    with rated_feedback(services, context, "tune", steps=3) as feedback_file:
         try:
             held_out = prepare_from_feedback(feedback_file).held_out
         except TrainingDataError as exc:
             raise JobFailed(f"The feedback is not enough to fit a weight on: {exc}") from exc
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     context.progress(1, 3, f"searching {len(held_out.queries)} held-out rated questions through the serving index")
     legs, index = services.retrieval_legs(held_out)
     serving, origin = services.serving_fusion(index)
