@@ -180,7 +180,7 @@ def reindex() -> None:
     services = get_services()
     progress = _TqdmProgress("re-indexing", "chunk")
     try:
-        name = services.reindex(progress=progress)
+        name = services.serving.reindex(progress=progress)
     finally:
         progress.close()
     click.echo(f"{services.chunk_count()} chunks embedded into {name}; it is now the active collection.")

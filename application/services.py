@@ -1,8 +1,10 @@
 """The application's resources, built once per process (or per app in tests).
 
-``Services`` owns the database, the vector store client and the embedding
-backend, and offers the operations the CLI and the HTTP API share: ingest,
-search, list and delete sources, re-index. Nothing here knows about HTTP.
+``Services`` holds the database, the vector store client, the embedding and lexical
+encoders, the job runtime and ``serving`` (``application.serving.ServingIndex``: the serving
+collection, its model and its retrieval settings, with search, re-index, swap and rollback).
+It offers the operations on documents the CLI and the HTTP API share: ingest, list and delete
+sources. Nothing here knows about HTTP.
 """
 from __future__ import annotations
 
@@ -10,53 +12,20 @@ import logging
 import os
 import re
 import threading
-import time
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import func, select, text
 
 from application.db import Database
-from application.db.models import Chunk, Source, VectorCollection
-from application.errors import BadRequest, Conflict, NotFound
-from application.index import (
-    ActiveIndex,
-    activate,
-    building_collections,
-    collection_record,
-    lexical_ready,
-    open_active_index,
-    previous_collections,
-    prune_previous,
-    reindex,
-    set_tuned_fusion,
-    sync_collection,
-    tuned_fusion,
-)
+from application.db.models import Chunk, Source
+from application.errors import BadRequest, NotFound
+from application.index import ActiveIndex
+from application.serving import Retrieval, ServingIndex  # noqa: F401  (Retrieval: re-exported)
 from application.settings import Settings, get_settings
 from application.vectorstore import SearchHit, VectorStore, collection_name_for, create_vector_store
-from training.fusion import FusionSettings, fuse
 
 log = logging.getLogger(__name__)
-
-MAX_SEARCH_K = 100
-
-
-@dataclass(frozen=True)
-class Retrieval:
-    """The hits of one search and the pipeline that found them (what a message records)."""
-
-    hits: list[SearchHit]
-    collection: str
-    fingerprint: str
-    fusion: FusionSettings  # what ran (dense alone while a collection's lexical vectors are incomplete)
-    lexical_version: str | None
-
-    @property
-    def pipeline(self) -> dict:
-        return {"collection": self.collection, "fingerprint": self.fingerprint, **self.fusion.to_dict(),
-                "lexical_version": self.lexical_version}
 
 
 class Services:
@@ -70,15 +39,12 @@ class Services:
         self.db.migrate()
         self._vector_store: VectorStore | None = None
         self._embeddings = None
-        self._index: ActiveIndex | None = None
-        self._index_checked_at = 0.0
         self._lock = threading.RLock()
-        # one swap at a time in this process (jobs also refuse a second one across processes)
-        self.swap_lock = threading.RLock()
         self._jobs = None
-        # called with the configured model when it has no complete collection yet (the job runtime
-        # sets it to enqueue the re-index); None: nothing starts it (the CLI says what to run)
-        self.on_pending: Callable[[object], None] | None = None
+        # the serving collection, its model and its retrieval settings, as one object
+        self.serving = ServingIndex(self.db, settings, store=lambda: self.vector_store,
+                                    configured=lambda: self.embeddings,
+                                    configured_model=lambda: self.configured_model, load_model=self.load_model)
 
     # -- resources, created on first use ------------------------------------------------
     @property
@@ -121,68 +87,8 @@ class Services:
 
     @property
     def index(self) -> ActiveIndex:
-        """The serving collection and its model, as one snapshot: a search reads this once and
-        embeds with exactly the model that made the collection it searches."""
-        index = self._index
-        if index is not None and self._alias_may_have_moved():
-            target = self.vector_store.alias_target()
-            if target is not None and target != index.collection:
-                log.warning("Another process switched the index to %s; following it", target)
-                with self._lock:
-                    self._index = None
-                index = None
-            else:  # another process may have fitted a new fusion weight (`docstune tune`)
-                tuned = tuned_fusion(self.db, index.collection)
-                if tuned != index.tuned:
-                    with self._lock:
-                        if self._index is index:
-                            self._index = replace(index, tuned=tuned)
-                        index = self._index or index
-        if index is None:
-            with self._lock:
-                if self._index is None:
-                    self._index = self._open_index()
-                    self._index_checked_at = time.monotonic()
-                    opened = self._index
-                    if (opened.pending is not None or opened.lexical_pending) and self.on_pending is not None:
-                        try:
-                            self.on_pending(opened.pending or opened.embeddings)
-                        except Exception:
-                            log.exception("Could not start the re-index of the configured model")
-                index = self._index
-        return index
-
-    def _alias_may_have_moved(self) -> bool:
-        now = time.monotonic()
-        if now - self._index_checked_at < self.settings.index_refresh_seconds:
-            return False
-        self._index_checked_at = now
-        return True
-
-    def _open_index(self) -> ActiveIndex:
-        # a configured model that cannot be loaded at all (a typo, a deleted folder) fails loudly:
-        # serving on silently would hide the mistake
-        configured, error = self.embeddings, None
-        index = open_active_index(self.db, self.vector_store, configured, self.load_model,
-                                  configured_error=error, batch_size=self.settings.ingest_batch_size,
-                                  lexical=self.lexical)
-        version = self.configured_model[1]
-        if version and configured is not None and index.embeddings is configured:
-            with self.db.session() as session:  # say which registry version serves
-                record = session.get(VectorCollection, index.collection)
-                if record is not None and not record.registry_version:
-                    record.registry_version = version
-        return index
-
-    def building_collections(self) -> list[tuple[str, object]]:
-        """Collections a re-index is filling now (in any process), with their models: new chunks go there too."""
-        found = []
-        for record in building_collections(self.db):
-            try:
-                found.append((record.name, self.load_model(record.model_name)))
-            except Exception as exc:  # the builder's catch-up pass still takes the chunk
-                log.warning("Cannot load %s to write into %s: %s", record.model_name, record.name, exc)
-        return found
+        """The serving snapshot (``serving.current``): what a search reads once."""
+        return self.serving.current
 
     @property
     def ingestor(self):
@@ -196,7 +102,7 @@ class Services:
             lambda: self.index,
             lambda embeddings: Chunker(embeddings, settings.chunk_tokens, settings.chunk_overlap_tokens),
             batch_size=settings.ingest_batch_size,
-            extra_collections=self.building_collections,
+            extra_collections=self.serving.building_collections,
         )
 
     @property
@@ -222,118 +128,8 @@ class Services:
         )
 
     def search(self, question: str, k: int = 4, source_ids: Sequence[str] | None = None) -> list[SearchHit]:
-        return self.retrieve(question, k, source_ids).hits
-
-    def fusion_for(self, index) -> FusionSettings:
-        """The retrieval settings a search of ``index`` runs with: the configured ones with the serving
-        weight (``serving_fusion``), or the dense leg alone while the collection's lexical vectors are
-        incomplete (a re-index fills them)."""
-        fusion, _ = self.serving_fusion(index)
-        if fusion.uses_lexical and not index.lexical_ready:
-            return replace(fusion, mode="dense")
-        return fusion
-
-    def serving_fusion(self, index) -> tuple[FusionSettings, dict]:
-        """The configured retrieval settings with the weight that serves ``index``, and where it came from.
-
-        FUSION_WEIGHT, when set, wins; else the weight fitted for the serving collection (``docstune
-        tune``, or the registry version it was promoted from), when it was fitted for the configured
-        method and normalisation; else the measured default.
-        """
-        settings = self.settings
-        configured = settings.fusion()
-        tuned = index.tuned
-        if settings.fusion_weight is not None:
-            return configured, {"source": "FUSION_WEIGHT", "detail": f"FUSION_WEIGHT={settings.fusion_weight:g} is set"}
-        if tuned and tuned.get("method") == configured.method and tuned.get("normalise") == configured.normalise:
-            return settings.fusion(weight=tuned["weight"]), {"source": "fitted", "detail": tuned.get("origin", ""),
-                                                             "fitted": tuned}
-        detail = "the measured default (best on average over two dev sets of opposite kinds, docs/retrieval.md)"
-        if tuned:
-            detail += (f"; the weight fitted for {tuned.get('method')}-{tuned.get('normalise')} does not apply to "
-                       f"FUSION_METHOD={configured.method}, FUSION_NORMALISE={configured.normalise}")
-        return configured, {"source": "default", "detail": detail}
-
-    def set_tuned_fusion(self, collection: str, tuned: dict | None) -> None:
-        """Store the weight fitted for ``collection``; it serves at once if that collection serves."""
-        with self._lock:
-            set_tuned_fusion(self.db, collection, tuned)
-            index = self._index
-            if index is not None and index.collection == collection:
-                self._index = replace(index, tuned=dict(tuned) if tuned else None)
-
-    def retrieval_legs(self, ir, candidates: int | None = None):
-        """Both legs of the serving collection for each question of ``ir`` (an ``IRDataset``), as
-        ``training.retrieval_eval.RetrievalLegs``: what the serving pipeline retrieves, over every chunk.
-
-        Returns ``(legs, index)``: the snapshot the legs came from. Relevant chunks that are not
-        stored any more are dropped, and so are the questions left without one.
-        """
-        from training.retrieval_eval import RetrievalLegs
-
-        index = self.index
-        if not index.lexical_ready:
-            raise Conflict(f"The serving collection {index.collection} has no complete lexical vectors yet "
-                           f"(a re-index fills them); there is no hybrid pipeline to measure.")
-        depth = candidates or self.settings.fusion_candidates
-        wanted = {cid for cids in ir.relevant_docs.values() for cid in cids}
-        with self.db.session() as session:
-            stored = set(session.scalars(select(Chunk.id).where(Chunk.id.in_(wanted)))) if wanted else set()
-        relevant = {qid: frozenset(c for c in cids if c in stored) for qid, cids in ir.relevant_docs.items()
-                    if qid in ir.queries}
-        relevant = {qid: cids for qid, cids in relevant.items() if cids}
-        legs = RetrievalLegs(relevant, candidates=depth, dense_label=index.embeddings.name,
-                             lexical_label=index.lexical.version)
-        for qid in sorted(relevant):
-            question = ir.queries[qid]
-            dense, lexical = self.vector_store.search_legs(index.collection, index.embeddings.embed_query(question),
-                                                           index.lexical.embed_query(question), depth, None)
-            legs.dense[qid] = [(p.id, p.score) for p in dense]
-            legs.lexical[qid] = [(p.id, p.score) for p in lexical]
-        return legs, index
-
-    def retrieve(self, question: str, k: int = 4, source_ids: Sequence[str] | None = None) -> Retrieval:
-        """The ``k`` best chunks for ``question`` by the serving pipeline, with that pipeline."""
-        if not isinstance(question, str) or not question.strip():
-            raise BadRequest("The question is empty; ask something.")
-        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_SEARCH_K:
-            raise BadRequest(f"k must be a whole number from 1 to {MAX_SEARCH_K}.")
-        index = self.index  # one snapshot: the model, the collection and its lexical state together
-        fusion = self.fusion_for(index)
-        question = question.strip()
-        depth = max(k, fusion.candidates) if fusion.mode == "hybrid" else k
-        vector = index.embeddings.embed_query(question) if fusion.uses_dense else None
-        sparse = index.lexical.embed_query(question) if fusion.uses_lexical else None
-        dense, lexical = self.vector_store.search_legs(index.collection, vector, sparse, depth, source_ids)
-        payloads = {p.id: p.payload for p in (*dense, *lexical)}
-        fused = fuse([(p.id, p.score) for p in dense], [(p.id, p.score) for p in lexical], fusion, depth)
-        ids = [f.chunk_id for f in fused]
-        with self.db.session() as session:
-            texts = dict(session.execute(select(Chunk.id, Chunk.text).where(Chunk.id.in_(ids))).all()) if ids else {}
-        hits = []
-        for item in fused:
-            if item.chunk_id not in texts:  # vector of a chunk deleted meanwhile
-                continue
-            payload = payloads[item.chunk_id]
-            hits.append(
-                SearchHit(
-                    chunk_id=item.chunk_id,
-                    source_id=payload.get("source_id", ""),
-                    text=texts[item.chunk_id],
-                    score=item.score,
-                    rank=len(hits) + 1,
-                    title=payload.get("title", ""),
-                    uri=payload.get("uri", ""),
-                    page=payload.get("page"),
-                    position=payload.get("position", 0),
-                    dense_score=item.dense_score,
-                    lexical_score=item.lexical_score,
-                )
-            )
-            if len(hits) == k:
-                break
-        lexical_version = index.lexical.version if fusion.uses_lexical else None
-        return Retrieval(hits, index.collection, index.embeddings.fingerprint, fusion, lexical_version)
+        """The ``k`` best chunks by the serving pipeline (``serving.retrieve`` has the pipeline too)."""
+        return self.serving.search(question, k, source_ids)
 
     def list_sources(self) -> list[dict]:
         with self.db.session() as session:
@@ -362,108 +158,13 @@ class Services:
         with self.db.session() as session:
             row = session.get(Source, source.id)
             session.delete(row)
-        for name in {index.collection, *(name for name, _ in self.building_collections())}:
+        for name in {index.collection, *(name for name, _ in self.serving.building_collections())}:
             self.vector_store.delete_source(name, source.id)
         return source.to_dict()
 
     def chunk_count(self) -> int:
         with self.db.session() as session:
             return session.scalar(select(func.count()).select_from(Chunk)) or 0
-
-    def reindex(self, progress: Callable[[int, int], None] | None = None, *, model_name: str | None = None,
-                registry_version: str | None = None, fresh: bool = False, tuned: dict | None = None) -> str:
-        """Build the collection of ``model_name`` (default: the configured model) and swap it in.
-
-        Searches go on during the build, answered by the collection that serves now; the
-        alias and the snapshot switch together at the end, and the previous collection is
-        kept for rollback (``SWAP_KEEP_PREVIOUS``). ``tuned`` (the fusion weight fitted for this
-        model, e.g. a registry version's) is stored with the collection before the switch, so model
-        and weight start serving together; a newer fit already stored for it is kept.
-        """
-        with self.swap_lock:
-            if model_name is None:
-                embeddings, registry_version = self.embeddings, registry_version or self.configured_model[1]
-            else:
-                embeddings = self.load_model(model_name)
-            name = reindex(self.db, self.vector_store, embeddings, batch_size=self.settings.ingest_batch_size,
-                           progress=progress, switch=False, fresh=fresh, registry_version=registry_version,
-                           lexical=self.lexical)
-            if tuned is None and registry_version:
-                tuned = self._registry_fusion(registry_version)
-            current = tuned_fusion(self.db, name)
-            if tuned and (current is None or str(current.get("fitted_at", "")) <= str(tuned.get("fitted_at", ""))):
-                set_tuned_fusion(self.db, name, tuned)
-            self.swap_to(name, embeddings)
-        return name
-
-    def _registry_fusion(self, version: str) -> dict | None:
-        from training.registry import ModelRegistry, RegistryError
-
-        try:
-            return ModelRegistry(self.settings.models_dir).get(version).fitted_fusion()
-        except RegistryError:
-            return None
-
-    def swap_to(self, collection: str, embeddings) -> ActiveIndex:
-        """Serve ``collection`` with ``embeddings`` from now on: alias and snapshot change together."""
-        with self.swap_lock, self._lock:
-            activate(self.db, self.vector_store, collection)
-            # an explicit swap: what serves is what was chosen, nothing is pending any more
-            lexical = self.lexical
-            self._index = ActiveIndex(collection, embeddings, lexical=lexical,
-                                      lexical_ready=lexical_ready(self.db, self.vector_store, collection, lexical),
-                                      tuned=tuned_fusion(self.db, collection))
-            self._index_checked_at = time.monotonic()
-            dropped = prune_previous(self.db, self.vector_store, self.settings.swap_keep_previous)
-            if dropped:
-                log.info("Dropped old collections %s (SWAP_KEEP_PREVIOUS=%s)", dropped, self.settings.swap_keep_previous)
-            return self._index
-
-    def rollback(self) -> ActiveIndex:
-        """Serve the previous complete collection again, at once: only chunks added since it served are embedded."""
-        with self.swap_lock:
-            current = self.index
-            candidates = previous_collections(self.db, self.vector_store)
-            if not candidates:
-                raise Conflict("Nothing to roll back to: no earlier complete collection is kept "
-                               "(SWAP_KEEP_PREVIOUS keeps them after a swap).")
-            record = candidates[0]
-            try:
-                embeddings = self.load_model(record.model_name)
-                fingerprint = embeddings.fingerprint
-            except Exception as exc:
-                raise Conflict(f"Cannot roll back to {record.name}: its model {record.model_name} "
-                               f"cannot be loaded ({exc}). Serving is unchanged.") from exc
-            if fingerprint != record.fingerprint:
-                raise Conflict(f"Cannot roll back to {record.name}: {record.model_name} now has fingerprint "
-                               f"{fingerprint}, not {record.fingerprint} (its files changed). Serving is unchanged.")
-            sync_collection(self.db, self.vector_store, record.name, embeddings,
-                            batch_size=self.settings.ingest_batch_size, lexical=self.lexical)
-            log.warning("Rolling back from %s to %s", current.collection, record.name)
-            return self.swap_to(record.name, embeddings)
-
-    def serving_info(self) -> dict:
-        """What serves now: ``{version, model_name, fingerprint, collection, dimension, retrieval}``.
-
-        ``retrieval`` is the pipeline around the model: the configured settings with the serving
-        weight, where that weight came from (``weight_source``: FUSION_WEIGHT, fitted, default;
-        ``weight_detail`` in words; ``fitted``: the fit's record), and what runs now (``running``:
-        dense alone while the lexical vectors are incomplete).
-        """
-        index = self.index
-        record = collection_record(self.db, index.collection)
-        fusion, origin = self.serving_fusion(index)
-        return {
-            "version": record.registry_version if record else None,
-            "model_name": index.embeddings.name,
-            "fingerprint": index.embeddings.fingerprint,
-            "collection": index.collection,
-            "dimension": index.embeddings.dimension,
-            "retrieval": {**fusion.to_dict(), "weight_source": origin["source"], "weight_detail": origin["detail"],
-                          "fitted": origin.get("fitted"), "running": self.fusion_for(index).describe(),
-                          "lexical_version": index.lexical.version if index.lexical is not None else None,
-                          "lexical_ready": index.lexical_ready},
-        }
 
     def configured_info(self) -> dict:
         """What EMBEDDINGS_NAME / the registry ask for (it serves once its collection is complete)."""
@@ -515,7 +216,7 @@ class Services:
         if self._vector_store is not None:
             self._vector_store.close()
             self._vector_store = None
-        self._index = None
+        self.serving.reset()
         self.db.dispose()
 
 

@@ -81,7 +81,7 @@ def main() -> None:
     searcher = threading.Thread(target=search_loop)
     searcher.start()
     t0 = time.perf_counter()
-    collection = services.reindex(model_name=str(model_b))
+    collection = services.serving.reindex(model_name=str(model_b))
     reindex_s = time.perf_counter() - t0
     stop.set()
     searcher.join()

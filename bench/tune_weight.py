@@ -56,7 +56,7 @@ def main() -> None:
                  for s in (replace(default, mode="dense"), replace(default, mode="lexical"), default)]
         fit_seconds = []
         for size in args.sizes:
-            scores, weights, gains = [], [], []
+            scores, weights = [], []
             for seed in range(args.repeats):
                 rated = random.Random(seed).sample(qids, min(size, len(qids) - 1))
                 unseen = [q for q in qids if q not in set(rated)]

@@ -52,10 +52,10 @@ def rollback():
         from application.errors import Conflict
 
         raise Conflict(f"A swap is {running['status']} (job {running['id']}); cancel it or wait before rolling back.")
-    before = services.serving_info()
-    services.rollback()
+    before = services.serving.info()
+    services.serving.rollback()
     swaps.follow_serving_in_registry(services)
-    return jsonify({"serving": services.serving_info(), "previous": before})
+    return jsonify({"serving": services.serving.info(), "previous": before})
 
 
 @bp.post("/api/admin/retrain")

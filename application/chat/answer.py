@@ -112,7 +112,7 @@ def start_answer(
         # checked before retrieval: a stranger's id fails fast and costs no embedding
         store.read(db, lambda s: _owned_conversation(s, request.conversation_id, owner))
     # the pipeline that found the hits is what the message records (a swap may happen right after)
-    retrieval = services.retrieve(request.question, k=request.chunks)
+    retrieval = services.serving.retrieve(request.question, k=request.chunks)
     hits = retrieval.hits
     history = request.history
     if history is None:

@@ -90,7 +90,7 @@ def worker(threads: int, check: bool, max_age: float, heartbeat_seconds: float, 
     click.echo(f"docstune worker: {threads} thread(s) on {queue}; Ctrl-C to stop.", err=True)
     if settings.qdrant_url:
         try:
-            services.index  # opens the index; a configured model that is not indexed yet gets its job now
+            runtime.start_pending_reindex()  # a configured model that is not indexed yet gets its job now
         except Exception as exc:
             click.echo(f"warning: {exc}", err=True)
     else:

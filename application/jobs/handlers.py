@@ -42,12 +42,12 @@ def _build_and_swap(services, context: JobContext, embeddings, *, registry_versi
                     fresh: bool = False) -> dict:
     """Build the model's collection with progress, switch to it; on failure or cancel, undo the half-built one."""
     name = collection_name_for(embeddings.fingerprint)
-    before = services.serving_info()
+    before = services.serving.info()
     context.remember(collection=name, model_name=embeddings.name, fingerprint=embeddings.fingerprint)
     store = services.vector_store
     context.message(f"embedding every chunk with {embeddings.name}")
     try:
-        services.reindex(progress=lambda done, total: context.progress(done, total), model_name=embeddings.name,
+        services.serving.reindex(progress=lambda done, total: context.progress(done, total), model_name=embeddings.name,
                          registry_version=registry_version, fresh=fresh)
     except BaseException:
         record = collection_record(services.db, name)
@@ -135,7 +135,7 @@ def run_retrain(services, context: JobContext) -> dict:
         base_path = getattr(serving, "path", None)
         if not base_path:
             raise JobFailed(f"The serving model {serving.name} has no local folder to fine-tune.")
-        parent = services.serving_info()["version"]
+        parent = services.serving.info()["version"]
         config = FinetuneConfig(
             loss=params.get("loss") or prepared.default_loss,
             epochs=params.get("epochs", FinetuneConfig.epochs),
@@ -151,7 +151,7 @@ def run_retrain(services, context: JobContext) -> dict:
                             tolerance=settings.gate_tolerance),
             mine_hard_negatives=True, baseline_label="active", parent=parent, base_model_name=serving.name,
             query_prefix=settings.embeddings_query_prefix, document_prefix=settings.embeddings_document_prefix,
-            retrieval=services.fusion_for(index), lexical=settings.lexical_tokenizer,
+            retrieval=services.serving.fusion_for(index), lexical=settings.lexical_tokenizer,
         )
     version, verdict = outcome.version, outcome.verdict
     base_url = f"/api/admin/models/{version.version}"
@@ -193,8 +193,8 @@ def run_tune(services, context: JobContext) -> dict:
         except TrainingDataError as exc:
             raise JobFailed(f"The feedback is not enough to fit a weight on: {exc}") from exc
     context.progress(1, 3, f"searching {len(held_out.queries)} held-out rated questions through the serving index")
-    legs, index = services.retrieval_legs(held_out)
-    serving, origin = services.serving_fusion(index)
+    legs, index = services.serving.retrieval_legs(held_out)
+    serving, origin = services.serving.serving_fusion(index)
     try:
         tuned = tune_fusion(legs, serving)
     except TrainingDataError as exc:
@@ -209,7 +209,7 @@ def run_tune(services, context: JobContext) -> dict:
         "curve": {f"{w:g}": round(v, 6) for w, v in tuned.curve.items()}, "stored": store,
     }
     if store:
-        services.set_tuned_fusion(index.collection, tuned.record(
+        services.serving.set_tuned_fusion(index.collection, tuned.record(
             f"docstune tune (job {context.job_id[:8]}): fitted on {tuned.questions} held-out rated questions",
             job_id=context.job_id))
         result["serving"] = ("FUSION_WEIGHT is set and wins; unset it to serve the fitted weight"

@@ -80,7 +80,6 @@ class JobRuntime:
         # the CLI runs jobs (and their follow-ups) right here, without a queue or a worker
         self.inline = False
         self._consumer_lock = threading.Lock()
-        services.on_pending = self.start_pending_reindex
 
     # -- producing -------------------------------------------------------------------
     def submit(self, kind: str, params: dict | None = None) -> dict:
@@ -150,9 +149,16 @@ class JobRuntime:
             return bool(storage.put_if_empty(key, str(time.time()).encode()))
         return False
 
-    def start_pending_reindex(self, pending) -> dict | None:
-        """The configured model has no complete collection: build it (once)."""
-        if self.running_swap() is not None:
+    def start_pending_reindex(self) -> dict | None:
+        """Start the re-index the serving index waits for (``ServingIndex.pending_work``: the configured
+        model has no complete collection, or the serving one lacks lexical vectors), once; None if
+        there is none or a swap runs already. Start-up calls it (``docstune serve``, ``worker``)."""
+        try:
+            pending = self.services.serving.pending_work()
+        except Exception as exc:  # /ready and every search say it too
+            log.warning("No re-index started: the serving index cannot be opened: %s", exc)
+            return None
+        if pending is None or self.running_swap() is not None:
             return None
         log.warning("Starting the re-index for the configured model %s", pending.name)
         try:  # several processes may notice at once: one of them starts it

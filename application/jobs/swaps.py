@@ -35,7 +35,7 @@ def validate_promotion(services, name: str, *, force: bool = False):
     if not (Path(version.model_path) / "modules.json").is_file() and not (Path(version.model_path) / "config.json").is_file():
         raise Conflict(f"The checkpoint of {version.version} is missing on disk ({version.model_path}); "
                        f"it cannot be promoted. Serving is unchanged.")
-    serving = services.serving_info()
+    serving = services.serving.info()
     if serving["fingerprint"] == version.fingerprint:
         raise Conflict(f"{version.version} already serves (collection {serving['collection']}).")
     if registry.status_of(version) == "active" and serving["fingerprint"] != version.fingerprint:
@@ -95,7 +95,7 @@ def models_overview(services) -> dict:
                    "version": params.get("version"), "model_name": params.get("model_name") or params.get("model"),
                    "progress": swap["progress"]}
     return {
-        "serving": services.serving_info(),
+        "serving": services.serving.info(),
         "configured": services.configured_info(),
         "pending": pending,
         "versions": [version_summary(settings, v, registry) for v in reversed(registry.versions())],
@@ -133,7 +133,7 @@ def follow_serving_in_registry(services) -> None:
     from training.registry import RegistryError
 
     registry = registry_for(services.settings)
-    serving = services.serving_info()["version"]
+    serving = services.serving.info()["version"]
     try:
         active = registry.active()
         if (active.version if active else None) == serving:

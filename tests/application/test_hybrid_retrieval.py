@@ -29,7 +29,7 @@ def chunk_ids(services: Services) -> set[str]:
 def test_a_new_install_serves_hybrid_and_each_hit_has_both_legs_scores(services, docs_dir, tmp_path):
     services.ingest_paths([docs_dir, write_docs(tmp_path / "parts", CODES)])
 
-    retrieval = services.retrieve("QX-7731-B", k=3)
+    retrieval = services.serving.retrieve("QX-7731-B", k=3)
 
     assert retrieval.fusion.mode == "hybrid" and services.index.lexical_ready
     assert retrieval.pipeline["lexical_version"] == services.lexical.version
@@ -83,14 +83,14 @@ def test_reindex_swap_and_rollback_keep_the_lexical_vectors(make_settings, docs_
         old = services.index.collection
         # ingested while the new model's collection is pending: goes to the serving one, and to the next
         services.ingest_paths([write_docs(tmp_path / "parts", CODES)])
-        new = services.reindex()
+        new = services.serving.reindex()
         assert new != old and services.index.lexical_ready
-        assert services.retrieve("QX-7731-B", k=1).fusion.mode == "hybrid"
+        assert services.serving.retrieve("QX-7731-B", k=1).fusion.mode == "hybrid"
         assert services.search("QX-7731-B", k=1)[0].title == "Spare parts"
         assert set(services.vector_store.point_ids(new)) == chunk_ids(services)
 
         services.ingest_paths([write_docs(tmp_path / "more", {"fees.md": "# Fees\n\nLate fee code ZR-1180 applies."})])
-        services.rollback()  # the old collection catches up with the chunk added since, lexical vector included
+        services.serving.rollback()  # the old collection catches up with the chunk added since, lexical vector included
         assert services.index.collection == old and services.index.lexical_ready
         assert lexical_ids(services, old, "ZR-1180")[:1] and services.search("ZR-1180", k=1)[0].title == "Fees"
     finally:
@@ -112,11 +112,11 @@ def test_a_collection_without_lexical_vectors_serves_dense_until_a_reindex_of_it
         index = services.index
         assert not index.lexical_ready and index.lexical_pending
         assert "searches use the dense leg alone until a re-index" in caplog.text
-        assert services.retrieve("refund", k=2).fusion.mode == "dense"
+        assert services.serving.retrieve("refund", k=2).fusion.mode == "dense"
 
-        assert services.reindex() == collection  # what the start-up job runs: the same collection
+        assert services.serving.reindex() == collection  # what the start-up job runs: the same collection
         assert services.index.lexical_ready
-        assert services.retrieve("refund", k=2).fusion.mode == "hybrid"
+        assert services.serving.retrieve("refund", k=2).fusion.mode == "hybrid"
         with services.db.session() as session:
             assert session.get(VectorCollection, collection).lexical_version == services.lexical.version
     finally:
@@ -133,9 +133,9 @@ def test_another_lexical_tokenizer_is_a_refill_not_a_new_collection(make_setting
     services = Services(make_settings(LEXICAL_TOKENIZER="bm25-en-nostem"))
     try:
         assert not services.index.lexical_ready and services.index.lexical_pending
-        assert services.reindex() == collection
+        assert services.serving.reindex() == collection
         assert services.index.lexical_ready
         # unstemmed: "refunded" no longer matches "refund"
-        assert services.retrieve("refund", k=1).pipeline["lexical_version"].count("nostem") == 1
+        assert services.serving.retrieve("refund", k=1).pipeline["lexical_version"].count("nostem") == 1
     finally:
         services.close()

@@ -29,7 +29,7 @@ def test_another_configured_model_is_pending_while_the_old_collection_serves_wit
         pending = other.ready()["embeddings"]["pending"]
         assert pending["fingerprint"] == "tiny-hashing-v1"
         # re-index with the new model, and search works on it
-        other.reindex()
+        other.serving.reindex()
         assert other.index.collection == "chunks__tiny-hashing-v1" and other.index.pending is None
         assert other.vector_store.count(other.index.collection) == other.chunk_count() > 0
         assert other.search("refund within 30 days", k=1)[0].title == "Refund policy"
@@ -51,7 +51,7 @@ def test_stored_chunks_without_vectors_ask_for_a_reindex(make_settings, docs_dir
     try:
         with pytest.raises(IndexMismatchError, match="docstune reindex"):
             second.search("refunds")
-        second.reindex()
+        second.serving.reindex()
         assert second.search("refund within 30 days", k=1)[0].title == "Refund policy"
     finally:
         second.close()

@@ -65,7 +65,7 @@ def dense_heavy(services, weight=0.95) -> dict:
     """A poor weight fitted earlier (as if from other questions): most of the share on the dense leg."""
     record = {"weight": weight, "method": "convex", "normalise": "minmax", "mode": "hybrid",
               "origin": "an earlier fit", "fitted_at": "2026-01-01T00:00:00+00:00"}
-    services.set_tuned_fusion(services.index.collection, record)
+    services.serving.set_tuned_fusion(services.index.collection, record)
     return record
 
 

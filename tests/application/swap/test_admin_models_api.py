@@ -90,7 +90,7 @@ def test_bad_promotions_are_refused_with_a_reason_and_serving_is_unchanged(admin
     import shutil
 
     client, services = admin_client
-    serving = services.serving_info()
+    serving = services.serving.info()
     rejected = _register_b(services, model_b, verdict="rejected")
     lost = _register_b(services, model_b)
     shutil.rmtree(lost.model_path)
@@ -112,7 +112,7 @@ def test_bad_promotions_are_refused_with_a_reason_and_serving_is_unchanged(admin
     response = client.post(f"/api/admin/models/{good.version}/promote", headers=ADMIN)
     assert response.status_code == 409 and "already queued" in response.get_json()["error"]
 
-    assert services.serving_info() == serving
+    assert services.serving.info() == serving
     assert client.post("/api/admin/models/v0001/promote").status_code == 401
 
 

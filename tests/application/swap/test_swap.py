@@ -40,9 +40,9 @@ def test_searches_during_a_swap_never_mix_models(indexed_services, tiny_plugin):
         thread.start()
     try:
         time.sleep(0.3)
-        services.reindex(model_name=tiny_plugin)  # 384-d MiniLM → 64-d hashing, while searches run
+        services.serving.reindex(model_name=tiny_plugin)  # 384-d MiniLM → 64-d hashing, while searches run
         time.sleep(0.3)
-        services.rollback()  # and back, at once
+        services.serving.rollback()  # and back, at once
         time.sleep(0.3)
     finally:
         stop.set()
@@ -95,8 +95,10 @@ def test_a_config_swap_keeps_answering_with_the_old_model_until_the_new_index_is
 
     services = Services(make_settings(EMBEDDINGS_NAME=str(model_b), JOBS_WORKER="off"))
     try:
-        services.jobs  # the runtime hooks itself in: a pending model gets its re-index job
-        index = services.index
+        index = services.index  # reading starts nothing
+        assert services.jobs.store.list(kind="reindex") == []
+        assert services.serving.pending_work().name == str(model_b)
+        services.jobs.start_pending_reindex()  # what start-up does: the pending model gets its re-index job
         assert index.collection == old and index.embeddings.name == "all-MiniLM-L6-v2"
         ready = services.ready()
         assert ready["ok"] and ready["embeddings"]["pending"]["name"] == str(model_b)
@@ -116,7 +118,7 @@ def test_a_config_swap_keeps_answering_with_the_old_model_until_the_new_index_is
     # and back: the old model's collection is complete, so it serves at once, with no job
     again = Services(make_settings(JOBS_WORKER="off"))
     try:
-        again.jobs
+        assert again.jobs.start_pending_reindex() is None
         assert again.index.collection == old and again.index.pending is None
         assert again.jobs.store.list(kind="reindex", statuses=("queued",)) == []
     finally:
@@ -149,7 +151,7 @@ def test_a_serving_model_that_can_no_longer_be_loaded_fails_loudly_naming_both_m
 def test_rollback_with_nothing_to_roll_back_to_is_refused_and_serving_is_unchanged(indexed_services):
     before = indexed_services.index.collection
     with pytest.raises(Conflict, match="Nothing to roll back to"):
-        indexed_services.rollback()
+        indexed_services.serving.rollback()
     assert indexed_services.index.collection == before
 
 
@@ -157,9 +159,9 @@ def test_only_swap_keep_previous_collections_are_kept(make_services, docs_dir, m
     services = make_services(SWAP_KEEP_PREVIOUS=1, JOBS_WORKER="off")
     services.ingest_paths([docs_dir])
     first = services.index.collection
-    services.reindex(model_name=tiny_plugin)
-    services.reindex(model_name=str(model_b))
+    services.serving.reindex(model_name=tiny_plugin)
+    services.serving.reindex(model_name=str(model_b))
 
     names = services.vector_store.list_collections()
     assert "chunks__tiny-hashing-v1" in names and first not in names
-    assert services.rollback().collection == "chunks__tiny-hashing-v1"
+    assert services.serving.rollback().collection == "chunks__tiny-hashing-v1"

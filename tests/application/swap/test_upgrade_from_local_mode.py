@@ -73,10 +73,10 @@ def test_the_old_folder_serves_until_the_reindex_into_edge_then_is_removed(old_i
         assert services.search("When does the office close for the holidays?", k=1)[0].title == "Holidays"
         assert services.vector_store.count(index.collection) == before["count"] + 1
         # the old folder has no lexical vectors: the dense leg alone serves meanwhile
-        assert services.retrieve(QUESTIONS[1], k=4).fusion.mode == "dense"
+        assert services.serving.retrieve(QUESTIONS[1], k=4).fusion.mode == "dense"
         during = {h.chunk_id: round(h.score, 4) for h in services.search(QUESTIONS[1], k=4)}
 
-        name = services.reindex()  # what the job runs
+        name = services.serving.reindex()  # what the job runs
     finally:
         services.close()
 
@@ -89,7 +89,7 @@ def test_the_old_folder_serves_until_the_reindex_into_edge_then_is_removed(old_i
         assert services.index.collection == name and services.index.pending is None
         assert services.vector_store.count(name) == services.chunk_count() == before["count"] + 1
         # the same dense scores (the vectors were rebuilt from the same text), and now the lexical leg too
-        after = services.retrieve(QUESTIONS[1], k=4)
+        after = services.serving.retrieve(QUESTIONS[1], k=4)
         assert after.fusion.mode == "hybrid" and services.index.lexical_ready
         assert {h.chunk_id: round(h.dense_score, 4) for h in after.hits} == during
         assert any(h.lexical_score for h in after.hits)
@@ -108,7 +108,7 @@ def test_docstune_serve_upgrades_by_a_job_with_progress(old_install):
     try:
         services = app.extensions["docstune"].services
         client = app.test_client()
-        # the first search opens the index, which starts the re-index job; the old folder answers it
+        # starting the app started the re-index job; the old folder answers meanwhile
         found = client.post("/api/search", json={"question": QUESTIONS[0], "chunks": 3})
         assert found.status_code == 200, found.get_json()
         deadline = time.monotonic() + 120
