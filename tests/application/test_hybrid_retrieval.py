@@ -4,12 +4,14 @@ both legs and says what ran; a collection without (complete) lexical vectors ser
 until a re-index of that same collection fills them."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from application.db.models import Chunk, VectorCollection
 from application.services import Services
 from tests.conftest import write_docs
 from tests.plugins.test_registry import tiny_plugin  # noqa: F401  (fixture)
+from tests.qdrant_stub import QdrantStub
 
 # a part number: a dense model has no idea what it means, BM25 matches it exactly
 CODES = {"parts.md": "# Spare parts\n\nThe replacement hinge for the cabinet door is part QX-7731-B, "
@@ -74,11 +76,23 @@ def test_deleting_a_source_removes_its_lexical_vectors(services, docs_dir, tmp_p
     assert services.search("QX-7731-B", k=1)[0].title != "Spare parts"
 
 
-def test_reindex_swap_and_rollback_keep_the_lexical_vectors(make_settings, docs_dir, tmp_path, tiny_plugin):  # noqa: F811
-    first = Services(make_settings())
+@pytest.fixture(params=["edge", "server"])
+def engine(request):
+    """Settings for the embedded engine, or for a Qdrant server (the protocol stub over real HTTP)."""
+    if request.param == "edge":
+        yield {}
+        return
+    server = QdrantStub().start()
+    yield {"QDRANT_URL": server.url}
+    server.stop()
+
+
+def test_ingest_delete_reindex_swap_and_rollback_keep_the_lexical_vectors(
+        make_settings, docs_dir, tmp_path, tiny_plugin, engine):  # noqa: F811
+    first = Services(make_settings(**engine))
     first.ingest_paths([docs_dir])
     first.close()
-    services = Services(make_settings(EMBEDDINGS_NAME=tiny_plugin))
+    services = Services(make_settings(EMBEDDINGS_NAME=tiny_plugin, **engine))
     try:
         old = services.index.collection
         # ingested while the new model's collection is pending: goes to the serving one, and to the next
@@ -93,6 +107,10 @@ def test_reindex_swap_and_rollback_keep_the_lexical_vectors(make_settings, docs_
         services.serving.rollback()  # the old collection catches up with the chunk added since, lexical vector included
         assert services.index.collection == old and services.index.lexical_ready
         assert lexical_ids(services, old, "ZR-1180")[:1] and services.search("ZR-1180", k=1)[0].title == "Fees"
+        # a deleted source takes its lexical vectors with it, from the serving and the kept collection
+        services.delete_source(next(s["id"] for s in services.list_sources() if s["title"] == "Spare parts"))
+        assert lexical_ids(services, old, "QX-7731-B") == []
+        assert set(services.vector_store.point_ids(old)) == chunk_ids(services)
     finally:
         services.close()
 
