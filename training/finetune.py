@@ -98,13 +98,14 @@ def _offline() -> None:
 def load_model(path: str | os.PathLike, device: str | None = None, max_seq_length: int | None = None):
     """``SentenceTransformer(path)`` from a local folder only, with a readable error otherwise."""
     _offline()
-    folder = Path(path)
-    if not (folder.is_dir() and ((folder / "modules.json").is_file() or (folder / "config.json").is_file())):
+    from plugins.sentence_transformers_backend import is_model_folder
+
+    if not is_model_folder(path):
         raise ModelLoadError(f"{path} is not a sentence-transformers model folder (no modules.json or config.json)")
     from sentence_transformers import SentenceTransformer
 
     try:
-        model = SentenceTransformer(str(folder), device=device, local_files_only=True)
+        model = SentenceTransformer(str(path), device=device, local_files_only=True)
     except Exception as exc:
         raise ModelLoadError(f"could not load the model in {path}: {exc}") from exc
     if max_seq_length:

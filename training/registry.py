@@ -188,7 +188,9 @@ class ModelRegistry:
         The status is ``rejected`` if ``gate`` says so, else ``candidate``.
         """
         source = Path(model_folder)
-        if not (source / "modules.json").is_file() and not (source / "config.json").is_file():
+        from plugins.sentence_transformers_backend import is_model_folder
+
+        if not is_model_folder(source):
             raise RegistryError(f"{source} is not a sentence-transformers model folder; nothing was registered")
         status = "rejected" if gate and gate.get("status") == "rejected" else "candidate"
         with self._locked():

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from application.db.jobs import JOB_KINDS  # light: the table definition only
+from training.finetune import LOSSES  # light: the heavy imports are lazy there
 
 
 def _services():
@@ -86,8 +87,9 @@ def worker(threads: int, check: bool, max_age: float, heartbeat_seconds: float, 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     runtime.start_worker(threads=threads)
-    queue = settings.redis_url or settings.jobs_db_file
-    click.echo(f"docstune worker: {threads} thread(s) on {queue}; Ctrl-C to stop.", err=True)
+    from application.jobs.queue import describe_queue
+
+    click.echo(f"docstune worker: {threads} thread(s) on {describe_queue(settings)}; Ctrl-C to stop.", err=True)
     if settings.qdrant_url:
         try:
             runtime.start_pending_reindex()  # a configured model that is not indexed yet gets its job now
@@ -158,7 +160,7 @@ def jobs_cancel(job_id: str) -> None:
 
 
 @click.command()
-@click.option("--loss", type=click.Choice(["online_contrastive", "mnrl", "cosine"]), default=None,
+@click.option("--loss", type=click.Choice(LOSSES), default=None,
               help="[default: online_contrastive when the feedback has negatives, else mnrl]")
 @click.option("--epochs", type=int, default=None, help="[default: 3]")
 @click.option("--max-seq-length", type=int, default=None, help="[default: RETRAIN_MAX_SEQ_LENGTH]")

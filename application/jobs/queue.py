@@ -9,11 +9,11 @@ machine; arq and Dramatiq are Redis/RabbitMQ first.
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit, urlunsplit
 
 from huey.consumer import Consumer
 
 from application.errors import ServiceUnavailable
+from application.urls import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +25,7 @@ REDIS_SOCKET_TIMEOUT = 10.0
 def describe_queue(settings) -> str:
     """Where the jobs wait, for messages (a password in REDIS_URL is hidden)."""
     if settings.redis_url:
-        parts = urlsplit(settings.redis_url)
-        if parts.password is None:
-            return settings.redis_url
-        return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{parts.netloc.rpartition('@')[2]}"))
+        return redact_url(settings.redis_url)
     return str(settings.jobs_db_file)
 
 

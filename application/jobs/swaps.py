@@ -5,7 +5,6 @@ from pathlib import Path
 
 from application.errors import BadRequest, Conflict, NotFound
 
-LOSSES = ("online_contrastive", "mnrl", "cosine")
 
 
 def registry_for(settings):
@@ -32,7 +31,9 @@ def validate_promotion(services, name: str, *, force: bool = False):
         reason = (version.gate or {}).get("reason", "")
         raise Conflict(f"{version.version} was rejected by the evaluation gate ({reason}); "
                        f"promote with force to use it anyway.")
-    if not (Path(version.model_path) / "modules.json").is_file() and not (Path(version.model_path) / "config.json").is_file():
+    from plugins.sentence_transformers_backend import is_model_folder
+
+    if not is_model_folder(version.model_path):
         raise Conflict(f"The checkpoint of {version.version} is missing on disk ({version.model_path}); "
                        f"it cannot be promoted. Serving is unchanged.")
     serving = services.serving.info()
@@ -105,6 +106,8 @@ def models_overview(services) -> dict:
 def parse_retrain_options(body: dict) -> dict:
     """The body of ``POST /api/admin/retrain`` (and ``docstune retrain``'s options), checked."""
     options: dict = {}
+    from training.finetune import LOSSES
+
     loss = body.get("loss")
     if loss is not None:
         if loss not in LOSSES:

@@ -10,13 +10,13 @@ import logging
 import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from application.errors import ServiceUnavailable
+from application.urls import redact_url
 from application.vectorstore.base import ACTIVE_ALIAS, LEXICAL_VECTOR, ScoredPoint, VectorPoint, VectorStore
 
 log = logging.getLogger(__name__)
@@ -224,18 +224,6 @@ def _source_filter(source_ids: Sequence[str]) -> models.Filter:
 
 
 # -- a Qdrant server: the same client calls, with errors a person can act on -----------------------
-def redact_url(url: str) -> str:
-    """The URL without a password in it (``http://user:secret@host`` → ``http://user:***@host``)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def server_error(exc: BaseException, url: str, timeout: float, api_key: str | None = None) -> ServiceUnavailable | None:
     """``exc`` from talking to the Qdrant server at ``url`` as one clear line, or ``None`` if it is
     an answer the caller handles (a 404, a 400 about a bad request). Never contains the API key."""

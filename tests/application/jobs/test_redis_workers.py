@@ -275,3 +275,25 @@ def test_an_unreachable_redis_is_a_clear_error_on_submit_and_in_ready(make_setti
         assert body["vector_store"]["ok"] is True  # the rest still works: the failing part is named
     finally:
         close_app(app)
+
+
+def test_a_password_in_redis_url_never_reaches_the_workers_output(make_settings, redis_server):  # noqa: F811
+    """`docstune worker` says which queue it uses, with the password hidden, in every line it prints
+    (its start-up line, and the errors of a Redis that refuses the password)."""
+    secret = "s3cret-redis-pass-0123"
+    url = redis_server.url.replace("redis://", f"redis://:{secret}@", 1)
+    settings = make_settings(REDIS_URL=url, JOBS_WORKER="off")
+    environment = {**os.environ, "DATA_DIR": str(settings.data_dir), "DATABASE_URL": settings.database_url_resolved,
+                   "REDIS_URL": url, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "application.cli", "worker", "--heartbeat-seconds", "0.2"],
+                               cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
+    deadline = time.monotonic() + 60
+    while "docstune worker:" not in "".join(lines) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(2)  # a few rounds of the queue refusing the password
+    stop_process(process, timeout=30)
+    output = "".join(lines)
+    assert "docstune worker:" in output and ":***@127.0.0.1" in output, output
+    assert secret not in output, output
