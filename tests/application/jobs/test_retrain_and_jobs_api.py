@@ -46,6 +46,9 @@ def test_retrain_from_the_api_registers_a_version_with_its_report(corpus_app):
     assert stats["total"] == 16 == stats["likes"] + stats["dislikes"] and len(stats["latest"]) == 16
     assert stats["by_day"][0]["likes"] == stats["likes"] and stats["latest"][0]["sources"]
 
+    # documents added after the ratings: no rated answer retrieved them, yet retrieval is judged over them too
+    services.ingest_paths([write_docs(services.settings.data_dir / "later", {
+        f"later{i}.txt": f"Later note {i}\n\nThe zq{i}x1 gadget manual was reprinted in edition {i}." for i in range(6)})])
     accepted = client.post("/api/admin/retrain", headers=ADMIN,
                            json={"loss": "mnrl", "epochs": 1, "max_seq_length": 48, "auto_promote": True})
     assert accepted.status_code == 202
@@ -57,6 +60,11 @@ def test_retrain_from_the_api_registers_a_version_with_its_report(corpus_app):
     assert set(result["metrics"]) == {"candidate", "baseline"} and "mrr@10" in result["metrics"]["candidate"]
     report = client.get(result["report_url"], headers=ADMIN)
     assert report.status_code == 200 and report.mimetype == "text/markdown"
+    # judged over every stored chunk, not only the ones the rated answers retrieved (3 per answer)
+    assert f"held-out questions, {services.chunk_count()} chunks" in report.get_data(as_text=True)
+    # pipeline against pipeline: the candidate's fitted weight is recorded with the version
+    assert result["retrieval"]["mode"] == "hybrid" and 0 <= result["retrieval"]["weight"] <= 1
+    assert "lexical (bm25-en)" in report.get_data(as_text=True)
     assert client.get(result["plot_url"], headers=ADMIN).mimetype == "image/png"
     serving = client.get("/api/admin/models", headers=ADMIN).get_json()["serving"]
     if result["verdict"] == "better":  # auto_promote: the new model serves
