@@ -32,6 +32,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from training.records import TrainingDataError, TrainingSet
 
@@ -172,6 +173,17 @@ def make_loss(model, loss: str):
     return losses.MultipleNegativesRankingLoss(model)
 
 
+def _step_callback(progress: Callable[[int, int], None]):
+    """A transformers ``TrainerCallback`` that reports each optimiser step to ``progress``."""
+    from transformers import TrainerCallback
+
+    class StepProgress(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            progress(state.global_step, state.max_steps)
+
+    return StepProgress()
+
+
 def finetune(
     base_model: str | os.PathLike,
     data: TrainingSet,
@@ -179,8 +191,13 @@ def finetune(
     config: FinetuneConfig | None = None,
     *,
     description: str = "",
+    progress: Callable[[int, int], None] | None = None,
 ) -> FinetuneResult:
-    """Train ``base_model`` on ``data`` and save the result at ``output_dir`` (which must not exist yet)."""
+    """Train ``base_model`` on ``data`` and save the result at ``output_dir`` (which must not exist yet).
+
+    ``progress(step, total_steps)`` is called after every optimiser step (an exception it raises,
+    e.g. a cancelled job, stops the training and nothing is saved).
+    """
     config = config or FinetuneConfig()
     output_dir = Path(output_dir)
     if output_dir.exists():
@@ -223,6 +240,7 @@ def finetune(
             args=args,
             train_dataset=datasets if len(datasets) > 1 else next(iter(datasets.values())),
             loss=make_loss(model, config.loss),
+            callbacks=[_step_callback(progress)] if progress else None,
         )
         started = time.perf_counter()
         trainer.train()

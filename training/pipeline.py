@@ -176,6 +176,7 @@ def run_training(
     document_prefix: str = "",
     retrieval=None,
     lexical: str = "bm25-en",
+    progress=None,
 ) -> TrainingOutcome:
     """Train, evaluate against ``base_model`` on the held-out set, judge, and register (if ``registry``).
 
@@ -199,7 +200,7 @@ def run_training(
             data = add_hard_negatives(miner, data, prepared.mining_corpus, show_progress=config.show_progress)
             stats["mined_triplets"] = len(data.triplets) - before
             del miner
-        result = finetune(base_model, data, work / "model", config,
+        result = finetune(base_model, data, work / "model", config, progress=progress,
                           description=f"Trained on {prepared.kind} data by `docstune train`.")
         result.data_stats = {**stats, **result.data_stats}
         dataset_name = f"held-out {prepared.kind}"

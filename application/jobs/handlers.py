@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -152,6 +153,7 @@ def run_retrain(services, context: JobContext) -> dict:
             mine_hard_negatives=True, baseline_label="active", parent=parent, base_model_name=serving.name,
             query_prefix=settings.embeddings_query_prefix, document_prefix=settings.embeddings_document_prefix,
             retrieval=services.serving.fusion_for(index), lexical=settings.lexical_tokenizer,
+            progress=training_progress(context, f"training {config.loss} on {len(prepared.train)} rows"),
         )
     version, verdict = outcome.version, outcome.verdict
     base_url = f"/api/admin/models/{version.version}"
@@ -219,6 +221,28 @@ def run_tune(services, context: JobContext) -> dict:
                              f"fitted on ({tuned.metric} {tuned.cross_fitted[tuned.metric]:.4f} against "
                              f"{tuned.baseline[tuned.metric]:.4f})")
     return result
+
+
+def training_progress(context: JobContext, what: str, every: float = 1.0):
+    """A ``progress(step, total)`` for the fine-tuning that shows in the job: steps done of all, and
+    an estimate of the time left (from the pace so far); at most one write each ``every`` seconds."""
+    started = time.monotonic()
+    last = [0.0]
+
+    def report(step: int, total: int) -> None:
+        now = time.monotonic()
+        if step < total and now - last[0] < every:
+            return
+        last[0] = now
+        left = (now - started) / step * (total - step) if step else 0.0
+        context.progress(step, total, f"{what}: step {step} of {total}"
+                                      + (f", about {_minutes(left)} left" if step < total else ", evaluating"))
+
+    return report
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{max(1, round(seconds))} s"
 
 
 def stored_chunk_texts(db) -> dict[str, str]:

@@ -38,6 +38,23 @@ def test_an_interrupted_run_leaves_no_half_written_model(tmp_path, base_model_pa
     assert list(tmp_path.iterdir()) == []
 
 
+def test_training_reports_every_step_and_a_callback_that_raises_stops_it_with_nothing_saved(tmp_path, base_model_path):
+    steps = []
+    finetune(base_model_path, positives(), tmp_path / "ft", TINY, progress=lambda done, total: steps.append((done, total)))
+    assert steps == [(i, 3) for i in range(1, 4)]  # 24 rows, batches of 8, one epoch
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel_at_two(done, total):
+        if done == 2:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        finetune(base_model_path, positives(), tmp_path / "stopped", TINY, progress=cancel_at_two)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ft"]
+
+
 def test_an_existing_output_folder_is_never_overwritten(tmp_path, base_model_path):
     (tmp_path / "ft").mkdir()
     with pytest.raises(TrainingDataError, match="already exists"):

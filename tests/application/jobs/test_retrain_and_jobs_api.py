@@ -126,3 +126,26 @@ def test_an_upload_is_an_ingest_job_visible_in_the_jobs_api(corpus_app):
     assert client.post(f"/api/jobs/{body['job_id']}/cancel", headers=ADMIN).status_code == 409
     assert client.get("/api/jobs?limit=0", headers=ADMIN).status_code == 400
     assert client.get("/api/jobs").status_code == 401
+
+
+@pytest.mark.parametrize("corpus_app", ["thread"], indirect=True)
+def test_a_running_retrain_reports_the_training_steps(corpus_app):
+    import re
+    import time
+
+    client, services = corpus_app
+    rate_answers(client, 12)
+    job_id = client.post("/api/admin/retrain", headers=ADMIN,
+                         json={"loss": "mnrl", "epochs": 2, "max_seq_length": 32}).get_json()["job_id"]
+    seen, deadline = [], time.monotonic() + 300
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job_id}", headers=ADMIN).get_json()
+        if job["progress"]["message"] and (not seen or seen[-1] != job["progress"]):
+            seen.append(job["progress"])
+        if job["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.05)
+    assert job["status"] == "done", job
+    steps = [p for p in seen if re.search(r"training mnrl on \d+ rows: step \d+ of \d+", p["message"])]
+    assert steps, seen  # inside the training, not one "2/5 training" for the whole run
+    assert all(p["done"] <= p["total"] for p in steps) and steps[-1]["done"] == steps[-1]["total"]
