@@ -111,9 +111,10 @@ class Services:
         if self._jobs is None:
             with self._lock:
                 if self._jobs is None:
+                    from application.jobs.handlers import HANDLERS
                     from application.jobs.runtime import JobRuntime
 
-                    self._jobs = JobRuntime(self)
+                    self._jobs = JobRuntime(self, HANDLERS)
         return self._jobs
 
     # -- operations -----------------------------------------------------------------------

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from application.index import collection_record, drop_collection
-from application.jobs.runtime import JobContext, JobFailed
+from application.jobs.contract import JobContext, JobFailed
 from application.vectorstore import ACTIVE_ALIAS, collection_name_for
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ def run_retrain(services, context: JobContext) -> dict:
     }
     context.progress(4, 5, f"registered {version.version} ({verdict.status})")
     if params.get("auto_promote") and verdict.passed:
-        promote = context.runtime.submit_swap("promote", {"version": version.version, "trigger": context.job_id})
+        promote = context.submit_swap("promote", {"version": version.version, "trigger": context.job_id})
         result["promote_job_id"] = promote["id"]
     return result
 

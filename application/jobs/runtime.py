@@ -6,10 +6,10 @@ import shutil
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from application.errors import Conflict
+from application.jobs.contract import Handler, JobContext, JobFailed
 from application.jobs.queue import EmbeddedConsumer, make_huey, queue_error
 from application.jobs.store import WORKER_ID, JobCancelled, JobStore
 
@@ -22,46 +22,13 @@ HEARTBEAT_SECONDS = 15.0
 LOCK_TTL_SECONDS = 30
 
 
-class JobFailed(Exception):
-    """A job that ended badly but has a result worth keeping (e.g. which files failed and why)."""
-
-    def __init__(self, message: str, result: dict | None = None):
-        super().__init__(message)
-        self.result = result
-
-
-@dataclass
-class JobContext:
-    """What a job handler gets: its parameters, a progress callback and the runtime (for follow-up jobs)."""
-
-    runtime: "JobRuntime"
-    job_id: str
-    params: dict
-    _last_write: float = field(default=0.0)
-
-    def progress(self, done: int, total: int, message: str | None = None) -> None:
-        """Record progress; at most a few writes a second, always the last one. Raises ``JobCancelled``."""
-        now = time.monotonic()
-        if done < total and message is None and now - self._last_write < 0.25:
-            return
-        self._last_write = now
-        self.runtime.store.progress(self.job_id, done, total, message)
-
-    def message(self, text: str) -> None:
-        job = self.runtime.store.get(self.job_id)
-        self.runtime.store.progress(self.job_id, job["progress"]["done"], job["progress"]["total"], text)
-
-    def remember(self, **params) -> None:
-        """Add to the job's params (e.g. the collection it builds), visible to others and to recovery."""
-        self.params.update(params)
-        self.runtime.store.update_params(self.job_id, **params)
-
-
 class JobRuntime:
-    def __init__(self, services):
+    def __init__(self, services, handlers: dict[str, Handler]):
+        """``handlers``: the job kinds this runtime runs (``application.jobs.handlers.HANDLERS``)."""
         from huey import crontab
 
         self.services = services
+        self.handlers = handlers
         self.settings = services.settings
         self.store = JobStore(services.db)
         self.huey = make_huey(self.settings, immediate=self.settings.jobs_worker == "immediate")
@@ -170,20 +137,18 @@ class JobRuntime:
     # -- consuming -------------------------------------------------------------------
     def run(self, job_id: str) -> None:
         """Run one job to its end; every outcome, a crash of the handler included, is written to its row."""
-        from application.jobs.handlers import HANDLERS
-
         job = self.store.claim(job_id)
         if job is None:
             log.info("Job %s: not queued any more (cancelled, or taken by another worker); skipped", job_id)
             return
         log.info("Job %s (%s) started in %s", job_id, job["kind"], WORKER_ID)
-        context = JobContext(self, job_id, dict(job["params"]))
+        context = JobContext(self.store, job_id, dict(job["params"]), self.submit_swap)
         stop_beating = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(job_id, stop_beating), daemon=True,
                                 name=f"docstune-heartbeat-{job_id[:8]}")
         beat.start()
         try:
-            result = HANDLERS[job["kind"]](self.services, context)
+            result = self.handlers[job["kind"]](self.services, context)
             status = self.store.finish(job_id, "done", result=result or {})["status"]
         except JobCancelled:
             status = self.store.finish(
