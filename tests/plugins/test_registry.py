@@ -9,7 +9,7 @@ from plugins.registry import ENTRY_POINT_GROUP, clear_instances, get_registry, l
 
 TINY_PLUGIN = textwrap.dedent(
     '''
-    import hashlib, math, re
+    import hashlib, math, re, threading
     from plugins.base import EmbeddingBackend
 
     class HashingEmbeddings(EmbeddingBackend):
@@ -30,8 +30,24 @@ TINY_PLUGIN = textwrap.dedent(
         max_seq_length = 128
         fingerprint = "tiny-hashing-v1"
 
+    # a test can hold a re-index in the middle: the gated model's third batch of 4+ texts waits
+    # for HOLD (HELD says it is waiting); smaller calls (an ingestion meanwhile) never wait
+    HOLD, HELD = threading.Event(), threading.Event()
+
+    class GatedHashingEmbeddings(HashingEmbeddings):
+        fingerprint = "tiny-hashing-gated-v1"
+        calls = 0
+        def embed_documents(self, texts):
+            if len(texts) >= 4:
+                GatedHashingEmbeddings.calls += 1
+                if GatedHashingEmbeddings.calls >= 3 and not HOLD.is_set():
+                    HELD.set()
+                    HOLD.wait(120)
+            return super().embed_documents(texts)
+
     def register_embedding_models(register):
         register("tiny-hashing", lambda name, **options: HashingEmbeddings(name, **options))
+        register("tiny-hashing-gated", lambda name, **options: GatedHashingEmbeddings(name, **options))
     '''
 )
 

@@ -1,4 +1,5 @@
 """Swapping the embedding model with no downtime: snapshots, config swaps, ingestion during a re-index."""
+import importlib
 import threading
 import time
 
@@ -55,21 +56,24 @@ def test_searches_during_a_swap_never_mix_models(indexed_services, tiny_plugin):
 
 
 def test_ingestion_during_a_reindex_loses_no_chunk(make_services, tmp_path, tiny_plugin):  # noqa: F811
-    # serving: the hashing model; building: the real one, slowly, so the ingestion lands in the middle
+    # serving: the hashing model; building: its gated twin, held after two batches, so the ingestion
+    # and the deletion land in the middle of the build, whatever the machine's speed
+    gate = importlib.import_module("docstune_tiny")  # the plugin module the registry loaded
     services = make_services(JOBS_WORKER="thread", EMBEDDINGS_NAME=tiny_plugin, INGEST_BATCH_SIZE=4)
     services.ingest_paths([write_docs(tmp_path / "first", many_docs(40))])
     runtime = services.jobs
     runtime.start_worker()
-    job = runtime.submit("reindex", {"model": "all-MiniLM-L6-v2"})
-    deadline = time.monotonic() + 60
-    while runtime.store.get(job["id"])["progress"]["done"] < 4:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    job = runtime.submit("reindex", {"model": "tiny-hashing-gated"})
+    try:
+        assert gate.HELD.wait(60), runtime.store.get(job["id"])
+        assert services.vector_store.count("chunks__tiny-hashing-gated-v1") == 8  # two batches of four are in
 
-    late = {f"late{i}.md": f"# Late {i}\n\nThe walrus number {i} arrived during the re-index." for i in range(3)}
-    report = services.ingest_paths([write_docs(tmp_path / "late", late)])
-    assert runtime.store.get(job["id"])["status"] == "running"  # it really was during the build
-    services.delete_source(str(tmp_path / "first" / "note000.txt"))
+        late = {f"late{i}.md": f"# Late {i}\n\nThe walrus number {i} arrived during the re-index." for i in range(3)}
+        report = services.ingest_paths([write_docs(tmp_path / "late", late)])
+        assert runtime.store.get(job["id"])["status"] == "running"  # it really was during the build
+        services.delete_source(str(tmp_path / "first" / "note000.txt"))
+    finally:
+        gate.HOLD.set()
     done = runtime.store.wait(job["id"], timeout=120)
 
     assert done["status"] == "done" and len(report.added) == 3
@@ -80,7 +84,7 @@ def test_ingestion_during_a_reindex_loses_no_chunk(make_services, tmp_path, tiny
     with services.db.session() as session:
         stored = set(session.scalars(select(Chunk.id)))
     serving = services.index.collection
-    assert serving.startswith("chunks__all-minilm")
+    assert serving == "chunks__tiny-hashing-gated-v1"
     assert services.vector_store.point_ids(serving) == stored
     assert services.search("When did the walrus number 2 arrive?", k=1)[0].title == "Late 2"
 
