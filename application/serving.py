@@ -38,7 +38,7 @@ from application.index import (
 )
 from application.settings import Settings
 from application.vectorstore import SearchHit, VectorStore
-from training.fusion import FusionSettings, fuse
+from training.fusion import FusionSettings, fitted_weight, fuse
 
 log = logging.getLogger(__name__)
 
@@ -184,9 +184,10 @@ class ServingIndex:
         tuned = index.tuned
         if settings.fusion_weight is not None:
             return configured, {"source": "FUSION_WEIGHT", "detail": f"FUSION_WEIGHT={settings.fusion_weight:g} is set"}
-        if tuned and tuned.get("method") == configured.method and tuned.get("normalise") == configured.normalise:
-            return settings.fusion(weight=tuned["weight"]), {"source": "fitted", "detail": tuned.get("origin", ""),
-                                                             "fitted": tuned}
+        weight = fitted_weight(tuned, configured)
+        if weight is not None:
+            return settings.fusion(weight=weight), {"source": "fitted", "detail": tuned.get("origin", ""),
+                                                    "fitted": tuned}
         detail = "the measured default (best on average over two dev sets of opposite kinds, docs/retrieval.md)"
         if tuned:
             detail += (f"; the weight fitted for {tuned.get('method')}-{tuned.get('normalise')} does not apply to "

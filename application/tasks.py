@@ -45,10 +45,11 @@ class AppJobs:
     @classmethod
     def attach(cls, services) -> "AppJobs":
         runtime = services.jobs
-        started = runtime.start_worker() if services.settings.jobs_worker in ("thread", "immediate") else False
-        if services.settings.jobs_worker in ("thread", "immediate"):
-            # this process runs the jobs (and holds the index): what the serving index waits for starts now
-            runtime.start_pending_reindex()
+        if services.settings.jobs_worker not in ("thread", "immediate"):
+            return cls(runtime, False)
+        started = runtime.start_worker()
+        # this process runs the jobs (and holds the index): what the serving index waits for starts now
+        runtime.start_pending_reindex()
         return cls(runtime, started)
 
     def shutdown(self, wait: bool = True) -> None:

@@ -77,6 +77,15 @@ class FusionSettings:
         return f"hybrid:{self.method}:{self.weight:g}"
 
 
+def fitted_weight(fitted: dict | None, configured: FusionSettings) -> float | None:
+    """The weight of a fit record (``training.tuning.TunedFusion.record``) when it was fitted for
+    ``configured``'s method and normalisation; None otherwise (a convex-minmax weight means nothing
+    to dbsf)."""
+    if fitted and fitted.get("method") == configured.method and fitted.get("normalise") == configured.normalise:
+        return fitted["weight"]
+    return None
+
+
 @dataclass(frozen=True)
 class Fused:
     chunk_id: str

@@ -75,9 +75,10 @@ def _model_in_service(settings):
 def _serving_retrieval(settings, version: str | None):
     """The retrieval settings the model in service runs with: the configured ones with the weight
     fitted for its registry version (FUSION_WEIGHT, when set, wins)."""
+    from training.fusion import fitted_weight
+
     fitted = _registry(settings).get(version).fitted_fusion() if version else None
-    ours = fitted and fitted.get("method") == settings.fusion_method and fitted.get("normalise") == settings.fusion_normalise
-    return settings.fusion(weight=fitted["weight"] if ours else None)
+    return settings.fusion(weight=fitted_weight(fitted, settings.fusion()))
 
 
 def _gate_options(func):
