@@ -12,7 +12,8 @@ import sys
 
 import click
 
-COMMAND_MODULES = ("application.commands.training", "application.commands.chat", "application.commands.jobs")
+COMMAND_MODULES = ("application.commands.training", "application.commands.chat", "application.commands.jobs",
+                   "application.commands.evaluation")
 
 
 class DocsTuneGroup(click.Group):

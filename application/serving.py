@@ -202,9 +202,10 @@ class ServingIndex:
             if index is not None and index.collection == collection:
                 self._index = replace(index, tuned=dict(tuned) if tuned else None)
 
-    def retrieval_legs(self, ir, candidates: int | None = None):
+    def retrieval_legs(self, ir, candidates: int | None = None, *, lexical: bool = True):
         """Both legs of the serving collection for each question of ``ir`` (an ``IRDataset``), as
         ``training.retrieval_eval.RetrievalLegs``: what the serving pipeline retrieves, over every chunk.
+        ``lexical=False``: the dense leg only (a dense pipeline, or lexical vectors still being built).
 
         Returns ``(legs, index)``: the snapshot the legs came from. Relevant chunks that are not
         stored any more are dropped, and so are the questions left without one.
@@ -212,7 +213,7 @@ class ServingIndex:
         from training.retrieval_eval import RetrievalLegs
 
         index = self.current
-        if not index.lexical_ready:
+        if lexical and not index.lexical_ready:
             raise Conflict(f"The serving collection {index.collection} has no complete lexical vectors yet "
                            f"(a re-index fills them); there is no hybrid pipeline to measure.")
         depth = candidates or self.settings.fusion_candidates
@@ -226,10 +227,12 @@ class ServingIndex:
                              lexical_label=index.lexical.version)
         for qid in sorted(relevant):
             question = ir.queries[qid]
-            dense, lexical = self.store.search_legs(index.collection, index.embeddings.embed_query(question),
-                                                           index.lexical.embed_query(question), depth, None)
+            dense, sparse = self.store.search_legs(index.collection, index.embeddings.embed_query(question),
+                                                   index.lexical.embed_query(question) if lexical else None,
+                                                   depth, None)
             legs.dense[qid] = [(p.id, p.score) for p in dense]
-            legs.lexical[qid] = [(p.id, p.score) for p in lexical]
+            if lexical:
+                legs.lexical[qid] = [(p.id, p.score) for p in sparse]
         return legs, index
 
     def retrieve(self, question: str, k: int = 4, source_ids: Sequence[str] | None = None) -> Retrieval:

@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from application.errors import DocsTuneError
 from plugins.lexical import DEFAULT_LEXICAL, LEXICAL_TOKENIZERS
+from training.evaluation_set import EVALUATION_SHARE
+from training.gate import DEFAULT_MIN_QUESTIONS
 from training.fusion import FUSION_METHODS, NORMALISATIONS, RETRIEVAL_MODES, FusionSettings
 
 
@@ -205,6 +207,32 @@ class Settings(BaseSettings):
     gate_tolerance: float = Field(
         0.01, alias="GATE_TOLERANCE", ge=0, description="Most any other headline metric may fall"
     )
+    gate_min_questions: int = Field(
+        DEFAULT_MIN_QUESTIONS, alias="GATE_MIN_QUESTIONS", ge=1,
+        description="Fewer evaluation questions than this and the verdict is 'not enough evidence'")
+    gate_confidence: float = Field(
+        0.95, alias="GATE_CONFIDENCE", gt=0.5, lt=1,
+        description="Confidence of the paired bootstrap interval the gate decides on")
+    evaluation_share: float = Field(
+        EVALUATION_SHARE, alias="EVALUATION_SHARE", gt=0, lt=1,
+        description="Share of chunks whose rated questions join the frozen evaluation set (never trained on)")
+
+    def gate(self, **overrides):
+        """The gate's settings (``training.gate.GateConfig``); an override that is None is left out."""
+        from training.gate import GateConfig
+
+        chosen = {"metric": self.gate_metric, "min_improvement": self.gate_min_improvement,
+                  "tolerance": self.gate_tolerance, "min_questions": self.gate_min_questions,
+                  "confidence": self.gate_confidence}
+        chosen.update({k: v for k, v in overrides.items() if v is not None})
+        return GateConfig(**chosen)
+
+    def training_options(self):
+        """What the settings fix for every training run (``training.pipeline.TrainingOptions``)."""
+        from training.pipeline import TrainingOptions
+
+        return TrainingOptions(batch_size=self.retrain_batch_size, max_seq_length=self.retrain_max_seq_length,
+                               device=self.embeddings_device)
 
     @property
     def synth_cache_dir(self) -> Path:
@@ -240,8 +268,12 @@ class Settings(BaseSettings):
     retrain_check_minutes: int = Field(
         10, alias="RETRAIN_CHECK_MINUTES", ge=1, le=60, description="How often the retrain policy is checked"
     )
-    retrain_max_seq_length: int = Field(128, alias="RETRAIN_MAX_SEQ_LENGTH", ge=8)
-    retrain_batch_size: int = Field(16, alias="RETRAIN_BATCH_SIZE", ge=2)
+    retrain_max_seq_length: int | None = Field(
+        None, alias="RETRAIN_MAX_SEQ_LENGTH", ge=8,
+        description="Tokens read per text while training (retrain and docstune train); unset = the data's default")
+    retrain_batch_size: int | None = Field(
+        None, alias="RETRAIN_BATCH_SIZE", ge=2,
+        description="Training batch size (retrain and docstune train); unset = the data's default")
     embeddings_api_key: str | None = Field(
         None, alias="EMBEDDINGS_API_KEY", description="Bearer key of /v1/embeddings; unset = the admin token only"
     )

@@ -33,7 +33,7 @@ REPORTED = ("accuracy@1", "accuracy@5", "accuracy@10", "mrr@10", "ndcg@10")
 def run_one(name: str, args) -> dict:
     from plugins.sentence_transformers_backend import bundled_model_path
     from training.irjson import load_ir_json
-    from training.pipeline import prepare_from_ir, prepare_from_synthetic, run_training
+    from training.pipeline import TrainingOptions, prepare_from_ir, prepare_from_synthetic, run_training
 
     ir = load_ir_json(args.data)
     started = time.perf_counter()
@@ -45,12 +45,12 @@ def run_one(name: str, args) -> dict:
         prepared = prepare_from_ir(ir, held_out_fraction=0.2, seed=args.seed)
         loss = name
     # what `docstune train` does: the data's own defaults (synthetic: 1 epoch at 2e-5) unless given
-    config = prepared.finetune_config(loss=loss, epochs=args.epochs, batch_size=args.batch_size,
-                                      learning_rate=args.learning_rate, max_seq_length=args.max_seq_length,
-                                      seed=args.seed, show_progress=False, device=args.device)
+    options = TrainingOptions(loss=loss, epochs=args.epochs, batch_size=args.batch_size,
+                              learning_rate=args.learning_rate, max_seq_length=args.max_seq_length, seed=args.seed,
+                              device=args.device, hard_negatives=False if args.no_hard_negatives else None)
     with tempfile.TemporaryDirectory(prefix="docstune-bench-") as work:
-        outcome = run_training(prepared, base_model=bundled_model_path(), work_root=work, config=config,
-                               baseline_label="base", mine_hard_negatives=False if args.no_hard_negatives else None)
+        outcome = run_training(prepared, base_model=bundled_model_path(), work_root=work, options=options,
+                               baseline_label="base", show_progress=False)
     total = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {

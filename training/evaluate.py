@@ -44,6 +44,8 @@ class EvaluationRun:
     corpus_size: int
     dataset: str = ""
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    #: label -> query id -> metrics, where the evaluation kept them (pipelines; the gate pairs them)
+    per_query: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -143,7 +145,7 @@ def evaluate_pipelines(
     lexical_name = getattr(encoder, "name", "") or (lexical if isinstance(lexical, str) else "")
     legs = build_legs(ir, lexical=encoder, candidates=depth, lexical_label=lexical_name)
     lexical_label = f"lexical ({legs.lexical_label or 'bm25'})"
-    results, sources = {}, {}
+    results, sources, per_query = {}, {}, {}
     for model_label, model in models.items():
         model_legs = legs
         if any(s.uses_dense for s in settings):
@@ -155,13 +157,15 @@ def evaluate_pipelines(
         for fusion in settings:
             if not fusion.uses_dense:
                 if lexical_label not in results:
-                    results[lexical_label] = evaluate_pipeline(legs, fusion).mean
+                    measured = evaluate_pipeline(legs, fusion)
+                    results[lexical_label], per_query[lexical_label] = measured.mean, measured.per_query
                     sources[lexical_label] = str(getattr(encoder, "version", "") or lexical_name)
                 continue
             label = f"{model_label} · {describe_fusion(fusion)}"
-            results[label] = evaluate_pipeline(model_legs, fusion).mean
+            measured = evaluate_pipeline(model_legs, fusion)
+            results[label], per_query[label] = measured.mean, measured.per_query
             sources[label] = _model_source(model_label, model)
-    return EvaluationRun(results, sources, legs.query_ids, len(ir.corpus), dataset_name)
+    return EvaluationRun(results, sources, legs.query_ids, len(ir.corpus), dataset_name, per_query=per_query)
 
 
 def plot_hit_rate(run: EvaluationRun, path: str | os.PathLike) -> Path:
@@ -221,8 +225,30 @@ def markdown_report(run: EvaluationRun, verdict=None) -> str:
             row += f" | {values[-1] - values[0]:+.4f}" if both else " | —"
         lines.append(row + " |")
     if verdict is not None:
-        lines += ["", f"## Gate: **{verdict.status}**", "", verdict.reason]
+        lines += ["", f"## Gate: **{getattr(verdict, 'label', verdict.status)}**", "", verdict.reason]
+        lines += _gate_statistics(verdict)
     return "\n".join(lines) + "\n"
+
+
+def _gate_statistics(verdict) -> list[str]:
+    """The paired comparison behind the verdict: interval, wins and losses, the questions that moved most."""
+    questions = getattr(verdict, "questions", 0)
+    if not questions:
+        return []
+    lines = ["", f"Paired over {questions} questions ({verdict.metric}, candidate − baseline):", "",
+             f"* mean difference {verdict.candidate - verdict.baseline:+.4f}"]
+    if verdict.interval:
+        low, high = verdict.interval
+        lines.append(f"* {verdict.confidence:.0%} bootstrap interval [{low:+.4f}, {high:+.4f}]")
+    lines.append(f"* questions won {verdict.wins}, lost {verdict.losses}, tied {verdict.ties}"
+                 + (f" (sign test p = {verdict.sign_p_value:.3g})" if verdict.sign_p_value is not None else ""))
+    if verdict.needed_questions:
+        lines.append(f"* about {verdict.needed_questions} more evaluation questions would likely settle it")
+    if verdict.changed:
+        lines += ["", "| question id | baseline | candidate | Δ |", "|---|---|---|---|"]
+        lines += [f"| {c['query_id']} | {c['baseline']:.4f} | {c['candidate']:.4f} | "
+                  f"{c['candidate'] - c['baseline']:+.4f} |" for c in verdict.changed]
+    return lines
 
 
 def _cell(value) -> str:

@@ -1,22 +1,46 @@
-"""The gate: is a candidate model **better** than the one in service, or rejected?
+"""The gate: is a candidate **better** than what serves, **worse**, or is there **not enough evidence**?
 
-A candidate is ``better`` only if the chosen metric (default MRR@10) rises by at
-least ``min_improvement`` **and** no other headline metric falls by more than
-``tolerance``. Otherwise it is ``rejected`` and the reason says which rule failed.
+Both are measured on the same evaluation questions, and the gate compares them *per question*
+(paired): each question's gate metric (default MRR@10) for the candidate minus the baseline's.
+A paired bootstrap of the mean difference gives a confidence interval (``confidence``, 95 %),
+and the questions the candidate wins, loses and ties are counted (with the exact sign test's
+p-value, for the report).
+
+* ``not_enough_evidence`` when there are fewer than ``min_questions`` evaluation questions, or
+  when the interval holds 0, or when the gain, though real, is below ``min_improvement``. It
+  says how many more evaluation questions would likely settle it (``needed_questions``; None
+  when the candidate is not ahead, so more questions would not make it better).
+* ``worse`` when the interval lies below 0, or when the gate metric rose but another headline
+  metric fell by more than ``tolerance``.
+* ``better`` when the interval lies above 0, the gain is at least ``min_improvement`` and no
+  other headline metric fell by more than ``tolerance``. Only ``better`` is ever promoted by
+  a policy (``auto_promote``).
+
+The bootstrap is seeded: the same numbers give the same verdict.
 
 Example::
 
     from training.gate import GateConfig, judge
-    verdict = judge({"mrr@10": 0.50, "ndcg@10": 0.60}, {"mrr@10": 0.58, "ndcg@10": 0.61},
-                    GateConfig(metric="mrr@10", min_improvement=0.01, tolerance=0.01))
-    assert verdict.status == "better"
+    baseline = {"q1": {"mrr@10": 0.5}, "q2": {"mrr@10": 1.0}}
+    candidate = {"q1": {"mrr@10": 1.0}, "q2": {"mrr@10": 1.0}}
+    verdict = judge(baseline, candidate, GateConfig(min_questions=30))
+    assert verdict.status == "not_enough_evidence" and verdict.needed_questions
 """
 from __future__ import annotations
 
+import math
+import statistics
 from dataclasses import asdict, dataclass, field
 
 from training.evaluate import HEADLINE_METRICS
 from training.records import TrainingDataError
+
+VERDICTS = ("better", "worse", "not_enough_evidence")
+# fewer evaluation questions than this and a difference is mostly which questions happened to be
+# asked: one question moves MRR@10 by up to 1/n (docs/training.md, "The gate")
+DEFAULT_MIN_QUESTIONS = 30
+BOOTSTRAP_RESAMPLES = 4000
+SHOWN_QUESTIONS = 10  # the largest wins and losses listed in the report
 
 
 @dataclass(frozen=True)
@@ -24,48 +48,140 @@ class GateConfig:
     metric: str = "mrr@10"
     min_improvement: float = 0.01
     tolerance: float = 0.01
+    min_questions: int = DEFAULT_MIN_QUESTIONS
+    confidence: float = 0.95
+    resamples: int = BOOTSTRAP_RESAMPLES
+    seed: int = 0
     headline_metrics: tuple[str, ...] = HEADLINE_METRICS
 
 
 @dataclass
 class GateVerdict:
-    status: str  # "better" | "rejected"
+    status: str  # one of VERDICTS
     reason: str
     metric: str
-    baseline: float
+    baseline: float  # mean of the gate metric over the questions
     candidate: float
-    deltas: dict[str, float] = field(default_factory=dict)
+    deltas: dict[str, float] = field(default_factory=dict)  # mean difference of each headline metric
+    questions: int = 0
+    interval: tuple[float, float] | None = None  # bootstrap interval of the mean difference of ``metric``
+    confidence: float = 0.95
+    wins: int = 0
+    losses: int = 0
+    ties: int = 0
+    sign_p_value: float | None = None
+    needed_questions: int | None = None  # more evaluation questions that would likely settle it
+    #: the questions that moved most: ``[{"query_id", "baseline", "candidate"}]``, wins then losses
+    changed: list[dict] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         return self.status == "better"
 
+    @property
+    def label(self) -> str:
+        return self.status.replace("_", " ")
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data["interval"] = list(self.interval) if self.interval else None
+        return data
 
 
-def judge(baseline: dict[str, float], candidate: dict[str, float], config: GateConfig | None = None) -> GateVerdict:
-    """Apply the gate to two metric dicts measured on the same held-out set."""
+PerQuery = dict[str, dict[str, float]]
+
+
+def paired_bootstrap(differences: list[float], confidence: float = 0.95, resamples: int = BOOTSTRAP_RESAMPLES,
+                     seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``differences`` (one per question, paired)."""
+    import numpy as np
+
+    values = np.asarray(differences, dtype=np.float64)
+    if len(values) == 0:
+        raise ValueError("no differences to resample")
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return float(low), float(high)
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Two-sided exact sign test: the chance of a split at least this uneven if neither side were better."""
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    extreme = min(wins, losses)
+    tail = sum(math.comb(n, k) for k in range(extreme + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+
+def questions_needed(differences: list[float], confidence: float) -> int | None:
+    """How many questions in all an interval this wide around this mean would need to exclude 0."""
+    gain = statistics.fmean(differences)
+    if gain <= 0 or len(differences) < 2:
+        return None
+    spread = statistics.stdev(differences)
+    z = statistics.NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    return math.ceil((z * spread / gain) ** 2) if spread else len(differences)
+
+
+def judge(baseline: PerQuery, candidate: PerQuery, config: GateConfig | None = None) -> GateVerdict:
+    """Apply the gate to per-question metrics of two pipelines measured on the same questions."""
     config = config or GateConfig()
-    if config.metric not in baseline or config.metric not in candidate:
-        known = ", ".join(sorted(baseline)) or "none"
-        raise TrainingDataError(f"gate metric {config.metric!r} was not measured (measured: {known})")
-    names = [m for m in dict.fromkeys((config.metric, *config.headline_metrics)) if m in baseline and m in candidate]
-    deltas = {m: round(candidate[m] - baseline[m], 6) for m in names}
-    gain = deltas[config.metric]
-    before, after = baseline[config.metric], candidate[config.metric]
+    if set(baseline) != set(candidate):
+        raise ValueError("the gate compares two pipelines on the same questions; their question sets differ")
+    qids = sorted(baseline)
+    measured = set.intersection(*(set(baseline[q]) & set(candidate[q]) for q in qids)) if qids else set()
+    if qids and config.metric not in measured:
+        raise TrainingDataError(f"gate metric {config.metric!r} was not measured (measured: "
+                                f"{', '.join(sorted(measured)) or 'none'})")
+    names = [m for m in dict.fromkeys((config.metric, *config.headline_metrics)) if m in measured]
+    n = len(qids)
+
+    def mean(per_query, name):
+        return statistics.fmean(per_query[q][name] for q in qids) if qids else 0.0
+
+    deltas = {m: round(mean(candidate, m) - mean(baseline, m), 6) for m in names}
+    before, after = mean(baseline, config.metric), mean(candidate, config.metric)
+    differences = [candidate[q][config.metric] - baseline[q][config.metric] for q in qids]
+    wins = sum(d > 1e-12 for d in differences)
+    losses = sum(d < -1e-12 for d in differences)
+    moved = sorted(((d, q) for d, q in zip(differences, qids) if abs(d) > 1e-12), key=lambda item: -abs(item[0]))
+    changed = [{"query_id": q, "baseline": round(baseline[q][config.metric], 6),
+                "candidate": round(candidate[q][config.metric], 6)}
+               for d, q in sorted(moved[:SHOWN_QUESTIONS], key=lambda item: -item[0])]
+    common = dict(metric=config.metric, baseline=before, candidate=after, deltas=deltas, questions=n,
+                  confidence=config.confidence, wins=wins, losses=losses, ties=n - wins - losses,
+                  sign_p_value=sign_test(wins, losses), changed=changed)
+    gain = after - before
+    change = f"{config.metric} {before:.4f} → {after:.4f} ({gain:+.4f})"
+    if n < config.min_questions:
+        needed = config.min_questions - n
+        return GateVerdict("not_enough_evidence",
+                           f"{change} on only {n} evaluation question{'s' * (n != 1)}; the gate needs at least "
+                           f"{config.min_questions} (GATE_MIN_QUESTIONS): {needed} more", needed_questions=needed,
+                           interval=paired_bootstrap(differences, config.confidence, config.resamples, config.seed)
+                           if n else None, **common)
+    low, high = paired_bootstrap(differences, config.confidence, config.resamples, config.seed)
+    interval = f"{config.confidence:.0%} interval [{low:+.4f}, {high:+.4f}], {wins} questions won, {losses} lost"
+    if high < 0:
+        return GateVerdict("worse", f"{change}: worse ({interval})", interval=(low, high), **common)
+    if low <= 0:
+        total = questions_needed(differences, config.confidence)
+        needed = None if total is None else max(1, total - n)
+        more = (f"about {needed} more evaluation questions would likely settle it" if needed is not None
+                else "the candidate is not ahead, so more questions would not make it better")
+        return GateVerdict("not_enough_evidence", f"{change}: the interval holds 0 ({interval}); {more}",
+                           interval=(low, high), needed_questions=needed, **common)
     if gain < config.min_improvement:
-        reason = (
-            f"{config.metric} went from {before:.4f} to {after:.4f} ({gain:+.4f}); "
-            f"the gate needs at least {config.min_improvement:+.4f}"
-        )
-        return GateVerdict("rejected", reason, config.metric, before, after, deltas)
+        return GateVerdict("not_enough_evidence",
+                           f"{change}: ahead ({interval}) but by less than GATE_MIN_IMPROVEMENT "
+                           f"{config.min_improvement:+.4f}, not worth a swap", interval=(low, high), **common)
     fallen = {m: d for m, d in deltas.items() if m != config.metric and d < -config.tolerance}
     if fallen:
         worst = ", ".join(f"{m} {d:+.4f}" for m, d in sorted(fallen.items(), key=lambda kv: kv[1]))
-        reason = (
-            f"{config.metric} rose {gain:+.4f}, but {worst} fell by more than the tolerance {config.tolerance:.4f}"
-        )
-        return GateVerdict("rejected", reason, config.metric, before, after, deltas)
-    reason = f"{config.metric} rose from {before:.4f} to {after:.4f} ({gain:+.4f}); no headline metric fell by more than {config.tolerance:.4f}"
-    return GateVerdict("better", reason, config.metric, before, after, deltas)
+        return GateVerdict("worse", f"{change} ({interval}), but {worst} fell by more than the tolerance "
+                                    f"{config.tolerance:.4f}", interval=(low, high), **common)
+    return GateVerdict("better", f"{change}: better ({interval}); no headline metric fell by more than "
+                                 f"{config.tolerance:.4f}", interval=(low, high), **common)

@@ -1,9 +1,12 @@
-"""One training run end to end: data → split → (hard negatives) → fine-tune → evaluate → gate → register.
+"""One training run end to end: data → defaults → config → (hard negatives) → fine-tune → judge → register.
 
-The CLI (``docstune train``) and the application's jobs call these functions; each
-step is its own module, this one only wires them in the documented order. Nothing
-reaches the registry until the model is trained, evaluated and judged, and a failure
-at any step leaves the registry as it was.
+This is the one place a run is assembled: ``docstune train`` and the retrain job both call
+``prepare_from_*`` and :func:`run_training` with a :class:`TrainingOptions` (what the caller set:
+CLI options, the job's parameters, the RETRAIN_* settings); :func:`plan_run` turns the options
+and the data's measured defaults into the fine-tuning config, so the two entry points train
+the same way on the same data. Each step is its own module; this one only wires them in the
+documented order. Nothing reaches the registry until the model is trained, judged and
+registered, and a failure at any step leaves the registry as it was.
 
 Example::
 
@@ -22,9 +25,11 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.evaluate import EvaluationRun, evaluate_models, write_evaluation_outputs
+from training.evaluate import EvaluationRun, write_evaluation_outputs
+from training.evaluation_set import EVALUATION_SHARE, EvaluationSet
 from training.feedback import build_pairs_from_feedback
 from training.finetune import (
+    LOSSES,
     SYNTHETIC_DEFAULTS,
     FinetuneConfig,
     FinetuneResult,
@@ -36,7 +41,7 @@ from training.finetune import (
 from training.gate import GateConfig, GateVerdict, judge
 from training.records import IRDataset, TrainingDataError, TrainingSet
 from training.registry import ModelRegistry, ModelVersion
-from training.split import choose_held_out_chunks, split_feedback_by_chunk, split_ir_by_chunk
+from training.split import choose_held_out_chunks, split_ir_by_chunk
 from training.synthetic import generate_synthetic_queries, synthetic_training_set
 
 
@@ -54,6 +59,9 @@ class PreparedData:
     #: fields, and ``mine_hard_negatives``; an option the caller sets wins
     defaults: dict = field(default_factory=dict)
 
+    #: feedback only: the frozen evaluation set after this data was assigned (the caller stores it)
+    evaluation: EvaluationSet | None = None
+
     def finetune_config(self, **options) -> FinetuneConfig:
         """The config for this data: ``options`` the caller set (None: not set), then this data's
         defaults, then FinetuneConfig's own (the per-loss learning rate included)."""
@@ -66,18 +74,104 @@ class PreparedData:
         return self.defaults.get("mine_hard_negatives", True) if option is None else option
 
 
-def prepare_from_feedback(path, *, held_out_fraction: float = 0.2, seed: int = 42,
-                          chunk_texts: dict[str, str] | None = None) -> PreparedData:
+@dataclass(frozen=True)
+class TrainingOptions:
+    """What a caller set for one run; ``None`` leaves it to the data's measured default, then to
+    ``FinetuneConfig``'s. ``docstune train``'s options, the retrain job's parameters and the
+    RETRAIN_* settings are all one of these."""
+
+    loss: str | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    max_seq_length: int | None = None
+    seed: int | None = None
+    device: str | None = None
+    hard_negatives: bool | None = None
+
+    #: (name, type, smallest, largest) of each option a client may send (the retrain API's body)
+    LIMITS = (("epochs", int, 1, 50), ("batch_size", int, 2, 1024), ("max_seq_length", int, 8, 8192),
+              ("seed", int, 0, 2 ** 31 - 1), ("learning_rate", float, 1e-8, 1.0))
+
+    @classmethod
+    def from_params(cls, params: dict) -> "TrainingOptions":
+        """Options from plain JSON (a job's parameters); a bad value raises one readable line."""
+        chosen = {}
+        loss = params.get("loss")
+        if loss is not None:
+            if loss not in LOSSES:
+                raise TrainingDataError(f"loss must be one of {', '.join(LOSSES)}; got {loss!r}")
+            chosen["loss"] = loss
+        for name, kind, low, high in cls.LIMITS:
+            value = params.get(name)
+            if value is None:
+                continue
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not number or (kind is int and not isinstance(value, int)) or not low <= value <= high:
+                what = "a whole number" if kind is int else "a number"
+                raise TrainingDataError(f"{name} must be {what} from {low:g} to {high:g}; got {value!r}")
+            chosen[name] = kind(value)
+        if params.get("hard_negatives") is not None:
+            if not isinstance(params["hard_negatives"], bool):
+                raise TrainingDataError("hard_negatives must be true or false")
+            chosen["hard_negatives"] = params["hard_negatives"]
+        return cls(**chosen)
+
+    def over(self, fallback: "TrainingOptions") -> "TrainingOptions":
+        """These options, with ``fallback``'s where these leave one unset."""
+        return TrainingOptions(**{name: getattr(self, name) if getattr(self, name) is not None
+                                  else getattr(fallback, name) for name in self.__dataclass_fields__})
+
+    def to_params(self) -> dict:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__ if getattr(self, name) is not None}
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run will do: the fine-tuning config and whether hard negatives are mined."""
+
+    config: FinetuneConfig
+    mine_hard_negatives: bool
+
+    def to_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return {**asdict(self.config), "mine_hard_negatives": self.mine_hard_negatives}
+
+
+def plan_run(prepared: "PreparedData", options: TrainingOptions | None = None, *,
+             show_progress: bool = True) -> RunPlan:
+    """The options the caller set, then the data's measured defaults, then ``FinetuneConfig``'s."""
+    options = options or TrainingOptions()
+    fields = {k: v for k, v in options.to_params().items() if k != "hard_negatives"}
+    return RunPlan(prepared.finetune_config(**fields, show_progress=show_progress),
+                   prepared.mine_hard_negatives(options.hard_negatives))
+
+
+def prepare_from_feedback(path, *, held_out_fraction: float = EVALUATION_SHARE,
+                          chunk_texts: dict[str, str] | None = None,
+                          evaluation: EvaluationSet | None = None, seed: int | None = None) -> PreparedData:
+    """Rated questions split by the frozen evaluation set (``training.evaluation_set``): the
+    questions ``evaluation`` holds and those the stable rule assigns to it (``held_out_fraction``
+    of the chunks) judge; the rest train. ``chunk_texts`` (the deployment's whole corpus) is what
+    the evaluation searches; without it, only the chunks the feedback names. ``seed`` is accepted
+    for symmetry with the other kinds and not used: the rule has no randomness.
+    """
+    del seed
     resolved = build_pairs_from_feedback(path, chunk_texts)
-    split = split_feedback_by_chunk(resolved, held_out_fraction, seed)
-    train = split.train.training_set()
+    grown = (evaluation or EvaluationSet()).grown(resolved, held_out_fraction)
+    train_questions = [q for q in resolved.questions() if not grown.holds(q)]
+    train = resolved.subset(train_questions).training_set()
     if not len(train):
-        raise TrainingDataError(f"{path}: no training pairs are left after holding out questions for evaluation")
-    held_out = split.held_out.to_ir_dataset(chunk_texts)
-    stats = {**resolved.stats, "train_questions": len(split.train.labels), "held_out_questions": len(held_out.queries),
+        raise TrainingDataError(f"{path}: no training pairs are left after taking out the {len(grown)} "
+                                f"evaluation questions (rate more answers)")
+    held_out = grown.to_ir({**resolved.texts, **(chunk_texts or {})})
+    stats = {**resolved.stats, "train_questions": len(train_questions), "held_out_questions": len(held_out.queries),
+             "evaluation_set": grown.describe(), "evaluation_added": len(grown.added_since(evaluation or EvaluationSet())),
              **train.stats()}
-    mining = [t for cid, t in resolved.texts.items() if cid not in split.held_out_chunks]
-    return PreparedData("feedback", train, held_out, mining, default_loss_for(train), stats)
+    kept_out = grown.chunks
+    mining = [t for cid, t in resolved.texts.items() if cid not in kept_out]
+    return PreparedData("feedback", train, held_out, mining, default_loss_for(train), stats, evaluation=grown)
 
 
 def prepare_from_ir(ir: IRDataset, *, held_out_fraction: float = 0.2, seed: int = 42) -> PreparedData:
@@ -136,17 +230,20 @@ class TrainingOutcome:
     judged: dict = field(default_factory=dict)
     #: the candidate's retrieval settings (its fitted fusion weight), when pipelines were judged
     retrieval: dict | None = None
+    plan: RunPlan | None = None
 
 
 def judge_retrieval_pipelines(held_out: IRDataset, baseline_model, candidate_model, serving, lexical: str, *,
                               gate: GateConfig | None = None, baseline_label: str = "active",
                               device: str | None = None, dataset_name: str = ""):
     """The serving pipeline against the candidate's (``training.tuning.judge_pipelines``) over the whole
-    held-out corpus, as an ``EvaluationRun`` for the report (serving pipeline first, candidate last)."""
+    held-out corpus, as an ``EvaluationRun`` for the report (serving pipeline first, candidate last).
+    A dense-only ``serving`` judges the two models alone (no lexical leg is built)."""
     from training.retrieval_eval import build_legs, encode_dense_leg
     from training.tuning import judge_pipelines
 
-    baseline_legs = build_legs(held_out, dense=load_model(baseline_model, device=device), lexical=lexical,
+    baseline_legs = build_legs(held_out, dense=load_model(baseline_model, device=device),
+                               lexical=lexical if serving.uses_lexical else None,
                                candidates=serving.candidates, dense_label=baseline_label, lexical_label=lexical)
     candidate_legs = baseline_legs.with_dense(
         encode_dense_leg(load_model(candidate_model, device=device), held_out, candidates=serving.candidates,
@@ -156,7 +253,8 @@ def judge_retrieval_pipelines(held_out: IRDataset, baseline_model, candidate_mod
     order = [labels[0], *labels[2:], labels[1]]
     run = EvaluationRun({label: judgement.rows[label] for label in order},
                         {label: label.split(" · ")[0] for label in order}, baseline_legs.query_ids,
-                        len(held_out.corpus), dataset_name)
+                        len(held_out.corpus), dataset_name,
+                        per_query={labels[0]: judgement.baseline_per_query, labels[1]: judgement.candidate_per_query})
     return judgement, run
 
 
@@ -166,9 +264,9 @@ def run_training(
     base_model: str | os.PathLike,
     work_root: str | os.PathLike,
     registry: ModelRegistry | None = None,
+    options: TrainingOptions | None = None,
     config: FinetuneConfig | None = None,
     gate: GateConfig | None = None,
-    mine_hard_negatives: bool | None = None,
     baseline_label: str = "active",
     parent: str | None = None,
     base_model_name: str | None = None,
@@ -177,22 +275,29 @@ def run_training(
     retrieval=None,
     lexical: str = "bm25-en",
     progress=None,
+    show_progress: bool = True,
+    trained_by: str = "docstune train",
 ) -> TrainingOutcome:
-    """Train, evaluate against ``base_model`` on the held-out set, judge, and register (if ``registry``).
+    """Train, judge against ``base_model`` on the held-out questions, and register (if ``registry``).
 
-    With ``retrieval`` (the serving ``FusionSettings``) of a mode other than ``dense``, the gate judges
-    pipelines: the base model with ``retrieval`` against the candidate with its weight fitted on the
-    held-out questions (cross-fitted), both over the held-out corpus with the ``lexical`` tokenizer;
-    the version records the candidate's retrieval settings. Without it, the models alone (dense).
+    The run is :func:`plan_run` of ``options`` (``config``, when given, replaces the plan's config:
+    benchmarks that sweep hyper-parameters). The gate judges pipelines (``training.tuning.judge_pipelines``):
+    the base model with ``retrieval`` (the serving ``FusionSettings``; None: dense only) against the
+    candidate with its weight fitted on the held-out questions (cross-fitted) when ``retrieval`` is a
+    weighted hybrid, both over the held-out corpus with the ``lexical`` tokenizer, per question with
+    ``training.gate.judge``; the version records the candidate's retrieval settings.
     """
-    config = config or prepared.finetune_config()
-    mine_hard_negatives = prepared.mine_hard_negatives(mine_hard_negatives)
+    from training.fusion import FusionSettings
+
+    plan = plan_run(prepared, options, show_progress=show_progress)
+    config = config or plan.config
+    serving = retrieval if retrieval is not None else FusionSettings(mode="dense")
     data = prepared.train
     stats = dict(prepared.stats)
     work = Path(work_root) / uuid.uuid4().hex[:12]
     work.mkdir(parents=True)
     try:
-        if mine_hard_negatives and data.positives:  # every loss: mnrl's triplets, the pair losses' 0 labels
+        if plan.mine_hard_negatives and data.positives:  # every loss: mnrl's triplets, the pair losses' 0 labels
             from training.hard_negatives import add_hard_negatives
 
             before = len(data.triplets)
@@ -201,32 +306,31 @@ def run_training(
             stats["mined_triplets"] = len(data.triplets) - before
             del miner
         result = finetune(base_model, data, work / "model", config, progress=progress,
-                          description=f"Trained on {prepared.kind} data by `docstune train`.")
+                          description=f"Trained on {prepared.kind} data by `{trained_by}`.")
         result.data_stats = {**stats, **result.data_stats}
         dataset_name = f"held-out {prepared.kind}"
-        recorded_retrieval = None
-        if retrieval is not None and retrieval.mode != "dense":
+        if prepared.held_out.queries:
             judgement, run = judge_retrieval_pipelines(
-                prepared.held_out, str(base_model), str(work / "model"), retrieval, lexical, gate=gate,
+                prepared.held_out, str(base_model), str(work / "model"), serving, lexical, gate=gate,
                 baseline_label=baseline_label, device=config.device, dataset_name=dataset_name)
             verdict, judged = judgement.verdict, {"baseline": judgement.baseline, "candidate": judgement.candidate}
-            recorded_retrieval = {
-                **judgement.candidate_settings.to_dict(), "lexical": lexical, "questions": judgement.questions,
-                "origin": f"fitted at training on {judgement.questions} held-out questions",
-                "serving_at_training": judgement.serving_settings.to_dict(),
-            }
-        else:
-            run = evaluate_models({baseline_label: str(base_model), "candidate": str(work / "model")},
-                                  prepared.held_out, device=config.device, show_progress=config.show_progress,
-                                  dataset_name=dataset_name)
-            verdict = judge(run.metrics[baseline_label], run.metrics["candidate"], gate)
-            judged = {"baseline": run.metrics[baseline_label], "candidate": run.metrics["candidate"]}
-            if retrieval is not None:
-                recorded_retrieval = {**retrieval.to_dict(), "lexical": lexical}
+            settings, questions = judgement.candidate_settings, judgement.questions
+        else:  # nothing to judge on yet: the verdict says how many evaluation questions are missing
+            verdict, judged = judge({}, {}, gate), {"baseline": {}, "candidate": {}}
+            run = EvaluationRun({}, {}, [], len(prepared.held_out.corpus), dataset_name)
+            settings, questions = serving, 0
+        recorded_retrieval = None
+        if retrieval is not None:
+            recorded_retrieval = {**settings.to_dict(), "lexical": lexical}
+            if settings != serving or serving.mode == "hybrid":
+                recorded_retrieval.update({
+                    "questions": questions, "serving_at_training": serving.to_dict(),
+                    "origin": f"fitted at training on {questions} held-out questions"})
         files = write_evaluation_outputs(run, work / "eval", verdict)
         result.metrics = judged["candidate"]
         write_model_card(work / "model", result)
-        outcome = TrainingOutcome(result, run, verdict, files, judged=judged, retrieval=recorded_retrieval)
+        outcome = TrainingOutcome(result, run, verdict, files, judged=judged, retrieval=recorded_retrieval,
+                                  plan=RunPlan(config, plan.mine_hard_negatives))
         if registry is not None:
             outcome.version = registry.register(
                 work / "model",
@@ -235,10 +339,11 @@ def run_training(
                 data_stats=result.data_stats,
                 metrics=judged["candidate"],
                 gate={**verdict.to_dict(), "baseline_metrics": judged["baseline"],
-                      "held_out_queries": len(run.query_ids)},
+                      "held_out_queries": len(run.query_ids),
+                      "evaluation_set": stats.get("evaluation_set")},
                 retrieval=recorded_retrieval,
                 training={**result.config, "train_rows": result.train_rows, "train_seconds": result.train_seconds,
-                          "data_kind": prepared.kind},
+                          "data_kind": prepared.kind, "mine_hard_negatives": plan.mine_hard_negatives},
                 files=files,
                 move=True,
                 query_prefix=query_prefix,

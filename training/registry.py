@@ -185,14 +185,15 @@ class ModelRegistry:
         """Add a new immutable version holding ``model_folder`` (moved if ``move``, else copied).
 
         ``files`` are extra files (report, metrics, plot) copied next to the model.
-        The status is ``rejected`` if ``gate`` says so, else ``candidate``.
+        The status is ``candidate`` when ``gate`` says ``better`` (or no gate ran), else ``rejected``.
         """
         source = Path(model_folder)
         from plugins.sentence_transformers_backend import is_model_folder
 
         if not is_model_folder(source):
             raise RegistryError(f"{source} is not a sentence-transformers model folder; nothing was registered")
-        status = "rejected" if gate and gate.get("status") == "rejected" else "candidate"
+        # only a "better" verdict makes a candidate; "worse" and "not_enough_evidence" need --force
+        status = "rejected" if gate and gate.get("status") not in (None, "better") else "candidate"
         with self._locked():
             version = self._next_version()
             staging = self.root / f".tmp-{version}-{uuid.uuid4().hex[:8]}"

@@ -12,7 +12,7 @@ milliseconds once the legs are there:
 * :func:`judge_pipelines` is the retrain's gate: the serving pipeline (serving model, serving
   weight — or its weight re-fitted, whichever is better) against the candidate pipeline
   (candidate model, its weight fitted on the same held-out questions, cross-fitted), then
-  :func:`training.gate.judge` on the two sets of metrics.
+  :func:`training.gate.judge` on the two pipelines' per-question metrics (paired).
 
 Example::
 
@@ -152,6 +152,8 @@ class PipelineJudgement:
     verdict: GateVerdict
     rows: dict[str, dict[str, float]]  # label -> mean metrics, for the report (dense-only, lexical, pipelines)
     questions: int
+    baseline_per_query: dict[str, dict[str, float]] = field(default_factory=dict)
+    candidate_per_query: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def judge_pipelines(baseline_legs: RetrievalLegs, candidate_legs: RetrievalLegs, serving: FusionSettings,
@@ -171,23 +173,22 @@ def judge_pipelines(baseline_legs: RetrievalLegs, candidate_legs: RetrievalLegs,
     if qids != candidate_legs.query_ids:
         raise ValueError("the two pipelines must be judged on the same questions")
     metric = (gate or GateConfig()).metric
-    baseline = evaluate_pipeline(baseline_legs, serving).mean
+    baseline = evaluate_pipeline(baseline_legs, serving).per_query
     baseline_name = f"{baseline_label} · {describe_fusion(serving)}"
     tunable = serving.mode == "hybrid" and serving.method in WEIGHTED_METHODS and len(qids) >= 2
-    refitted = None
     if tunable:
         fitted = fit_weight(candidate_legs, lambda w: replace(serving, weight=w), prior=serving.weight)
         settings = fitted.settings
-        candidate = cross_fit(candidate_legs, serving, folds=folds).mean
+        candidate = cross_fit(candidate_legs, serving, folds=folds).per_query
         # what a tune alone would give the serving model: a new model must beat that, not a stale weight
-        refitted = cross_fit(baseline_legs, serving, folds=folds).mean
-        if refitted[metric] > baseline[metric]:
+        refitted = cross_fit(baseline_legs, serving, folds=folds).per_query
+        if _mean(refitted)[metric] > _mean(baseline)[metric]:
             baseline, baseline_name = refitted, f"{baseline_label} · weight re-fitted (cross-fitted)"
     else:
         settings = serving
-        candidate = evaluate_pipeline(candidate_legs, serving).mean
-    rows = {baseline_name: baseline,
-            f"candidate · {describe_fusion(settings)}" + (" (fitted, cross-fitted)" if tunable else ""): candidate}
+        candidate = evaluate_pipeline(candidate_legs, serving).per_query
+    rows = {baseline_name: _mean(baseline),
+            f"candidate · {describe_fusion(settings)}" + (" (fitted, cross-fitted)" if tunable else ""): _mean(candidate)}
     if baseline_name.endswith("(cross-fitted)"):
         rows[f"{baseline_label} · {describe_fusion(serving)}"] = evaluate_pipeline(baseline_legs, serving).mean
     if serving.mode != "dense":
@@ -195,7 +196,8 @@ def judge_pipelines(baseline_legs: RetrievalLegs, candidate_legs: RetrievalLegs,
         rows["candidate · dense"] = evaluate_pipeline(candidate_legs, replace(serving, mode="dense")).mean
         rows[f"lexical ({baseline_legs.lexical_label or 'bm25'})"] = evaluate_pipeline(
             baseline_legs, replace(serving, mode="lexical")).mean
-    return PipelineJudgement(baseline, candidate, settings, serving, judge(baseline, candidate, gate), rows, len(qids))
+    return PipelineJudgement(_mean(baseline), _mean(candidate), settings, serving, judge(baseline, candidate, gate),
+                             rows, len(qids), baseline, candidate)
 
 
 def _mean(per_query: dict[str, dict[str, float]]) -> dict[str, float]:

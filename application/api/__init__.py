@@ -15,7 +15,8 @@ from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from application.api import admin_models, answer, conversations, embeddings, feedback, health, jobs, sources, web
+from application.api import (admin_models, answer, conversations, embeddings, evaluation, feedback, health, jobs,
+                             sources, web)
 from application.api.auth import read_admin_token
 from application.api.context import ChatState, hand_out_owner_token
 from application.api.errors import register_error_handlers
@@ -71,7 +72,7 @@ def create_app(settings=None, services=None) -> Flask:
     register_error_handlers(app)
     _add_rate_limits(app, settings)
     for blueprint in (health.bp, answer.bp, conversations.bp, feedback.bp, sources.bp, web.bp,
-                      jobs.bp, admin_models.bp, embeddings.bp):
+                      jobs.bp, admin_models.bp, evaluation.bp, embeddings.bp):
         app.register_blueprint(blueprint)
     app.after_request(hand_out_owner_token)
     if owns_services:
@@ -96,6 +97,7 @@ def _add_rate_limits(app: Flask, settings) -> Limiter:
     limiter.exempt(sources.bp)
     limiter.exempt(jobs.bp)
     limiter.exempt(admin_models.bp)
+    limiter.exempt(evaluation.bp)
     limiter.exempt(health.bp)
     app.extensions["docstune_limiter"] = limiter
     return limiter

@@ -86,19 +86,31 @@ def _gate_options(func):
         click.option("--gate-metric", default=None, help="Metric the candidate must improve [default: GATE_METRIC, mrr@10]."),
         click.option("--min-improvement", type=float, default=None, help="Least rise of the gate metric [default: GATE_MIN_IMPROVEMENT]."),
         click.option("--tolerance", type=float, default=None, help="Most any other headline metric may fall [default: GATE_TOLERANCE]."),
+        click.option("--min-questions", type=click.IntRange(min=1), default=None,
+                     help="Fewer evaluation questions and the verdict is 'not enough evidence' [default: GATE_MIN_QUESTIONS]."),
     ]):
         func = option(func)
     return func
 
 
-def _gate_config(settings, metric, min_improvement, tolerance):
-    from training.gate import GateConfig
+def _gate_config(settings, metric, min_improvement, tolerance, min_questions=None):
+    return settings.gate(metric=metric, min_improvement=min_improvement, tolerance=tolerance,
+                         min_questions=min_questions)
 
-    return GateConfig(
-        metric=metric or settings.gate_metric,
-        min_improvement=settings.gate_min_improvement if min_improvement is None else min_improvement,
-        tolerance=settings.gate_tolerance if tolerance is None else tolerance,
-    )
+
+def _deployment_evaluation_set(settings):
+    """The frozen evaluation set of this deployment (DATA_DIR / DATABASE_URL), read only; empty when
+    there is no database yet."""
+    from application.errors import DocsTuneError
+    from training.evaluation_set import EvaluationSet
+
+    try:
+        from application.cli import get_services
+        from application.evaluation_set import load_evaluation_set
+
+        return load_evaluation_set(get_services().db)
+    except DocsTuneError:
+        return EvaluationSet()
 
 
 def _generator_options(settings) -> dict:
@@ -119,13 +131,16 @@ def _generator_options(settings) -> dict:
 @click.option("--synthetic", "synthetic_corpus", type=click.Path(), help="Corpus to write questions for: IR JSON, JSONL of chunks, or a folder of texts.")
 @click.option("--loss", type=click.Choice(LOSS_CHOICES), default=None, help="[default: online_contrastive for feedback with negatives, else mnrl]")
 @click.option("--epochs", type=int, default=None, help=f"[default: {FinetuneConfig.epochs}; {SYNTHETIC_DEFAULTS['epochs']} for --synthetic]")
-@click.option("--batch-size", type=int, default=FinetuneConfig.batch_size, show_default=True)
+@click.option("--batch-size", type=int, default=None, help=f"[default: RETRAIN_BATCH_SIZE, else {FinetuneConfig.batch_size}]")
 @click.option("--learning-rate", type=float, default=None,
               help=f"[default: 1e-4 for mnrl, 2e-5 for the pair losses; {SYNTHETIC_DEFAULTS['learning_rate']:.0e} for --synthetic]".replace("e-0", "e-"))
-@click.option("--max-seq-length", type=int, default=FinetuneConfig.max_seq_length, show_default=True, help="Tokens read per text while training.")
-@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--max-seq-length", type=int, default=None,
+              help=f"Tokens read per text while training [default: RETRAIN_MAX_SEQ_LENGTH, else {FinetuneConfig.max_seq_length}].")
+@click.option("--seed", type=int, default=None, help=f"[default: {FinetuneConfig.seed}]")
 @click.option("--device", default=None, help="cpu, cuda, mps [default: EMBEDDINGS_DEVICE or automatic].")
-@click.option("--held-out", "held_out_fraction", type=float, default=0.2, show_default=True, help="Fraction of chunks whose questions are kept for evaluation.")
+@click.option("--held-out", "held_out_fraction", type=float, default=None,
+              help="Share of chunks whose questions are kept for evaluation [default: EVALUATION_SHARE, 0.2]; "
+                   "feedback is split by the deployment's frozen evaluation set with the same stable rule as the retrain job.")
 @click.option("--hard-negatives/--no-hard-negatives", default=None,
               help="Mine negatives with the current model for positives that have none "
                    f"[default: on; {'on' if SYNTHETIC_DEFAULTS.get('mine_hard_negatives', True) else 'off'} for --synthetic].")
@@ -135,30 +150,36 @@ def _generator_options(settings) -> dict:
 @_fail_cleanly
 def train(feedback_file, dataset_file, synthetic_corpus, loss, epochs, batch_size, learning_rate, max_seq_length,
           seed, device, held_out_fraction, hard_negatives, questions_per_chunk, base_model, gate_metric,
-          min_improvement, tolerance):
+          min_improvement, tolerance, min_questions):
     """Fine-tune the embedding model, evaluate it on held-out questions and register it.
 
     Give exactly one of --from-feedback, --dataset or --synthetic. The new version is
-    registered as `candidate` if the gate finds it better than the model in service,
-    as `rejected` otherwise; `docstune models promote` makes it active.
+    registered as `candidate` if the gate finds it better than the model in service
+    (paired over the evaluation questions, GATE_MIN_QUESTIONS of them at least), as `rejected`
+    when it is worse or there is not enough evidence; `docstune models promote` makes it active.
+    The run is assembled as the retrain job assembles it (training.pipeline.run_training).
     """
     sources = [s for s in (feedback_file, dataset_file, synthetic_corpus) if s]
     if len(sources) != 1:
         raise click.UsageError("give exactly one of --from-feedback, --dataset or --synthetic")
     settings = _settings()
     from training.irjson import load_ir_json
-    from training.pipeline import prepare_from_feedback, prepare_from_ir, prepare_from_synthetic, run_training
+    from training.pipeline import TrainingOptions, plan_run, prepare_from_feedback, prepare_from_ir
+    from training.pipeline import prepare_from_synthetic, run_training
 
+    share = settings.evaluation_share if held_out_fraction is None else held_out_fraction
+    split_seed = FinetuneConfig.seed if seed is None else seed
     if feedback_file:
-        prepared = prepare_from_feedback(feedback_file, held_out_fraction=held_out_fraction, seed=seed)
+        prepared = prepare_from_feedback(feedback_file, held_out_fraction=share,
+                                         evaluation=_deployment_evaluation_set(settings))
     elif dataset_file:
-        prepared = prepare_from_ir(load_ir_json(dataset_file), held_out_fraction=held_out_fraction, seed=seed)
+        prepared = prepare_from_ir(load_ir_json(dataset_file), held_out_fraction=share, seed=split_seed)
     else:
         from training.corpus import load_corpus
 
         chunks, real = load_corpus(synthetic_corpus)
         prepared = prepare_from_synthetic(
-            chunks, real, held_out_fraction=held_out_fraction, seed=seed,
+            chunks, real, held_out_fraction=share, seed=split_seed,
             questions_per_chunk=questions_per_chunk or settings.synth_questions_per_chunk,
             **_generator_options(settings),
         )
@@ -166,20 +187,21 @@ def train(feedback_file, dataset_file, synthetic_corpus, loss, epochs, batch_siz
         base_path, base_label, parent = resolve_model_path(base_model, settings), base_model, None
     else:
         base_path, base_label, parent = _model_in_service(settings)
-    config = prepared.finetune_config(loss=loss, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                                      max_seq_length=max_seq_length, seed=seed,
-                                      device=device or settings.embeddings_device)
+    options = TrainingOptions(loss=loss, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                              max_seq_length=max_seq_length, seed=seed, device=device,
+                              hard_negatives=hard_negatives).over(settings.training_options())
+    config = plan_run(prepared, options).config
     click.echo(f"Training {config.loss} on {len(prepared.train)} {prepared.kind} rows from {base_label}; "
                f"{len(prepared.held_out.queries)} held-out questions")
     outcome = run_training(
         prepared, base_model=base_path, work_root=settings.models_dir / ".work", registry=_registry(settings),
-        config=config, gate=_gate_config(settings, gate_metric, min_improvement, tolerance),
-        mine_hard_negatives=prepared.mine_hard_negatives(hard_negatives), parent=parent, base_model_name=base_label,
+        options=options, gate=_gate_config(settings, gate_metric, min_improvement, tolerance, min_questions),
+        parent=parent, base_model_name=base_label,
         query_prefix=settings.embeddings_query_prefix, document_prefix=settings.embeddings_document_prefix,
         retrieval=_serving_retrieval(settings, parent), lexical=settings.lexical_tokenizer,
     )
     version, verdict = outcome.version, outcome.verdict
-    click.echo(f"Registered {version.version} ({verdict.status}): {verdict.reason}")
+    click.echo(f"Registered {version.version} ({verdict.label}): {verdict.reason}")
     if outcome.retrieval and "questions" in outcome.retrieval:
         click.echo(f"Judged as a pipeline: {outcome.retrieval['mode']} {outcome.retrieval['method']}-"
                    f"{outcome.retrieval['normalise']}, fitted dense share {outcome.retrieval['weight']:g}")
@@ -201,7 +223,8 @@ def train(feedback_file, dataset_file, synthetic_corpus, loss, epochs, batch_siz
                    "fusion) or hybrid:<weight> (the dense share); repeat to compare, every --model × every SPEC.")
 @_gate_options
 @_fail_cleanly
-def eval_command(models, dataset_file, out_dir, device, retrievals, gate_metric, min_improvement, tolerance):
+def eval_command(models, dataset_file, out_dir, device, retrievals, gate_metric, min_improvement, tolerance,
+                 min_questions):
     """Compare models on one IR JSON; with two models, the gate judges the second against the first.
 
     With --retrieval, every model × every retrieval setting over the whole corpus (the lexical leg
@@ -234,8 +257,16 @@ def eval_command(models, dataset_file, out_dir, device, retrievals, gate_metric,
     verdict = None
     if len(run.metrics) >= 2:
         labels = list(run.metrics)
-        verdict = judge(run.metrics[labels[0]], run.metrics[labels[-1]],
-                        _gate_config(settings, gate_metric, min_improvement, tolerance))
+        paired = run.per_query
+        if not paired:  # the library's evaluator keeps no per-question scores: the gate pairs dense rankings
+            from training.fusion import FusionSettings
+
+            first, last = list(paths)[0], list(paths)[-1]
+            dense = evaluate_pipelines({first: paths[first], last: paths[last]}, ir, [FusionSettings(mode="dense")],
+                                       device=device)
+            paired = dict(zip(labels[:1] + labels[-1:], dense.per_query.values()))
+        verdict = judge(paired[labels[0]], paired[labels[-1]],
+                        _gate_config(settings, gate_metric, min_improvement, tolerance, min_questions))
     out = Path(out_dir) if out_dir else settings.data_dir / "evaluations" / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     files = write_evaluation_outputs(run, out, verdict)
     click.echo(markdown_report(run, verdict))

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from application.db.base import Base, utcnow
 
-JOB_KINDS = ("ingest", "reindex", "retrain", "promote", "tune")
+JOB_KINDS = ("ingest", "reindex", "retrain", "promote", "tune", "evaluate")
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE_STATUSES = ("queued", "running")
 

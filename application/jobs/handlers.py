@@ -112,22 +112,40 @@ def rated_feedback(services, context: JobContext, kind: str, *, steps: int):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def prepared_feedback(services, feedback_file, what: str):
+    """The rated questions split by the deployment's frozen evaluation set (the questions it holds
+    and those the rule assigns to it now judge, the rest train), over every stored chunk; what the
+    rule added to the set is stored first (the set only grows, whatever the run does next)."""
+    from application.evaluation_set import stored_chunk_texts, sync_from_feedback
+    from training.pipeline import prepare_from_feedback
+    from training.records import TrainingDataError
+
+    share = services.settings.evaluation_share
+    try:
+        frozen = sync_from_feedback(services.db, feedback_file, share)
+        return prepare_from_feedback(feedback_file, held_out_fraction=share, evaluation=frozen,
+                                     chunk_texts=stored_chunk_texts(services.db))
+    except TrainingDataError as exc:
+        raise JobFailed(f"The feedback is not enough to {what}: {exc}") from exc
+
+
 def run_retrain(services, context: JobContext) -> dict:
-    """Feedback → pairs (+ synthetic questions) → fine-tune the serving model → evaluate → register (→ promote)."""
+    """Feedback → pairs (+ synthetic questions) → fine-tune the serving model → judge it on the frozen
+    evaluation set → register (→ promote only on ``better``). One run as ``docstune train`` assembles
+    it (``training.pipeline.run_training``): the job's parameters are its options."""
     from application.jobs.swaps import registry_for
-    from training.finetune import FinetuneConfig
-    from training.gate import GateConfig
-    from training.pipeline import prepare_from_feedback, run_training
+    from training.pipeline import TrainingOptions, plan_run, run_training
     from training.records import TrainingDataError
 
     settings = services.settings
     params = context.params
+    try:
+        options = TrainingOptions.from_params(params).over(settings.training_options())
+    except TrainingDataError as exc:
+        raise JobFailed(f"Bad retrain option: {exc}.") from exc
     with rated_feedback(services, context, "retrain", steps=5) as feedback_file:
         work = feedback_file.parent
-        try:  # the held-out questions are judged over every stored chunk, not only the retrieved ones
-            prepared = prepare_from_feedback(feedback_file, chunk_texts=stored_chunk_texts(services.db))
-        except TrainingDataError as exc:
-            raise JobFailed(f"The feedback is not enough to train on: {exc}") from exc
+        prepared = prepared_feedback(services, feedback_file, "train on")
         if params.get("include_synthetic"):
             context.progress(1, 5, "writing synthetic questions")
             _add_synthetic(services, prepared)
@@ -137,23 +155,16 @@ def run_retrain(services, context: JobContext) -> dict:
         if not base_path:
             raise JobFailed(f"The serving model {serving.name} has no local folder to fine-tune.")
         parent = services.serving.info()["version"]
-        config = FinetuneConfig(
-            loss=params.get("loss") or prepared.default_loss,
-            epochs=params.get("epochs", FinetuneConfig.epochs),
-            batch_size=params.get("batch_size", settings.retrain_batch_size),
-            max_seq_length=params.get("max_seq_length", settings.retrain_max_seq_length),
-            device=settings.embeddings_device,
-            show_progress=False,
-        )
-        context.progress(2, 5, f"training {config.loss} on {len(prepared.train)} rows from {serving.name}")
+        loss = plan_run(prepared, options).config.loss
+        what = f"training {loss} on {len(prepared.train)} rows"
+        context.progress(2, 5, f"{what} from {serving.name}")
         outcome = run_training(
-            prepared, base_model=base_path, work_root=work, registry=registry_for(settings), config=config,
-            gate=GateConfig(metric=settings.gate_metric, min_improvement=settings.gate_min_improvement,
-                            tolerance=settings.gate_tolerance),
-            mine_hard_negatives=True, baseline_label="active", parent=parent, base_model_name=serving.name,
+            prepared, base_model=base_path, work_root=work, registry=registry_for(settings), options=options,
+            gate=settings.gate(), baseline_label="active", parent=parent, base_model_name=serving.name,
             query_prefix=settings.embeddings_query_prefix, document_prefix=settings.embeddings_document_prefix,
             retrieval=services.serving.fusion_for(index), lexical=settings.lexical_tokenizer,
-            progress=training_progress(context, f"training {config.loss} on {len(prepared.train)} rows"),
+            progress=training_progress(context, what), show_progress=False,
+            trained_by=f"the retrain job {context.job_id[:8]}",
         )
     version, verdict = outcome.version, outcome.verdict
     base_url = f"/api/admin/models/{version.version}"
@@ -161,19 +172,64 @@ def run_retrain(services, context: JobContext) -> dict:
         "version": version.version,
         "verdict": verdict.status,
         "reason": verdict.reason,
+        "gate": {k: v for k, v in verdict.to_dict().items() if k not in ("changed", "deltas")},
         "report_url": f"{base_url}/report",
         "plot_url": f"{base_url}/plot.png",
         "metrics": {"candidate": outcome.judged["candidate"], "baseline": outcome.judged["baseline"]},
         "retrieval": outcome.retrieval,
+        "plan": outcome.plan.to_dict(),
+        "evaluation_set": prepared.stats.get("evaluation_set"),
         "files": {k: str(Path(v)) for k, v in outcome.files.items()},
         "data": outcome.finetune.data_stats,
         "promote_job_id": None,
     }
-    context.progress(4, 5, f"registered {version.version} ({verdict.status})")
+    context.progress(4, 5, f"registered {version.version} ({verdict.label})")
+    if prepared.held_out.queries:
+        result["serving_evaluation"] = measure_serving(services, prepared, f"retrain {context.job_id[:8]}")
     if params.get("auto_promote") and verdict.passed:
         promote = context.submit_swap("promote", {"version": version.version, "trigger": context.job_id})
         result["promote_job_id"] = promote["id"]
     return result
+
+
+def measure_serving(services, prepared, trigger: str) -> dict:
+    """The serving pipeline (its collection, its weight) on the frozen evaluation set, recorded."""
+    from application.evaluation_set import record_serving_evaluation
+    from training.retrieval_eval import evaluate_pipeline
+
+    index = services.serving.current
+    fusion = services.serving.fusion_for(index)
+    legs, index = services.serving.retrieval_legs(prepared.held_out, lexical=fusion.uses_lexical)
+    metrics = evaluate_pipeline(legs, fusion).mean
+    return record_serving_evaluation(
+        services.db, prepared.evaluation, collection=index.collection, model_name=index.embeddings.name,
+        version=services.serving.info()["version"], retrieval=fusion.to_dict(), metrics=metrics, trigger=trigger)
+
+
+def run_evaluate(services, context: JobContext) -> dict:
+    """Bring the frozen evaluation set up to date with the ratings, and measure the serving pipeline on it."""
+    from application.evaluation_set import evaluation_summary, load_evaluation_set, stored_chunk_texts
+    from application.evaluation_set import sync_from_feedback
+    from training.pipeline import PreparedData
+    from training.records import TrainingDataError
+
+    context.progress(0, 2, "bringing the evaluation set up to date with the ratings")
+    try:
+        with rated_feedback(services, context, "evaluate", steps=2) as feedback_file:
+            sync_from_feedback(services.db, feedback_file, services.settings.evaluation_share)
+    except JobFailed:
+        pass  # no rated message yet: imported questions may still be there
+    except TrainingDataError as exc:
+        raise JobFailed(f"The feedback cannot be read: {exc}") from exc
+    frozen = load_evaluation_set(services.db)
+    held_out = frozen.to_ir(stored_chunk_texts(services.db))
+    if not held_out.queries:
+        raise JobFailed("The evaluation set has no question about a stored chunk yet: rate answers, or import "
+                        "questions (docstune evalset import).")
+    context.progress(1, 2, f"searching {len(held_out.queries)} evaluation questions through the serving index")
+    measured = measure_serving(services, PreparedData("evaluation", None, held_out, [], "", evaluation=frozen),
+                               f"evaluate {context.job_id[:8]}")
+    return {**evaluation_summary(services.db), "measured": measured}
 
 
 # -- tune: fit the fusion weight only (seconds, no model is trained) --------------------------
@@ -184,17 +240,15 @@ def run_tune(services, context: JobContext) -> dict:
     The weight is stored for the serving collection (so a rollback or a promotion moves it with
     the model) only when its cross-fitted metric is not below the serving weight's.
     """
-    from training.pipeline import prepare_from_feedback
     from training.records import TrainingDataError
     from training.tuning import tune_fusion
 
     settings = services.settings
     with rated_feedback(services, context, "tune", steps=3) as feedback_file:
-        try:
-            held_out = prepare_from_feedback(feedback_file).held_out
-        except TrainingDataError as exc:
-            raise JobFailed(f"The feedback is not enough to fit a weight on: {exc}") from exc
-    context.progress(1, 3, f"searching {len(held_out.queries)} held-out rated questions through the serving index")
+        held_out = prepared_feedback(services, feedback_file, "fit a weight on").held_out
+    if not held_out.queries:
+        raise JobFailed("The frozen evaluation set has no question yet to fit the fusion weight on: rate more answers.")
+    context.progress(1, 3, f"searching {len(held_out.queries)} evaluation questions through the serving index")
     legs, index = services.serving.retrieval_legs(held_out)
     serving, origin = services.serving.serving_fusion(index)
     try:
@@ -245,16 +299,6 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{max(1, round(seconds))} s"
 
 
-def stored_chunk_texts(db) -> dict[str, str]:
-    """Every stored chunk's text by id: the corpus a retrain judges retrieval over."""
-    from sqlalchemy import select
-
-    from application.db.models import Chunk
-
-    with db.session() as session:
-        return dict(session.execute(select(Chunk.id, Chunk.text)).all())
-
-
 def _add_synthetic(services, prepared) -> None:
     """Offline (or Claude) questions for stored chunks that no held-out question is about."""
     from sqlalchemy import select
@@ -281,4 +325,4 @@ def _add_synthetic(services, prepared) -> None:
 
 
 HANDLERS = {"ingest": run_ingest, "reindex": run_reindex, "promote": run_promote, "retrain": run_retrain,
-            "tune": run_tune}
+            "tune": run_tune, "evaluate": run_evaluate}

@@ -52,7 +52,9 @@ def version_summary(settings, version, registry) -> dict:
         "parent": version.parent,
         "created_at": version.created_at,
         "status": registry.status_of(version),
-        "gate": {"verdict": gate.get("status"), "reason": gate.get("reason")} if gate else
+        "gate": {"verdict": gate.get("status"), "reason": gate.get("reason"), "questions": gate.get("questions"),
+                 "interval": gate.get("interval"), "wins": gate.get("wins"), "losses": gate.get("losses"),
+                 "evaluation_set": gate.get("evaluation_set")} if gate else
                 {"verdict": None, "reason": "no evaluation gate ran"},
         "metrics": {"candidate": version.metrics or {}, "baseline": gate.get("baseline_metrics") or {}},
         "report_url": f"{base}/report" if "report" in (version.files or {}) or _file(registry, version, ".md") else None,
@@ -95,8 +97,11 @@ def models_overview(services) -> dict:
         pending = {"job_id": swap["id"], "kind": swap["kind"], "status": swap["status"],
                    "version": params.get("version"), "model_name": params.get("model_name") or params.get("model"),
                    "progress": swap["progress"]}
+    from application.evaluation_set import evaluation_summary
+
     return {
         "serving": services.serving.info(),
+        "evaluation": evaluation_summary(services.db),
         "configured": services.configured_info(),
         "pending": pending,
         "versions": [version_summary(settings, v, registry) for v in reversed(registry.versions())],
@@ -104,30 +109,30 @@ def models_overview(services) -> dict:
 
 
 def parse_retrain_options(body: dict) -> dict:
-    """The body of ``POST /api/admin/retrain`` (and ``docstune retrain``'s options), checked."""
-    options: dict = {}
-    from training.finetune import LOSSES
+    """The body of ``POST /api/admin/retrain`` (and ``docstune retrain``'s options), checked: the
+    training options of ``docstune train`` (``training.pipeline.TrainingOptions``), plus
+    ``include_synthetic`` and ``auto_promote``."""
+    from training.pipeline import TrainingOptions
+    from training.records import TrainingDataError
 
-    loss = body.get("loss")
-    if loss is not None:
-        if loss not in LOSSES:
-            raise BadRequest(f"loss must be one of {', '.join(LOSSES)}; got {loss!r}.")
-        options["loss"] = loss
-    for key, low, high in (("epochs", 1, 50), ("max_seq_length", 8, 8192), ("batch_size", 2, 1024)):
-        value = body.get(key)
-        if value is not None:
-            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                raise BadRequest(f"{key} must be a whole number from {low} to {high}.")
-            options[key] = value
-    for key in ("include_synthetic", "auto_promote"):
+    if not isinstance(body, dict):
+        raise BadRequest("The body must be a JSON object of retrain options.")
+    flags = ("include_synthetic", "auto_promote")
+    unknown = set(body) - set(TrainingOptions.__dataclass_fields__) - set(flags) - {"device"}
+    if "device" in body:
+        raise BadRequest("device is the server's setting (EMBEDDINGS_DEVICE), not a retrain option.")
+    if unknown:
+        raise BadRequest(f"Unknown option(s): {', '.join(sorted(unknown))}.")
+    try:
+        options = TrainingOptions.from_params(body).to_params()
+    except TrainingDataError as exc:
+        raise BadRequest(f"{exc}.") from exc
+    for key in flags:
         value = body.get(key)
         if value is not None:
             if not isinstance(value, bool):
                 raise BadRequest(f"{key} must be true or false.")
             options[key] = value
-    unknown = set(body) - {"loss", "epochs", "max_seq_length", "batch_size", "include_synthetic", "auto_promote"}
-    if unknown:
-        raise BadRequest(f"Unknown option(s): {', '.join(sorted(unknown))}.")
     return options
 
 

@@ -2,7 +2,8 @@
 import json
 
 from tests.training.conftest import make_ir
-from training.evaluate import evaluate_models
+from training.evaluate import evaluate_pipelines
+from training.fusion import FusionSettings
 from training.finetune import FinetuneConfig
 from training.gate import GateConfig, judge
 from training.irjson import ir_dataset_from_dict
@@ -31,10 +32,12 @@ def test_feedback_becomes_a_registered_version_judged_on_held_out_questions_only
     assert (folder / "hit_rate.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["query_ids"] == sorted(prepared.held_out.queries)
-    assert set(metrics["metrics"]) == {"active", "candidate"}
-    for name in ("accuracy@1", "accuracy@3", "accuracy@5", "accuracy@10", "precision@1", "recall@10", "mrr@10",
-                 "ndcg@10", "map@100"):
-        assert 0 <= metrics["metrics"]["candidate"][name] <= 1
+    assert list(metrics["metrics"]) == ["active · dense", "candidate · dense"]  # no retrieval given: dense
+    for name in ("accuracy@1", "accuracy@3", "accuracy@5", "accuracy@10", "mrr@10", "ndcg@10"):
+        assert 0 <= metrics["metrics"]["candidate · dense"][name] <= 1
+    # per question, paired: what the gate compared
+    assert set(metrics["per_query"]["candidate · dense"]) == set(prepared.held_out.queries)
+    assert metrics["gate"]["questions"] == len(prepared.held_out.queries)
     assert metrics["gate"]["status"] == outcome.verdict.status
     assert version.status == ("candidate" if outcome.verdict.passed else "rejected")
     assert version.data_stats["held_out_questions"] == len(prepared.held_out.queries)
@@ -54,10 +57,13 @@ def test_the_gate_rejects_a_model_trained_on_shuffled_labels(tmp_path, base_mode
 
     finetune(base_model_path, shuffled, tmp_path / "worse",
              FinetuneConfig(loss="mnrl", learning_rate=1e-3, **{**TINY, "epochs": 3}))
-    run = evaluate_models({"base": base_model_path, "candidate": str(tmp_path / "worse")}, split.held_out)
-    assert run.metrics["candidate"]["mrr@10"] < run.metrics["base"]["mrr@10"]
-    verdict = judge(run.metrics["base"], run.metrics["candidate"], GateConfig(min_improvement=0.0))
-    assert verdict.status == "rejected" and "mrr@10" in verdict.reason
+    run = evaluate_pipelines({"base": base_model_path, "candidate": str(tmp_path / "worse")}, split.held_out,
+                             [FusionSettings(mode="dense")])
+    base, candidate = run.per_query["base · dense"], run.per_query["candidate · dense"]
+    assert run.metrics["candidate · dense"]["mrr@10"] < run.metrics["base · dense"]["mrr@10"]
+    verdict = judge(base, candidate, GateConfig(min_improvement=0.0, min_questions=1))
+    assert verdict.status in ("worse", "not_enough_evidence") and "mrr@10" in verdict.reason
+    assert verdict.losses > verdict.wins
 
     registry = ModelRegistry(tmp_path / "models")
     version = registry.register(tmp_path / "worse", base_model="base", gate=verdict.to_dict())

@@ -104,7 +104,7 @@ def test_the_gate_prefers_a_better_pipeline_and_refuses_a_worse_one():
     assert any(label.startswith("lexical") for label in better.rows) and "candidate · dense" in better.rows
 
     worse = judge_pipelines(serving_model, worse_model, serving, gate)
-    assert worse.verdict.status == "rejected", worse.verdict.reason
+    assert worse.verdict.status in ("worse", "not_enough_evidence") and not worse.verdict.passed, worse.verdict.reason
     # its own fitted weight leans on the lexical leg; that beats the stale serving weight, but a tune
     # gives the serving model as much, so the baseline is the serving model re-fitted
     assert worse.candidate_settings.weight < 0.5
@@ -118,6 +118,9 @@ def test_a_dense_only_service_is_judged_as_models_alone():
     qids = [f"q{i:02d}" for i in range(10)]
     base = make_legs({q: i < 5 for i, q in enumerate(qids)}, dict.fromkeys(qids, True))
     better = base.with_dense(make_legs(dict.fromkeys(qids, True), dict.fromkeys(qids, True)).dense)
-    judgement = judge_pipelines(base, better, FusionSettings(mode="dense"))
+    judgement = judge_pipelines(base, better, FusionSettings(mode="dense"), GateConfig(min_questions=10))
     assert judgement.candidate_settings.mode == "dense" and judgement.verdict.status == "better"
+    assert judgement.verdict.questions == 10 and judgement.verdict.wins == 5 and judgement.verdict.losses == 0
+    few = judge_pipelines(base, better, FusionSettings(mode="dense"))  # the default needs 30 questions
+    assert few.verdict.status == "not_enough_evidence" and few.verdict.needed_questions == 20
     assert judgement.candidate["mrr@10"] == 1.0 and judgement.baseline["mrr@10"] == pytest.approx(0.5 + 0.5 / 6)

@@ -110,7 +110,7 @@ function RetrainForm({ call, onStarted }: { call: AdminCall; onStarted: () => vo
         </label>
         <span />
         <label className="check">
-          <input type="checkbox" checked={autoPromote} onChange={(e) => setAutoPromote(e.target.checked)} /> promote automatically if the gate passes
+          <input type="checkbox" checked={autoPromote} onChange={(e) => setAutoPromote(e.target.checked)} /> promote automatically if the gate says better
         </label>
       </div>
       {error ? <p className="error-inline" role="alert">{error}</p> : null}
@@ -185,6 +185,37 @@ export default function Models({ call, token }: { call: AdminCall; token: string
                 Fit the fusion weight
               </button>
             </section>
+            <section className="card" aria-label="Evaluation set" data-testid="evaluation-set">
+              <h2>Evaluation set</h2>
+              {data.models.evaluation ? (
+                <>
+                  <p>
+                    <strong>{data.models.evaluation.questions}</strong> frozen questions{" "}
+                    <span className="muted small">
+                      ({data.models.evaluation.feedback} rated, {data.models.evaluation.import} imported ·{" "}
+                      <span className="mono">{data.models.evaluation.fingerprint}</span>)
+                    </span>
+                  </p>
+                  {data.models.evaluation.serving ? (
+                    <p data-testid="serving-evaluation">
+                      Serving pipeline: MRR@10 <strong>{data.models.evaluation.serving.metrics["mrr@10"]?.toFixed(3)}</strong>,
+                      hit@5 <strong>{data.models.evaluation.serving.metrics["accuracy@5"]?.toFixed(3)}</strong> on{" "}
+                      {data.models.evaluation.serving.questions} questions{" "}
+                      <span className="muted small">
+                        {data.models.evaluation.serving.current ? "(the set as it is now)" : "(an earlier state of the set: measure again)"}
+                      </span>
+                    </p>
+                  ) : (
+                    <p className="muted">Not measured yet.</p>
+                  )}
+                </>
+              ) : null}
+              <button type="button" disabled={busy}
+                title="Add the newly rated questions the rule assigns to evaluation, then measure the serving pipeline on the set"
+                onClick={() => void act("/api/admin/evaluate")}>
+                Measure the serving pipeline
+              </button>
+            </section>
             <section className="card" aria-label="Being built" data-testid="building">
               <h2>Being built</h2>
               {data.models.pending ? (
@@ -241,6 +272,15 @@ export default function Models({ call, token }: { call: AdminCall; token: string
                       <td title={v.gate?.reason ?? ""}>
                         {v.gate ? <StatusBadge status={v.gate.verdict} /> : "—"}
                         {v.gate?.reason ? <div className="small muted gate-reason">{v.gate.reason}</div> : null}
+                        {v.gate?.evaluation_set ? (
+                          <div className="small muted" data-testid="judged-on">
+                            judged on {v.gate.questions ?? v.gate.evaluation_set.questions} questions
+                            {v.gate.wins != null ? ` (won ${v.gate.wins}, lost ${v.gate.losses})` : ""} ·{" "}
+                            {v.gate.evaluation_set.fingerprint === data.models.evaluation?.fingerprint
+                              ? "the set as it is now"
+                              : "an earlier state of the set"}
+                          </div>
+                        ) : null}
                       </td>
                       <td className="actions">
                         <button type="button" className="small" onClick={() => setShowReport(v)}>Report</button>

@@ -36,5 +36,5 @@ export function when(iso: string | null | undefined): string {
 }
 
 export function StatusBadge({ status }: { status: string }) {
-  return <span className={`status status-${status.toLowerCase()}`}>{status}</span>;
+  return <span className={`status status-${status.toLowerCase()}`}>{status.replace(/_/g, " ")}</span>;
 }

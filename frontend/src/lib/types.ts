@@ -93,7 +93,15 @@ export interface ModelVersion {
   parent: string | null;
   created_at: string | null;
   status: string;
-  gate: { verdict: string; reason?: string } | null;
+  gate: {
+    verdict: string;
+    reason?: string;
+    questions?: number | null;
+    interval?: [number, number] | null;
+    wins?: number | null;
+    losses?: number | null;
+    evaluation_set?: { questions: number; fingerprint: string } | null;
+  } | null;
   metrics: { candidate?: Metrics; baseline?: Metrics } | null;
   report_url?: string | null;
   plot_url?: string | null;
@@ -123,8 +131,25 @@ export interface ServingModel {
   retrieval?: ServingRetrieval;
 }
 
+/** The frozen evaluation set and the serving pipeline's latest score on it. */
+export interface EvaluationSummary {
+  questions: number;
+  fingerprint: string;
+  feedback: number;
+  import: number;
+  serving: {
+    questions: number;
+    set_fingerprint: string;
+    metrics: Metrics;
+    created_at: string | null;
+    current: boolean;
+    trigger: string;
+  } | null;
+}
+
 export interface ModelsOverview {
   serving: ServingModel;
+  evaluation?: EvaluationSummary;
   configured: Record<string, unknown> | null;
   pending: { job_id: string; version?: string | null; progress?: Progress | null } | null;
   versions: ModelVersion[];

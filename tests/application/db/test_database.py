@@ -126,7 +126,7 @@ def test_processes_starting_at_once_on_a_new_database_migrate_it_once(make_setti
     db = Database(url)
     try:
         with db.engine.connect() as connection:
-            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0005_fusion"]
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0006_evaluation_set"]
     finally:
         db.dispose()
 
