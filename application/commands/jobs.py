@@ -162,22 +162,28 @@ def jobs_cancel(job_id: str) -> None:
 @click.command()
 @click.option("--loss", type=click.Choice(LOSSES), default=None,
               help="[default: online_contrastive when the feedback has negatives, else mnrl]")
-@click.option("--epochs", type=int, default=None, help="[default: 3]")
-@click.option("--max-seq-length", type=int, default=None, help="[default: RETRAIN_MAX_SEQ_LENGTH]")
-@click.option("--batch-size", type=int, default=None, help="[default: RETRAIN_BATCH_SIZE]")
+@click.option("--epochs", type=int, default=None, help="[default: the data's measured default]")
+@click.option("--learning-rate", type=float, default=None, help="[default: the loss's measured default]")
+@click.option("--max-seq-length", type=int, default=None, help="[default: RETRAIN_MAX_SEQ_LENGTH, else the data's]")
+@click.option("--batch-size", type=int, default=None, help="[default: RETRAIN_BATCH_SIZE, else the data's]")
+@click.option("--seed", type=int, default=None)
+@click.option("--hard-negatives/--no-hard-negatives", default=None, help="[default: on]")
 @click.option("--include-synthetic", is_flag=True, help="Add synthetic questions about the stored chunks.")
 @click.option("--auto-promote", is_flag=True, help="Promote (re-index and switch) if the gate says better.")
-def retrain(loss, epochs, max_seq_length, batch_size, include_synthetic, auto_promote) -> None:
-    """Export feedback, fine-tune the serving model, evaluate it against it, register it (and promote it).
+def retrain(loss, epochs, learning_rate, max_seq_length, batch_size, seed, hard_negatives, include_synthetic,
+            auto_promote) -> None:
+    """Export feedback, fine-tune the serving model, judge it on the frozen evaluation set, register it (and promote it).
 
-    Runs here, as a job row that `docstune jobs` and GET /api/jobs show. Stop `docstune serve`
-    first with the embedded Qdrant Edge (one process per folder), or use POST /api/admin/retrain.
+    The same run as `docstune train --from-feedback` on the same ratings, as a job row that
+    `docstune jobs` and GET /api/jobs show. Stop `docstune serve` first with the embedded Qdrant
+    Edge (one process per folder), or use POST /api/admin/retrain.
     """
     from application.jobs.swaps import parse_retrain_options
 
-    body = {k: v for k, v in {"loss": loss, "epochs": epochs, "max_seq_length": max_seq_length,
-                              "batch_size": batch_size, "include_synthetic": include_synthetic or None,
-                              "auto_promote": auto_promote or None}.items() if v is not None}
+    given = {"loss": loss, "epochs": epochs, "learning_rate": learning_rate, "max_seq_length": max_seq_length,
+             "batch_size": batch_size, "seed": seed, "hard_negatives": hard_negatives,
+             "include_synthetic": include_synthetic or None, "auto_promote": auto_promote or None}
+    body = {k: v for k, v in given.items() if v is not None}
     options = parse_retrain_options(body)
     services = _services()
     runtime = services.jobs
@@ -187,7 +193,7 @@ def retrain(loss, epochs, max_seq_length, batch_size, include_synthetic, auto_pr
     if job["status"] != "done":
         raise click.ClickException(f"Retrain job {job['id']} {job['status']}: {job['error']}")
     result = job["result"]
-    click.echo(f"Registered {result['version']} ({result['verdict']}): {result['reason']}")
+    click.echo(f"Registered {result['version']} ({result['verdict'].replace('_', ' ')}): {result['reason']}")
     for key, path in result["files"].items():
         click.echo(f"{key.capitalize() + ':':8} {path}")
     if result.get("promote_job_id"):

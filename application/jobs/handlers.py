@@ -241,13 +241,14 @@ def run_tune(services, context: JobContext) -> dict:
     the model) only when its cross-fitted metric is not below the serving weight's.
     """
     from training.records import TrainingDataError
-    from training.tuning import tune_fusion
+    from training.tuning import MIN_TUNE_QUESTIONS, tune_fusion
 
     settings = services.settings
     with rated_feedback(services, context, "tune", steps=3) as feedback_file:
         held_out = prepared_feedback(services, feedback_file, "fit a weight on").held_out
     if not held_out.queries:
-        raise JobFailed("The frozen evaluation set has no question yet to fit the fusion weight on: rate more answers.")
+        raise JobFailed(f"The frozen evaluation set has no question yet to fit the fusion weight on (at least "
+                        f"{MIN_TUNE_QUESTIONS} are needed): rate more answers.")
     context.progress(1, 3, f"searching {len(held_out.queries)} evaluation questions through the serving index")
     legs, index = services.serving.retrieval_legs(held_out)
     serving, origin = services.serving.serving_fusion(index)

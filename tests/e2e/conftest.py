@@ -59,7 +59,8 @@ def _e2e_prerequisites_missing(request):
 def server(tmp_path_factory):
     """One live server for the whole e2e session, with two small documents ingested."""
     data_dir = tmp_path_factory.mktemp("e2e") / "data"
-    with run_live_server(data_dir, ADMIN_TOKEN=ADMIN_TOKEN, RATE_LIMIT_ENABLED="false") as live:
+    # half the chunks judge, so the few rated answers of a test give the frozen evaluation set some questions
+    with run_live_server(data_dir, ADMIN_TOKEN=ADMIN_TOKEN, RATE_LIMIT_ENABLED="false", EVALUATION_SHARE="0.5") as live:
         yield _with_documents(live)
 
 

@@ -87,4 +87,10 @@ def test_retrain_shows_the_new_version_with_its_metrics_and_report(page, server,
     expect(report.locator("img.plot")).to_be_visible(timeout=15_000)
     expect(report).to_contain_text("mrr")
     expect(report).to_contain_text("lexical")  # the gate judged pipelines: every mode side by side
+    expect(report).to_contain_text("bootstrap interval")  # paired, per question
+    # 14 ratings are far from GATE_MIN_QUESTIONS: the verdict says so, and the version is not promoted
+    expect(row).to_contain_text("not enough evidence")
+    expect(row.get_by_test_id("judged-on")).to_contain_text("the set as it is now")
+    expect(page.get_by_test_id("serving")).to_contain_text("base model")
+    expect(page.get_by_test_id("serving-evaluation")).to_contain_text("(the set as it is now)")
     page.screenshot(path=str(artifacts / "models.png"), full_page=True)
