@@ -87,6 +87,18 @@ SERVER_ENV_DROP = ("DATA_DIR", "DATABASE_URL", "QDRANT_URL", "QDRANT_API_KEY", "
                    "ADMIN_TOKEN", "EMBEDDINGS_API_KEY", "RETRAIN_MIN_NEW_FEEDBACK", "SERVE_PORT", "SERVE_HOST")
 
 
+def product_revision() -> dict | None:
+    """The commit the server ran from, and whether the working tree had changes (None: not a git checkout)."""
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return {"commit": commit, "uncommitted_changes": bool(dirty)}
+
+
 def load_avg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -204,7 +216,9 @@ class Client:
         self.httpx = httpx
         self.base = base
         self.admin = {"Authorization": f"Bearer {admin_token}"}
-        self.http = httpx.Client(timeout=timeout)
+        # gunicorn closes a keep-alive connection after 2 s idle (its default); a pooled connection idle
+        # that long may be closed just as a request goes out on it, so none is reused after 1 s
+        self.http = httpx.Client(timeout=timeout, limits=httpx.Limits(keepalive_expiry=1.0))
         self.errors: list[dict] = []
 
     def call(self, method: str, path: str, *, admin: bool = False, owner: str | None = None, expect=(200,),
@@ -212,7 +226,13 @@ class Client:
         headers = dict(self.admin) if admin else {}
         if owner:
             headers["X-Owner-Token"] = owner
-        response = self.http.request(method, self.base + path, headers=headers, **kwargs)
+        try:
+            response = self.http.request(method, self.base + path, headers=headers, **kwargs)
+        except (self.httpx.RemoteProtocolError, self.httpx.ConnectError) as exc:
+            if method != "GET":  # not repeated: an upload, an answer or a rating could happen twice
+                self.errors.append({"request": f"{method} {path}", "status": None, "response": repr(exc)})
+                raise
+            response = self.http.request(method, self.base + path, headers=headers, **kwargs)  # once more
         if response.status_code not in expect:
             body = kwargs.get("json")
             error = {"request": f"{method} {path}", "body": body if body is None or len(json.dumps(body)) < 2000
@@ -410,10 +430,13 @@ def serving_summary(models: dict) -> dict:
 
 def retrain_body(args) -> dict:
     body = {"auto_promote": True}
-    for key in ("loss", "epochs", "batch_size", "max_seq_length", "include_synthetic"):
+    for key in ("loss", "epochs", "batch_size", "learning_rate", "max_seq_length", "hard_negatives",
+                "include_synthetic"):
         value = getattr(args, key)
         if value is not None:
             body[key] = value
+    if args.retrain_seed is not None:
+        body["seed"] = args.retrain_seed
     for item in args.retrain_option:
         key, _, raw = item.partition("=")
         try:
@@ -581,7 +604,10 @@ def main() -> None:
     retrain.add_argument("--loss", default=None)
     retrain.add_argument("--epochs", type=int, default=None)
     retrain.add_argument("--batch-size", type=int, default=None)
+    retrain.add_argument("--learning-rate", type=float, default=None)
     retrain.add_argument("--max-seq-length", type=int, default=None)
+    retrain.add_argument("--hard-negatives", action=argparse.BooleanOptionalAction, default=None)
+    retrain.add_argument("--retrain-seed", type=int, default=None, help="the retrain's own seed (its 'seed')")
     retrain.add_argument("--include-synthetic", action=argparse.BooleanOptionalAction, default=None)
     retrain.add_argument("--retrain-option", action="append", default=[], metavar="KEY=JSON",
                          help="any other retrain option, e.g. --retrain-option learning_rate=5e-5 (repeatable)")
@@ -614,7 +640,7 @@ def main() -> None:
     result = {
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
-        "dataset": str(args.dataset), "dataset_name": dataset_name, "seed": args.seed, "limit": args.limit,
+        "product": product_revision(), "dataset": str(args.dataset), "dataset_name": dataset_name, "seed": args.seed, "limit": args.limit,
         "questions": {"measure": len(data["measure"]), "chat": len(data["chat"]), **data["halves"]},
         "search_chunks": args.search_chunks, "answer_chunks": args.answer_chunks,
         "sparse_share": args.sparse_share, "noise_share": args.noise_share, "retrain_request": retrain_body(args),
