@@ -400,7 +400,7 @@ def chat_and_rate(client: Client, variant: str, questions: list[dict], files: di
 def follow_job(client: Client, job_id: str, poll: float, timeout: float, label: str) -> dict:
     """Poll ``GET /api/jobs/<id>`` until it ends; every change of its progress message, with its time."""
     started = time.monotonic()
-    progress, last = [], None
+    progress, last, printed = [], None, -1e9
     while True:
         job = client.call("GET", f"/api/jobs/{job_id}", admin=True)
         p = job.get("progress") or {}
@@ -409,8 +409,11 @@ def follow_job(client: Client, job_id: str, poll: float, timeout: float, label: 
             last = now
             entry = {"t": round(time.monotonic() - started, 1), "status": job.get("status"),
                      "percent": p.get("percent"), "message": p.get("message"), "load": load_avg()}
+            changed = not progress or progress[-1]["status"] != entry["status"]
             progress.append(entry)
-            print(f"    {label} {entry['t']:>7.1f} s  {entry['status']:<9} {entry['message'] or ''}", flush=True)
+            if changed or entry["t"] - printed >= 30:  # every message is kept; the console gets a few
+                printed = entry["t"]
+                print(f"    {label} {entry['t']:>7.1f} s  {entry['status']:<9} {entry['message'] or ''}", flush=True)
         if job.get("status") in ("done", "failed", "cancelled"):
             return {"job": job, "progress": progress, "seconds": round(time.monotonic() - started, 1)}
         if time.monotonic() - started > timeout:
@@ -558,6 +561,9 @@ def markdown(result: dict) -> str:
     for r in result["variants"]:
         retrain = r.get("retrain") or {}
         why = retrain.get("reason") or retrain.get("error") or r.get("failed") or "–"
+        fitted = retrain.get("retrieval") or {}
+        if fitted.get("weight") is not None:
+            why += f" (the candidate's fitted weight: {fitted['weight']:g} on {fitted.get('questions')} questions)"
         lines.append(f"* {r['variant']}: {why}")
     steps = ["server start", "ingest", "measure before", "chat + rate", "retrain", "promote", "measure after"]
     lines += ["", "Time of each step in seconds (1-minute load average at its start), and the server's peak memory:",
