@@ -7,14 +7,15 @@ and the questions the candidate wins, loses and ties are counted (with the exact
 p-value, for the report).
 
 * ``not_enough_evidence`` when there are fewer than ``min_questions`` evaluation questions, or
-  when the interval holds 0, or when the gain, though real, is below ``min_improvement``. It
+  when the interval holds 0 or the sign test does not agree with it, or when the gain, though
+  real, is below ``min_improvement``. It
   says how many more evaluation questions would likely settle it (``needed_questions``; None
   when the candidate is not ahead, so more questions would not make it better).
-* ``worse`` when the interval lies below 0, or when the gate metric rose but another headline
-  metric fell by more than ``tolerance``.
-* ``better`` when the interval lies above 0, the gain is at least ``min_improvement`` and no
-  other headline metric fell by more than ``tolerance``. Only ``better`` is ever promoted by
-  a policy (``auto_promote``).
+* ``worse`` when the interval lies below 0 and the sign test agrees (p below ``1 - confidence``),
+  or when the gate metric rose but another headline metric fell by more than ``tolerance``.
+* ``better`` when the interval lies above 0, the sign test agrees, the gain is at least
+  ``min_improvement`` and no other headline metric fell by more than ``tolerance``. Only
+  ``better`` is ever promoted by a policy (``auto_promote``).
 
 The bootstrap is seeded: the same numbers give the same verdict.
 
@@ -164,15 +165,21 @@ def judge(baseline: PerQuery, candidate: PerQuery, config: GateConfig | None = N
                            interval=paired_bootstrap(differences, config.confidence, config.resamples, config.seed)
                            if n else None, **common)
     low, high = paired_bootstrap(differences, config.confidence, config.resamples, config.seed)
-    interval = f"{config.confidence:.0%} interval [{low:+.4f}, {high:+.4f}], {wins} questions won, {losses} lost"
-    if high < 0:
+    p_value = common["sign_p_value"]
+    interval = (f"{config.confidence:.0%} interval [{low:+.4f}, {high:+.4f}], {wins} questions won, {losses} lost, "
+                f"sign test p = {p_value:.3g}")
+    # both must agree: the bootstrap of few non-zero differences among many ties is too sure of itself
+    # (4 questions lost and 42 tied put the interval below 0, yet 4 of 4 happens by chance 1 time in 8)
+    significant = p_value < 1 - config.confidence
+    if high < 0 and significant:
         return GateVerdict("worse", f"{change}: worse ({interval})", interval=(low, high), **common)
-    if low <= 0:
+    if low <= 0 or high < 0 or not significant:
         total = questions_needed(differences, config.confidence)
         needed = None if total is None else max(1, total - n)
         more = (f"about {needed} more evaluation questions would likely settle it" if needed is not None
                 else "the candidate is not ahead, so more questions would not make it better")
-        return GateVerdict("not_enough_evidence", f"{change}: the interval holds 0 ({interval}); {more}",
+        why = "the interval holds 0" if low <= 0 <= high else "too few questions changed for the sign test"
+        return GateVerdict("not_enough_evidence", f"{change}: {why} ({interval}); {more}",
                            interval=(low, high), needed_questions=needed, **common)
     if gain < config.min_improvement:
         return GateVerdict("not_enough_evidence",

@@ -77,6 +77,17 @@ def test_the_gate_metric_is_configurable():
     assert judge(base, cand, GateConfig(metric="mrr@10", min_questions=30)).status == "not_enough_evidence"
 
 
+def test_a_few_wins_among_many_ties_are_not_enough_even_when_the_bootstrap_excludes_zero():
+    # 4 questions won, 42 tied: every resample that holds a win is above 0, but 4 of 4 is a coin's 1 in 8
+    base = per_query([0.5] * 46)
+    cand = per_query([1.0] * 4 + [0.5] * 42)
+    verdict = judge(base, cand, GateConfig(min_questions=30))
+    assert verdict.interval[0] > 0 and verdict.sign_p_value == 0.125
+    assert verdict.status == "not_enough_evidence" and "sign test" in verdict.reason
+    worse = judge(cand, base, GateConfig(min_questions=30))
+    assert worse.interval[1] < 0 and worse.status == "not_enough_evidence"
+
+
 def test_the_verdict_is_the_same_every_time():
     base, cand = noisy_pair(50, 0.05, seed=7)
     first, second = judge(base, cand), judge(base, cand)

@@ -115,12 +115,12 @@ def test_the_gate_prefers_a_better_pipeline_and_refuses_a_worse_one():
 
 
 def test_a_dense_only_service_is_judged_as_models_alone():
-    qids = [f"q{i:02d}" for i in range(10)]
-    base = make_legs({q: i < 5 for i, q in enumerate(qids)}, dict.fromkeys(qids, True))
+    qids = [f"q{i:02d}" for i in range(20)]
+    base = make_legs({q: i < 10 for i, q in enumerate(qids)}, dict.fromkeys(qids, True))
     better = base.with_dense(make_legs(dict.fromkeys(qids, True), dict.fromkeys(qids, True)).dense)
-    judgement = judge_pipelines(base, better, FusionSettings(mode="dense"), GateConfig(min_questions=10))
+    judgement = judge_pipelines(base, better, FusionSettings(mode="dense"), GateConfig(min_questions=20))
     assert judgement.candidate_settings.mode == "dense" and judgement.verdict.status == "better"
-    assert judgement.verdict.questions == 10 and judgement.verdict.wins == 5 and judgement.verdict.losses == 0
+    assert judgement.verdict.questions == 20 and judgement.verdict.wins == 10 and judgement.verdict.losses == 0
     few = judge_pipelines(base, better, FusionSettings(mode="dense"))  # the default needs 30 questions
-    assert few.verdict.status == "not_enough_evidence" and few.verdict.needed_questions == 20
+    assert few.verdict.status == "not_enough_evidence" and few.verdict.needed_questions == 10
     assert judgement.candidate["mrr@10"] == 1.0 and judgement.baseline["mrr@10"] == pytest.approx(0.5 + 0.5 / 6)
