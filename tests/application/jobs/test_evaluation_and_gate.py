@@ -64,6 +64,33 @@ def test_the_evaluation_set_is_assigned_once_only_grows_and_goes_out_and_in_as_i
     assert client.get("/api/admin/evaluation").status_code == 401
 
 
+@pytest.mark.parametrize("corpus_app", [SHARED], indirect=True)
+def test_the_evalset_commands_show_export_and_import(corpus_app, tmp_path, monkeypatch):
+    from application.cli import main
+
+    client, services = corpus_app
+    rate_answers(client, 8)
+    assert job_of(client, client.post("/api/admin/evaluate", headers=ADMIN))["status"] == "done"
+    monkeypatch.setenv("DATA_DIR", str(services.settings.data_dir))
+    runner = CliRunner()
+    shown = json.loads(runner.invoke(main, ["evalset", "show"], catch_exceptions=False).output)
+    assert shown["questions"] >= 1 and shown["serving"]["current"]
+    out = tmp_path / "eval.json"
+    exported = runner.invoke(main, ["evalset", "export", str(out)], catch_exceptions=False)
+    assert exported.exit_code == 0 and f"Wrote {shown['questions']} evaluation questions" in exported.output
+    ir = json.loads(out.read_text())
+    mine = tmp_path / "mine.json"
+    mine.write_text(json.dumps({"queries": {"m": "Which note is this?"}, "corpus": ir["corpus"],
+                                "relevant_docs": {"m": [next(iter(ir["corpus"]))]}}))
+    added = runner.invoke(main, ["evalset", "import", str(mine)], catch_exceptions=False)
+    assert added.exit_code == 0 and "Added 1 questions" in added.output
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    refused = runner.invoke(main, ["evalset", "import", str(bad)])
+    assert refused.exit_code == 1 and "Error:" in refused.output and "Traceback" not in refused.output
+    assert json.loads(runner.invoke(main, ["evalset", "show"]).output)["questions"] == shown["questions"] + 1
+
+
 @pytest.mark.parametrize("corpus_app", [{**SHARED, "RETRIEVAL_MODE": "dense", "GATE_MIN_QUESTIONS": 3}], indirect=True)
 def test_a_candidate_worse_on_the_frozen_set_is_never_promoted(corpus_app):
     client, services = corpus_app
