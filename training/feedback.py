@@ -166,6 +166,9 @@ class ResolvedFeedback:
     labels: dict[str, dict[str, int]]  # question -> chunk id -> 1|0
     texts: dict[str, str]
     stats: dict[str, int] = field(default_factory=dict)
+    #: question -> chunk id -> the best rank (1 = top) at which any rated message showed the chunk for
+    #: the question; a chunk only marked in ``sources``, never in ``retrieved``, has none
+    shown_ranks: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def questions(self) -> list[str]:
         return list(self.labels)
@@ -175,7 +178,8 @@ class ResolvedFeedback:
 
     def subset(self, questions: Iterable[str]) -> "ResolvedFeedback":
         keep = set(questions)
-        return ResolvedFeedback({q: dict(v) for q, v in self.labels.items() if q in keep}, self.texts, {})
+        return ResolvedFeedback({q: dict(v) for q, v in self.labels.items() if q in keep}, self.texts, {},
+                                {q: dict(v) for q, v in self.shown_ranks.items() if q in keep})
 
     def training_set(self, max_negatives_per_positive: int = 3) -> TrainingSet:
         """Labelled pairs for every label; triplets where a question has both; bare positives otherwise."""
@@ -224,8 +228,13 @@ def resolve_feedback(
                 texts[chunk.chunk_id] = chunk.text
     display: dict[str, str] = {}
     by_pair: dict[tuple[str, str], list[Judgement]] = defaultdict(list)
+    best_rank: dict[tuple[str, str], int] = {}
     for record in records:
         display.setdefault(question_key(record.question), record.question)
+        for position, chunk in enumerate(record.retrieved, start=1):
+            key = (question_key(record.question), chunk.chunk_id)
+            rank = chunk.rank if isinstance(chunk.rank, int) else position
+            best_rank[key] = min(rank, best_rank.get(key, rank))
         for judgement in judgements_from_record(record):
             by_pair[(question_key(judgement.question), judgement.chunk_id)].append(judgement)
 
@@ -249,7 +258,45 @@ def resolve_feedback(
     stats["questions"] = len(labels)
     stats["positive_pairs"] = sum(1 for v in labels.values() for label in v.values() if label == 1)
     stats["negative_pairs"] = sum(1 for v in labels.values() for label in v.values() if label == 0)
-    return ResolvedFeedback(labels, texts, dict(stats))
+    ranks = {q: {cid: best_rank[(question_key(q), cid)] for cid in v if (question_key(q), cid) in best_rank}
+             for q, v in labels.items()}
+    return ResolvedFeedback(labels, texts, dict(stats), ranks)
+
+
+def hardest_training_set(resolved: ResolvedFeedback, negatives_per_question: int = 1) -> TrainingSet:
+    """Fewer, harder rows than ``resolved.training_set()``: per question its positives and only its
+    ``negatives_per_question`` hardest negatives — the ones the serving pipeline ranked highest when it
+    showed them (best ``shown_ranks``; a negative never shown comes after every shown one).
+
+    * a question with positives and negatives gives ``(q, pos, 1)`` and ``(q, neg, 0)`` pairs and one
+      ``[q, pos, neg]`` triplet per (positive, chosen negative);
+    * a positive with no negative stays a bare positive (for hard-negative mining);
+    * a question with negatives only gives its chosen ``(q, neg, 0)`` pairs.
+
+    Why: a rated answer shows 5 chunks and a perfect rater labels them all, so ``training_set()`` makes
+    about 5 pair rows per question, most of them easy negatives ranked 3rd to 5th that the contrastive
+    losses spend a forward and backward pass on for little signal. Measured in docs/training.md
+    ("Retraining from feedback: where the time goes").
+    """
+    if negatives_per_question < 1:
+        raise TrainingDataError(f"negatives_per_question must be at least 1, not {negatives_per_question}")
+    data = TrainingSet()
+    for question, chunks in resolved.labels.items():
+        ranks = resolved.shown_ranks.get(question, {})
+        good = [cid for cid, label in chunks.items() if label == 1]
+        bad = [cid for cid, label in chunks.items() if label == 0]
+        # stable: among negatives never shown (or shown at one rank), the order they were labelled in
+        bad = sorted(bad, key=lambda cid: ranks.get(cid, float("inf")))[:negatives_per_question]
+        for cid in good:
+            data.pairs.append(LabelledPair(question, cid, resolved.texts[cid], 1))
+        for cid in bad:
+            data.pairs.append(LabelledPair(question, cid, resolved.texts[cid], 0))
+        for pos in good:
+            if not bad:
+                data.positives.append((question, resolved.texts[pos]))
+            for neg in bad:
+                data.triplets.append(Triplet(question, resolved.texts[pos], resolved.texts[neg], pos, neg))
+    return data
 
 
 def _resolve_pair(judgements: list[Judgement], stats) -> int | None:
