@@ -27,13 +27,13 @@ from pathlib import Path
 
 from training.evaluate import EvaluationRun, write_evaluation_outputs
 from training.evaluation_set import EVALUATION_SHARE, EvaluationSet
-from training.feedback import build_pairs_from_feedback
+from training.feedback import build_pairs_from_feedback, hardest_training_set
 from training.finetune import (
+    FEEDBACK_DEFAULTS,
     LOSSES,
     SYNTHETIC_DEFAULTS,
     FinetuneConfig,
     FinetuneResult,
-    default_loss_for,
     finetune,
     load_model,
     write_model_card,
@@ -66,8 +66,11 @@ class PreparedData:
         """The config for this data: ``options`` the caller set (None: not set), then this data's
         defaults, then FinetuneConfig's own (the per-loss learning rate included)."""
         chosen = {k: v for k, v in self.defaults.items() if k != "mine_hard_negatives"}
-        chosen.update({k: v for k, v in options.items() if v is not None})
+        given = {k: v for k, v in options.items() if v is not None}
+        chosen.update(given)
         chosen.setdefault("loss", self.default_loss)
+        if "loss" in self.defaults and chosen["loss"] != self.defaults["loss"] and "learning_rate" not in given:
+            chosen.pop("learning_rate", None)  # measured for the defaults' loss: another loss keeps its own
         return FinetuneConfig(**chosen)
 
     def mine_hard_negatives(self, option: bool | None = None) -> bool:
@@ -161,7 +164,8 @@ def prepare_from_feedback(path, *, held_out_fraction: float = EVALUATION_SHARE,
     resolved = build_pairs_from_feedback(path, chunk_texts)
     grown = (evaluation or EvaluationSet()).grown(resolved, held_out_fraction)
     train_questions = [q for q in resolved.questions() if not grown.holds(q)]
-    train = resolved.subset(train_questions).training_set()
+    # per question its positives and only the negative shown highest: fewer, harder rows (docs/training.md)
+    train = hardest_training_set(resolved.subset(train_questions))
     if not len(train):
         raise TrainingDataError(f"{path}: no training pairs are left after taking out the {len(grown)} "
                                 f"evaluation questions (rate more answers)")
@@ -171,7 +175,8 @@ def prepare_from_feedback(path, *, held_out_fraction: float = EVALUATION_SHARE,
              **train.stats()}
     kept_out = grown.chunks
     mining = [t for cid, t in resolved.texts.items() if cid not in kept_out]
-    return PreparedData("feedback", train, held_out, mining, default_loss_for(train), stats, evaluation=grown)
+    return PreparedData("feedback", train, held_out, mining, FEEDBACK_DEFAULTS["loss"], stats,
+                        defaults=dict(FEEDBACK_DEFAULTS), evaluation=grown)
 
 
 def prepare_from_ir(ir: IRDataset, *, held_out_fraction: float = 0.2, seed: int = 42) -> PreparedData:

@@ -161,7 +161,7 @@ def jobs_cancel(job_id: str) -> None:
 
 @click.command()
 @click.option("--loss", type=click.Choice(LOSSES), default=None,
-              help="[default: online_contrastive when the feedback has negatives, else mnrl]")
+              help="[default: mnrl, 1 epoch at 5e-5 on the hardest rows: measured, docs/training.md]")
 @click.option("--epochs", type=int, default=None, help="[default: the data's measured default]")
 @click.option("--learning-rate", type=float, default=None, help="[default: the loss's measured default]")
 @click.option("--max-seq-length", type=int, default=None, help="[default: RETRAIN_MAX_SEQ_LENGTH, else the data's]")

@@ -129,7 +129,7 @@ def _generator_options(settings) -> dict:
 @click.option("--from-feedback", "feedback_file", type=click.Path(dir_okay=False), help="Feedback JSONL (docstune feedback export).")
 @click.option("--dataset", "dataset_file", type=click.Path(dir_okay=False), help="IR JSON {queries, corpus, relevant_docs}.")
 @click.option("--synthetic", "synthetic_corpus", type=click.Path(), help="Corpus to write questions for: IR JSON, JSONL of chunks, or a folder of texts.")
-@click.option("--loss", type=click.Choice(LOSS_CHOICES), default=None, help="[default: online_contrastive for feedback with negatives, else mnrl]")
+@click.option("--loss", type=click.Choice(LOSS_CHOICES), default=None, help="[default: mnrl; for feedback 1 epoch at 5e-5 on the hardest rows (docs/training.md)]")
 @click.option("--epochs", type=int, default=None, help=f"[default: {FinetuneConfig.epochs}; {SYNTHETIC_DEFAULTS['epochs']} for --synthetic]")
 @click.option("--batch-size", type=int, default=None, help=f"[default: RETRAIN_BATCH_SIZE, else {FinetuneConfig.batch_size}]")
 @click.option("--learning-rate", type=float, default=None,

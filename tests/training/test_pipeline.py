@@ -19,7 +19,12 @@ def test_feedback_becomes_a_registered_version_judged_on_held_out_questions_only
     prepared = prepare_from_feedback(feedback_file, seed=42)
     train_questions = {p.query for p in prepared.train.pairs}
     assert train_questions.isdisjoint(prepared.held_out.queries.values())
-    assert prepared.default_loss == "online_contrastive" and prepared.train.triplets
+    # the measured feedback defaults (docs/training.md): mnrl, 1 epoch at 5e-5, one hardest negative a question
+    assert prepared.default_loss == "mnrl" and prepared.train.triplets
+    config = prepared.finetune_config()
+    assert (config.loss, config.epochs, config.learning_rate) == ("mnrl", 1, 5e-5)
+    assert prepared.finetune_config(loss="cosine").learning_rate == 2e-5  # another loss keeps its own rate
+    assert len(prepared.train.triplets) == len({(t.query, t.positive_id) for t in prepared.train.triplets})
 
     registry = ModelRegistry(tmp_path / "models")
     outcome = run_training(prepared, base_model=base_model_path, work_root=tmp_path / "models" / ".work",

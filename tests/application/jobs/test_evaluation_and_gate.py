@@ -132,7 +132,7 @@ def test_the_cli_and_the_job_assemble_the_same_run_for_the_same_data(corpus_app,
     by_cli = json.loads((services.settings.models_dir / "v0002" / "version.json").read_text())
 
     plan = {k: v for k, v in by_job["plan"].items() if k not in ("show_progress", "device")}
-    assert plan["loss"] == "online_contrastive" and plan["epochs"] == 1
+    assert plan["loss"] == "mnrl" and plan["epochs"] == 1 and plan["learning_rate"] == 5e-5  # FEEDBACK_DEFAULTS
     assert {k: by_cli["training"][k] for k in plan} == plan
     for key in ("train_questions", "held_out_questions", "pairs", "evaluation_set"):
         assert by_cli["data_stats"][key] == by_job["data"][key], key
