@@ -71,10 +71,15 @@ def retrain():
 @require_admin
 def tune():
     """Fit the fusion weight of the serving pipeline on the rated questions (a job of seconds)."""
+    return submit_job_without_options("tune")
+
+
+def submit_job_without_options(kind: str):
+    """``202 {job_id, status}`` for a job that takes no options; a body with any is a 400."""
     body = json_body() if request.get_data() else {}
     if body:
-        raise BadRequest(f"Unknown option(s): {', '.join(sorted(body))}; POST /api/admin/tune takes none.")
-    job = get_services().jobs.submit("tune", {})
+        raise BadRequest(f"Unknown option(s): {', '.join(sorted(body))}; {request.method} {request.path} takes none.")
+    job = get_services().jobs.submit(kind, {})
     return jsonify({"job_id": job["id"], "status": job["status"]}), 202
 
 

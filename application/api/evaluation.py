@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from application.api.context import get_services, json_body, require_admin
 from application.errors import BadRequest
@@ -53,8 +53,6 @@ def import_set():
 @require_admin
 def evaluate():
     """Bring the set up to date with the ratings and measure the serving pipeline on it (a job of seconds)."""
-    body = json_body() if request.get_data() else {}
-    if body:
-        raise BadRequest(f"Unknown option(s): {', '.join(sorted(body))}; POST /api/admin/evaluate takes none.")
-    job = get_services().jobs.submit("evaluate", {})
-    return jsonify({"job_id": job["id"], "status": job["status"]}), 202
+    from application.api.admin_models import submit_job_without_options
+
+    return submit_job_without_options("evaluate")

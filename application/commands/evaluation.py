@@ -6,26 +6,13 @@ import sys
 
 import click
 
+from application.commands.training import _fail_cleanly
+
 
 def _services():
     from application.cli import get_services
 
     return get_services()
-
-
-def _fail_cleanly(func):
-    import functools
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from training.records import TrainingDataError
-
-        try:
-            return func(*args, **kwargs)
-        except TrainingDataError as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    return wrapper
 
 
 @click.group()
