@@ -501,6 +501,18 @@ def run_variant(args, variant: str, data: dict, corpus: Path, stamp: str) -> dic
             record["promote"] = {"job_id": promote_id, "status": job["status"], "error": job.get("error"),
                                  "result": job.get("result"), "progress": followed["progress"]}
         record["promoted"] = bool(record["promote"] and record["promote"]["status"] == "done")
+        record["tune"] = None
+        if args.tune:  # what an admin does next: fit the serving pipeline's weight on the same ratings
+            with Step(record, "tune", server):
+                submitted = client.call("POST", "/api/admin/tune", admin=True, expect=(202,))
+                followed = follow_job(client, submitted["job_id"], args.poll_seconds, args.job_timeout, "tune")
+            job = followed["job"]
+            tuned = job.get("result") or {}
+            record["tune"] = {"status": job["status"], "error": job.get("error"), "weight": tuned.get("weight"),
+                              "stored": tuned.get("stored"), "questions": tuned.get("questions"),
+                              "cross_fitted": tuned.get("cross_fitted"), "baseline": tuned.get("baseline")}
+            print(f"  tune: {job['status']}, weight {tuned.get('weight')} on {tuned.get('questions')} questions, "
+                  f"stored {tuned.get('stored')} {job.get('error') or ''}", flush=True)
         record["models_after"] = serving_summary(client.call("GET", "/api/admin/models", admin=True))
         with Step(record, "measure after", server):
             record["after"] = measure(client, data["measure"], data["files"], args.search_chunks)
@@ -565,7 +577,7 @@ def markdown(result: dict) -> str:
         if fitted.get("weight") is not None:
             why += f" (the candidate's fitted weight: {fitted['weight']:g} on {fitted.get('questions')} questions)"
         lines.append(f"* {r['variant']}: {why}")
-    steps = ["server start", "ingest", "measure before", "chat + rate", "retrain", "promote", "measure after"]
+    steps = ["server start", "ingest", "measure before", "chat + rate", "retrain", "promote", "tune", "measure after"]
     lines += ["", "Time of each step in seconds (1-minute load average at its start), and the server's peak memory:",
               "", "| variant | " + " | ".join(steps) + " | total | peak RSS (tree) | peak HWM (one process) |",
               "|---|" + "---|" * (len(steps) + 3)]
@@ -617,6 +629,8 @@ def main() -> None:
     retrain.add_argument("--include-synthetic", action=argparse.BooleanOptionalAction, default=None)
     retrain.add_argument("--retrain-option", action="append", default=[], metavar="KEY=JSON",
                          help="any other retrain option, e.g. --retrain-option learning_rate=5e-5 (repeatable)")
+    parser.add_argument("--tune", action="store_true",
+                        help="after the retrain (and promote), POST /api/admin/tune: fit the serving weight too")
     parser.add_argument("--poll-seconds", type=float, default=2.0)
     parser.add_argument("--sample-seconds", type=float, default=1.0, help="server memory sampling period")
     parser.add_argument("--request-timeout", type=float, default=300)
