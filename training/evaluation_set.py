@@ -1,9 +1,10 @@
 """The frozen evaluation set: the rated questions that judge every version and are never trained on.
 
 A rated question goes to the evaluation side, once and for good, when any chunk it is answered
-by is an *evaluation chunk*; a chunk is one when a hash of its id falls in the first ``share``
+by is an *evaluation chunk*; a chunk is one when a hash of its text falls in the first ``share``
 of the hash range (:func:`is_evaluation_chunk`). The rule needs no seed and no state: the same
-chunk is on the same side in every run, on every machine, whatever else was rated. The set
+chunk is on the same side in every run, on every machine, whatever else was rated — and after
+its document is ingested again from another path (the text, not the id, decides). The set
 only grows: a question once in it stays (the application stores it), even when later votes
 change its chunks, and questions imported as IR JSON (``docstune evalset import``) join it.
 A feedback question whose chunk is the relevant chunk of any question already in the set is an
@@ -30,11 +31,11 @@ EVALUATION_SHARE = 0.2
 ORIGINS = ("feedback", "import")
 
 
-def is_evaluation_chunk(chunk_id: str, share: float = EVALUATION_SHARE) -> bool:
-    """Whether questions about ``chunk_id`` belong to the evaluation set (a stable hash rule)."""
+def is_evaluation_chunk(text: str, share: float = EVALUATION_SHARE) -> bool:
+    """Whether questions about the chunk of ``text`` belong to the evaluation set (a stable hash rule)."""
     if not 0 < share < 1:
         raise TrainingDataError(f"the evaluation share must be between 0 and 1, not {share}")
-    digest = hashlib.sha256(chunk_id.encode("utf-8")).digest()
+    digest = hashlib.sha256(text.strip().encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") < share * 2 ** 64
 
 
@@ -96,7 +97,8 @@ class EvaluationSet:
                 if positives and held.origin == "feedback" and positives != held.relevant:
                     questions[key] = replace(held, relevant=positives)
                 continue
-            if positives and any(c in taken or is_evaluation_chunk(c, share) for c in positives):
+            if positives and any(c in taken or is_evaluation_chunk(resolved.texts.get(c, c), share)
+                                 for c in positives):
                 questions[key] = EvaluationQuestion(question, positives, "feedback")
         return EvaluationSet(questions)
 

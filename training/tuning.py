@@ -107,6 +107,8 @@ class TunedFusion:
     curve: dict[float, float]  # the metric at each grid weight, on every question
     fold_weights: list[float] = field(default_factory=list)
     metric: str = "mrr@10"
+    #: the gate on the cross-fitted weight against the baseline settings, question by question
+    verdict: GateVerdict | None = None
 
     @property
     def gain(self) -> float:
@@ -119,14 +121,21 @@ class TunedFusion:
             "mode": self.settings.mode, "origin": origin, "questions": self.questions, "metric": self.metric,
             "cross_fitted": _rounded(self.cross_fitted), "baseline": _rounded(self.baseline),
             "baseline_weight": self.baseline_settings.weight, "fold_weights": self.fold_weights,
+            "verdict": self.verdict.status if self.verdict else None,
             "fitted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra,
         }
 
 
 def tune_fusion(legs: RetrievalLegs, base: FusionSettings, *, metric: str = "mrr@10",
                 min_questions: int = MIN_TUNE_QUESTIONS, folds: int = CROSS_FIT_FOLDS,
-                grid=WEIGHT_GRID) -> TunedFusion:
-    """Fit ``base``'s weight on every question of ``legs``; ``base`` itself is the baseline."""
+                grid=WEIGHT_GRID, gate: GateConfig | None = None) -> TunedFusion:
+    """Fit ``base``'s weight on every question of ``legs``; ``base`` itself is the baseline.
+
+    ``verdict`` is the gate (``training.gate.judge``) on the cross-fitted metrics against the
+    baseline's, per question: a caller stores the weight only when it says ``better``. Measured
+    through the API (docs/training.md): a weight fitted on rated questions that gained a little
+    on them, without evidence, lost on other questions.
+    """
     check_tunable(base)
     qids = legs.query_ids
     if len(qids) < min_questions:
@@ -136,9 +145,11 @@ def tune_fusion(legs: RetrievalLegs, base: FusionSettings, *, metric: str = "mrr
         raise TrainingDataError("fitting the fusion weight needs both legs (dense and lexical)")
     fitted = fit_weight(legs, lambda w: replace(base, weight=w), prior=base.weight, grid=grid, metric=metric)
     crossed = cross_fit(legs, base, folds=folds, metric=metric, grid=grid)
-    baseline = evaluate_pipeline(legs, base).mean
-    return TunedFusion(fitted.settings, base, len(qids), crossed.mean, baseline, fitted.curve,
-                       crossed.fold_weights, metric)
+    baseline = evaluate_pipeline(legs, base)
+    gate = replace(gate or GateConfig(), metric=metric)
+    verdict = judge(baseline.per_query, crossed.per_query, gate)
+    return TunedFusion(fitted.settings, base, len(qids), crossed.mean, baseline.mean, fitted.curve,
+                       crossed.fold_weights, metric, verdict)
 
 
 @dataclass

@@ -238,7 +238,8 @@ def run_tune(services, context: JobContext) -> dict:
     collection → the fusion weight that ranks their rated chunks best → it serves at once.
 
     The weight is stored for the serving collection (so a rollback or a promotion moves it with
-    the model) only when its cross-fitted metric is not below the serving weight's.
+    the model) only when the gate says its cross-fitted metrics are ``better`` than the serving
+    weight's, question by question (paired; GATE_MIN_QUESTIONS of them at least).
     """
     from training.records import TrainingDataError
     from training.tuning import MIN_TUNE_QUESTIONS, tune_fusion
@@ -253,17 +254,19 @@ def run_tune(services, context: JobContext) -> dict:
     legs, index = services.serving.retrieval_legs(held_out)
     serving, origin = services.serving.serving_fusion(index)
     try:
-        tuned = tune_fusion(legs, serving)
+        tuned = tune_fusion(legs, serving, gate=settings.gate())
     except TrainingDataError as exc:
         raise JobFailed(f"Cannot fit the fusion weight: {exc}.") from exc
     context.progress(2, 3, f"fitted {tuned.settings.weight:g} on {tuned.questions} questions")
-    store = tuned.gain >= 0
+    verdict = tuned.verdict
+    store = verdict.passed and tuned.settings.weight != serving.weight
     result = {
         "collection": index.collection, "model_name": index.embeddings.name,
         "weight": tuned.settings.weight, "previous_weight": serving.weight, "previous_source": origin["source"],
         "questions": tuned.questions, "metric": tuned.metric,
         "cross_fitted": tuned.cross_fitted, "baseline": tuned.baseline,
         "curve": {f"{w:g}": round(v, 6) for w, v in tuned.curve.items()}, "stored": store,
+        "verdict": verdict.status, "reason": verdict.reason,
     }
     if store:
         services.serving.set_tuned_fusion(index.collection, tuned.record(
@@ -272,9 +275,8 @@ def run_tune(services, context: JobContext) -> dict:
         result["serving"] = ("FUSION_WEIGHT is set and wins; unset it to serve the fitted weight"
                              if settings.fusion_weight is not None else "the fitted weight serves now")
     else:
-        result["serving"] = (f"kept {serving.weight:g}: the fitted weight did worse on questions it was not "
-                             f"fitted on ({tuned.metric} {tuned.cross_fitted[tuned.metric]:.4f} against "
-                             f"{tuned.baseline[tuned.metric]:.4f})")
+        result["serving"] = (f"kept {serving.weight:g}: the fitted weight ({tuned.settings.weight:g}) is not "
+                             f"shown better on questions it was not fitted on ({verdict.label}: {verdict.reason})")
     return result
 
 

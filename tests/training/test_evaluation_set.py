@@ -12,7 +12,7 @@ def resolved_from(tmp_path, records, name="feedback.jsonl"):
     return build_pairs_from_feedback(write_jsonl(tmp_path / name, records), chunk_texts())
 
 
-def test_the_rule_is_a_stable_hash_of_the_chunk_id_near_the_share():
+def test_the_rule_is_a_stable_hash_of_the_chunk_text_near_the_share():
     ids = [f"chunk-{i}" for i in range(4000)]
     chosen = [c for c in ids if is_evaluation_chunk(c, 0.2)]
     assert 0.17 < len(chosen) / len(ids) < 0.23
@@ -24,8 +24,9 @@ def test_questions_about_evaluation_chunks_judge_and_never_train(tmp_path):
     resolved = resolved_from(tmp_path, make_feedback_records())
     frozen = EvaluationSet().grown(resolved, 0.2)
     assert len(frozen)
+    texts = chunk_texts()
     for key, question in frozen.questions.items():
-        assert any(is_evaluation_chunk(c, 0.2) for c in question.relevant)
+        assert any(is_evaluation_chunk(texts[c], 0.2) for c in question.relevant)
     prepared = prepare_from_feedback(tmp_path / "feedback.jsonl", evaluation=EvaluationSet())
     trained = {question_key(p.query) for p in prepared.train.pairs}
     assert trained.isdisjoint(frozen.questions)
@@ -41,7 +42,7 @@ def test_the_set_only_grows_and_a_later_run_keeps_its_questions(tmp_path):
     assert later.added_since(first) == [k for k in later.questions if k not in first.questions]
     # a question in the set stays even when a new vote moves it to a chunk the rule would train on
     key, held = next(iter(later.questions.items()))
-    train_chunk = next(c for c in HELP_CENTRE if not is_evaluation_chunk(c, 0.2))
+    train_chunk = next(c for c in HELP_CENTRE if not is_evaluation_chunk(chunk_texts()[c], 0.2))
     moved = [{**records[0], "message_id": "again", "question": held.question, "verdict": "like",
               "retrieved": [{"chunk_id": train_chunk, "text": chunk_texts()[train_chunk], "rank": 1, "cited": True}],
               "sources": {c: "irrelevant" for c in held.relevant}, "voted_at": "2026-01-01T00:00:00+00:00"}]
@@ -52,7 +53,7 @@ def test_the_set_only_grows_and_a_later_run_keeps_its_questions(tmp_path):
 
 
 def test_a_question_about_an_imported_questions_chunk_is_an_evaluation_question(tmp_path):
-    train_chunk = next(c for c in HELP_CENTRE if not is_evaluation_chunk(c, 0.2))
+    train_chunk = next(c for c in HELP_CENTRE if not is_evaluation_chunk(chunk_texts()[c], 0.2))
     imported = EvaluationSet.from_ir(ir_dataset_from_dict(
         {"queries": {"x": "a question written by hand"}, "corpus": {train_chunk: "t"},
          "relevant_docs": {"x": [train_chunk]}}))

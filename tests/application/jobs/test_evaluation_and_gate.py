@@ -72,6 +72,9 @@ def test_the_evalset_commands_show_export_and_import(corpus_app, tmp_path, monke
     rate_answers(client, 8)
     assert job_of(client, client.post("/api/admin/evaluate", headers=ADMIN))["status"] == "done"
     monkeypatch.setenv("DATA_DIR", str(services.settings.data_dir))
+    from application.settings import get_settings
+
+    get_settings.cache_clear()
     runner = CliRunner()
     shown = json.loads(runner.invoke(main, ["evalset", "show"], catch_exceptions=False).output)
     assert shown["questions"] >= 1 and shown["serving"]["current"]
@@ -125,9 +128,17 @@ def test_the_cli_and_the_job_assemble_the_same_run_for_the_same_data(corpus_app,
     assert job["status"] == "done", job["error"]
     by_job = job["result"]
 
+    from application.settings import get_settings
+
     monkeypatch.setenv("DATA_DIR", str(services.settings.data_dir))
+    monkeypatch.setenv("EVALUATION_SHARE", str(SHARED["EVALUATION_SHARE"]))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    out = CliRunner().invoke(main, ["train", "--from-feedback", str(feedback), "--epochs", "1"], catch_exceptions=False)
+    get_settings.cache_clear()  # the CLI reads the settings of this deployment, not an earlier test's
+    try:
+        out = CliRunner().invoke(main, ["train", "--from-feedback", str(feedback), "--epochs", "1"],
+                                 catch_exceptions=False)
+    finally:
+        get_settings.cache_clear()
     assert out.exit_code == 0, out.output
     by_cli = json.loads((services.settings.models_dir / "v0002" / "version.json").read_text())
 

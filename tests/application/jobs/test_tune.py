@@ -37,8 +37,9 @@ def tune_app(make_services, tmp_path):
     from application import create_app
     from application.api import close_app
 
+    # the gate decides whether a fitted weight is stored: these few questions need a lower minimum
     services = make_services(JOBS_WORKER="immediate", ADMIN_TOKEN=TOKEN, RATE_LIMIT_ENABLED=False,
-                             LLM_PROVIDER="extractive")
+                             LLM_PROVIDER="extractive", GATE_MIN_QUESTIONS=10)
     services.ingest_paths([write_docs(tmp_path / "corpus", case_notes())])
     app = create_app(services.settings, services=services)
     yield app.test_client(), services
@@ -84,6 +85,7 @@ def test_a_tune_fits_the_weight_on_rated_questions_and_it_serves_at_once(tune_ap
     # the questions name codes only the lexical leg matches: the dense share must come down, and the
     # fitted weight does better on questions it was not fitted on
     assert result["stored"] and result["weight"] < 0.95 and result["previous_weight"] == 0.95
+    assert result["verdict"] == "better", result["reason"]
     assert result["questions"] >= 10 and result["cross_fitted"]["mrr@10"] > result["baseline"]["mrr@10"] + 0.1
     assert set(result["curve"]) >= {"0", "0.5", "1"}
 
@@ -129,12 +131,16 @@ def test_the_cli_tune_prints_the_fitted_weight(make_services, tmp_path):
     services.close()  # the CLI opens the embedded Qdrant folder itself (one process at a time)
 
     runner = CliRunner()
-    env = {"DATA_DIR": str(services.settings.data_dir), "LLM_PROVIDER": "extractive", "JOBS_WORKER": "off"}
+    env = {"DATA_DIR": str(services.settings.data_dir), "LLM_PROVIDER": "extractive", "JOBS_WORKER": "off",
+           "GATE_MIN_QUESTIONS": "10"}
     result = runner.invoke(main, ["tune"], env=env)
     assert result.exit_code == 0, result.output
     assert "Fitted weight" in result.output and "at the serving weight 0.95 (fitted)" in result.output
     assert "the fitted weight serves now" in result.output
     assert job_commands.tune.name == "tune"
+    # without evidence the weight stays: the default minimum of evaluation questions is not reached
+    kept = runner.invoke(main, ["tune"], env={**env, "GATE_MIN_QUESTIONS": "1000"})
+    assert kept.exit_code == 0 and "kept" in kept.output and "not enough evidence" in kept.output, kept.output
     bad = runner.invoke(main, ["tune"], env={**env, "RETRIEVAL_MODE": "dense"})
     assert bad.exit_code != 0 and "only a hybrid search has a fusion weight to fit" in bad.output
 
