@@ -48,11 +48,13 @@ def store_evaluation_set(db, grown: EvaluationSet) -> int:
     return added
 
 
-def sync_from_feedback(db, feedback_file, share: float) -> EvaluationSet:
-    """Assign the rated questions of a feedback JSONL by the rule, store what joined, return the set."""
+def sync_from_feedback(db, feedback_file, share: float, chunk_texts: dict[str, str] | None = None) -> EvaluationSet:
+    """Assign the rated questions of a feedback JSONL by the rule, store what joined, return the set
+    (``chunk_texts``: the stored corpus, when the caller has read it already)."""
     from training.feedback import build_pairs_from_feedback
 
-    grown = load_evaluation_set(db).grown(build_pairs_from_feedback(feedback_file, stored_chunk_texts(db)), share)
+    texts = stored_chunk_texts(db) if chunk_texts is None else chunk_texts
+    grown = load_evaluation_set(db).grown(build_pairs_from_feedback(feedback_file, texts), share)
     store_evaluation_set(db, grown)
     return grown
 

@@ -121,10 +121,10 @@ def prepared_feedback(services, feedback_file, what: str):
     from training.records import TrainingDataError
 
     share = services.settings.evaluation_share
+    corpus = stored_chunk_texts(services.db)
     try:
-        frozen = sync_from_feedback(services.db, feedback_file, share)
-        return prepare_from_feedback(feedback_file, held_out_fraction=share, evaluation=frozen,
-                                     chunk_texts=stored_chunk_texts(services.db))
+        frozen = sync_from_feedback(services.db, feedback_file, share, corpus)
+        return prepare_from_feedback(feedback_file, held_out_fraction=share, evaluation=frozen, chunk_texts=corpus)
     except TrainingDataError as exc:
         raise JobFailed(f"The feedback is not enough to {what}: {exc}") from exc
 
@@ -185,24 +185,26 @@ def run_retrain(services, context: JobContext) -> dict:
     }
     context.progress(4, 5, f"registered {version.version} ({verdict.label})")
     if prepared.held_out.queries:
-        result["serving_evaluation"] = measure_serving(services, prepared, f"retrain {context.job_id[:8]}")
+        result["serving_evaluation"] = measure_serving(services, prepared.held_out, prepared.evaluation,
+                                                       f"retrain {context.job_id[:8]}")
     if params.get("auto_promote") and verdict.passed:
         promote = context.submit_swap("promote", {"version": version.version, "trigger": context.job_id})
         result["promote_job_id"] = promote["id"]
     return result
 
 
-def measure_serving(services, prepared, trigger: str) -> dict:
-    """The serving pipeline (its collection, its weight) on the frozen evaluation set, recorded."""
+def measure_serving(services, held_out, frozen, trigger: str) -> dict:
+    """The serving pipeline (its collection, its weight) on the frozen evaluation set ``frozen``
+    (``held_out``: its questions as IR JSON over the stored chunks), recorded."""
     from application.evaluation_set import record_serving_evaluation
     from training.retrieval_eval import evaluate_pipeline
 
     index = services.serving.current
     fusion = services.serving.fusion_for(index)
-    legs, index = services.serving.retrieval_legs(prepared.held_out, lexical=fusion.uses_lexical)
+    legs, index = services.serving.retrieval_legs(held_out, lexical=fusion.uses_lexical)
     metrics = evaluate_pipeline(legs, fusion).mean
     return record_serving_evaluation(
-        services.db, prepared.evaluation, collection=index.collection, model_name=index.embeddings.name,
+        services.db, frozen, collection=index.collection, model_name=index.embeddings.name,
         version=services.serving.info()["version"], retrieval=fusion.to_dict(), metrics=metrics, trigger=trigger)
 
 
@@ -210,25 +212,23 @@ def run_evaluate(services, context: JobContext) -> dict:
     """Bring the frozen evaluation set up to date with the ratings, and measure the serving pipeline on it."""
     from application.evaluation_set import evaluation_summary, load_evaluation_set, stored_chunk_texts
     from application.evaluation_set import sync_from_feedback
-    from training.pipeline import PreparedData
     from training.records import TrainingDataError
 
     context.progress(0, 2, "bringing the evaluation set up to date with the ratings")
+    corpus = stored_chunk_texts(services.db)
     try:
         with rated_feedback(services, context, "evaluate", steps=2) as feedback_file:
-            sync_from_feedback(services.db, feedback_file, services.settings.evaluation_share)
-    except JobFailed:
-        pass  # no rated message yet: imported questions may still be there
+            frozen = sync_from_feedback(services.db, feedback_file, services.settings.evaluation_share, corpus)
+    except JobFailed:  # no rated message yet: imported questions may still be there
+        frozen = load_evaluation_set(services.db)
     except TrainingDataError as exc:
         raise JobFailed(f"The feedback cannot be read: {exc}") from exc
-    frozen = load_evaluation_set(services.db)
-    held_out = frozen.to_ir(stored_chunk_texts(services.db))
+    held_out = frozen.to_ir(corpus)
     if not held_out.queries:
         raise JobFailed("The evaluation set has no question about a stored chunk yet: rate answers, or import "
                         "questions (docstune evalset import).")
     context.progress(1, 2, f"searching {len(held_out.queries)} evaluation questions through the serving index")
-    measured = measure_serving(services, PreparedData("evaluation", None, held_out, [], "", evaluation=frozen),
-                               f"evaluate {context.job_id[:8]}")
+    measured = measure_serving(services, held_out, frozen, f"evaluate {context.job_id[:8]}")
     return {**evaluation_summary(services.db), "measured": measured}
 
 
