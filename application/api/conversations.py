@@ -45,14 +45,32 @@ def docsgpt_get_conversations():
     return jsonify([{"id": r["id"], "name": r["name"]} for r in rows])
 
 
+# a message's status as DocsGPT names it: its app shows the response of a "complete" one only
+DOCSGPT_STATUS = {"ok": "complete", "partial": "complete", "failed": "failed", "streaming": "streaming"}
+
+
 @bp.get("/api/get_single_conversation")
 def docsgpt_get_single_conversation():
     conversation = conversations.get_conversation(get_services().db, _id_arg(), current_owner())
-    return jsonify([
-        {"prompt": m["question"], "response": m["answer"], "sources": m["sources"],
-         "feedback": (m["feedback"] or {}).get("feedback"), "message_id": m["id"]}
-        for m in conversation["messages"]
-    ])
+    return jsonify({"queries": [_docsgpt_query(m) for m in conversation["messages"]],
+                    "agent_id": None, "is_shared_usage": False, "shared_token": None})
+
+
+def _docsgpt_query(message: dict) -> dict:
+    """One message in the shape of DocsGPT's ``queries`` items (application/api/user/conversations)."""
+    query = {
+        "prompt": message["question"], "response": message["answer"], "thought": None,
+        "sources": [s for s in message["sources"] if s["shown"]],  # what the client was shown
+        "tool_calls": [], "timestamp": message["created_at"], "model_id": message["llm"],
+        "message_id": message["id"], "status": DOCSGPT_STATUS.get(message["status"], message["status"]),
+        "request_id": None, "last_heartbeat_at": None, "workflow_run_id": None,
+    }
+    if message["error"]:
+        query["metadata"] = {"error": message["error"]}
+    if message["feedback"] and message["feedback"]["feedback"]:
+        query["feedback"] = message["feedback"]["feedback"]
+        query["feedback_timestamp"] = message["feedback"]["updated_at"]
+    return query
 
 
 @bp.post("/api/delete_conversation")

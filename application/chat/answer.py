@@ -18,6 +18,7 @@ from typing import Iterator
 from sqlalchemy import func, select
 
 from application.chat import store
+from application.chat.conversations import in_conversation, replace_from, source_link
 from application.db.base import utcnow
 from application.db.chat import Conversation, Message, MessageChunk
 from application.errors import BadRequest, DocsTuneError, NotFound
@@ -34,6 +35,7 @@ class AnswerRequest:
     conversation_id: str | None = None
     history: list[tuple[str, str]] | None = None  # None: use the conversation's own history
     chunks: int = 4
+    index: int | None = None  # DocsGPT's retry/edit: the position of the message this one replaces
 
 
 @dataclass
@@ -47,7 +49,8 @@ class PendingAnswer:
 
 # -- input ------------------------------------------------------------------------
 def parse_answer_request(body, settings, default_chunks: int = 4) -> AnswerRequest:
-    """Validate a DocsGPT-style body: ``question``, ``conversation_id``, ``history``, ``chunks``."""
+    """Validate a DocsGPT-style body: ``question``, ``conversation_id``, ``history``, ``chunks``,
+    ``isNoneDoc`` and ``index``."""
     if not isinstance(body, dict):
         raise BadRequest("Send a JSON object like {\"question\": \"...\"} with Content-Type: application/json.")
     question = body.get("question")
@@ -61,20 +64,44 @@ def parse_answer_request(body, settings, default_chunks: int = 4) -> AnswerReque
         conversation_id = None
     elif not isinstance(conversation_id, str) or len(conversation_id) > 64:
         raise BadRequest("'conversation_id' must be the id string of one of your conversations.")
+    chunks = parse_chunks(body.get("chunks", default_chunks), settings.max_chunks, minimum=0)
+    no_documents = body.get("isNoneDoc")
+    if no_documents not in (None, True, False):
+        raise BadRequest("'isNoneDoc' must be true (answer without searching the documents) or false.")
+    if no_documents and not body.get("api_key"):
+        chunks = 0  # as DocsGPT: no document chosen, and no API key choosing them: no retrieval
     return AnswerRequest(
         question=question,
         conversation_id=conversation_id,
         history=parse_history(body.get("history"), settings),
-        chunks=parse_chunks(body.get("chunks", default_chunks), settings.max_chunks),
+        chunks=chunks,
+        index=parse_index(body.get("index"), conversation_id),
     )
 
 
-def parse_chunks(value, limit: int) -> int:
+MAX_INDEX = 2**31 - 1
+
+
+def parse_index(value, conversation_id: str | None) -> int | None:
+    """DocsGPT's ``index``: the answer replaces the message at that position of the conversation."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INDEX:
+        raise BadRequest("'index' must be a whole number ≥ 0: the position of the message to replace.")
+    if conversation_id is None:
+        raise BadRequest("'index' replaces a message of a conversation: send its 'conversation_id' too.")
+    return value
+
+
+def parse_chunks(value, limit: int, minimum: int = 1) -> int:
+    """``minimum`` 0: an answer may skip retrieval (DocsGPT's ``chunks: 0``); a search may not."""
     # DocsGPT's frontend sends the number as a string ("2")
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
-        raise BadRequest(f"'chunks' must be a whole number from 1 to {limit}.")
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= limit:
+        raise BadRequest(f"'chunks' must be a whole number from {minimum} to {limit}.")
     return value
 
 
@@ -95,7 +122,13 @@ def parse_history(value, settings) -> list[tuple[str, str]] | None:
             raise BadRequest("Each 'history' item must be an object with 'prompt' and 'response'.")
         prompt = item.get("prompt", item.get("question"))
         response = item.get("response", item.get("answer"))
-        if not isinstance(prompt, str) or not isinstance(response, str):
+        if not isinstance(prompt, str):
+            raise BadRequest("Each 'history' item needs a 'prompt' and a 'response' string.")
+        if response is None:
+            # DocsGPT's widget sends its list with the question being asked (no response yet), and
+            # failed turns ({prompt, error}); DocsGPT skips them, and so do we
+            continue
+        if not isinstance(response, str):
             raise BadRequest("Each 'history' item needs a 'prompt' and a 'response' string.")
         limit = settings.max_question_chars * 4
         turns.append((prompt[:limit], response[:limit]))
@@ -111,38 +144,45 @@ def start_answer(
     if request.conversation_id:
         # checked before retrieval: a stranger's id fails fast and costs no embedding
         store.read(db, lambda s: _owned_conversation(s, request.conversation_id, owner))
-    # the pipeline that found the hits is what the message records (a swap may happen right after)
-    retrieval = services.serving.retrieve(request.question, k=request.chunks)
-    hits = retrieval.hits
+    if request.chunks:
+        # the pipeline that found the hits is what the message records (a swap may happen right after)
+        retrieval = services.serving.retrieve(request.question, k=request.chunks)
+        hits, fingerprint, pipeline = retrieval.hits, retrieval.fingerprint, retrieval.pipeline
+    else:  # DocsGPT's chunks 0 / isNoneDoc: the LLM answers without sources; no model took part
+        hits, fingerprint, pipeline = [], "", None
     history = request.history
     if history is None:
-        history = _stored_history(db, request.conversation_id, history_limit)
+        history = _stored_history(db, request.conversation_id, history_limit, before=request.index)
     prompt = template.render(request.question, hits, history)
     conversation_id, message_id = store_pending_message(
-        db, owner, request.conversation_id, request.question, hits, llm.name, retrieval.fingerprint,
-        retrieval.pipeline,
+        db, owner, request.conversation_id, request.question, hits, llm.name, fingerprint, pipeline,
+        replace_index=request.index,
     )
     return PendingAnswer(conversation_id, message_id, prompt, hits)
 
 
 def store_pending_message(
     db, owner: str, conversation_id: str | None, question: str, hits, llm_name: str, fingerprint: str,
-    retrieval: dict | None = None,
+    retrieval: dict | None = None, replace_index: int | None = None,
 ) -> tuple[str, str]:
     """Store a message (status ``streaming``) with every retrieved chunk, in a new
-    conversation when ``conversation_id`` is None; returns (conversation id, message id)."""
+    conversation when ``conversation_id`` is None; returns (conversation id, message id).
+    ``replace_index``: the message takes that position, replacing the messages from there on."""
     message_id = str(uuid.uuid4())
 
     def insert(session) -> str:
         if conversation_id:
             conversation = _owned_conversation(session, conversation_id, owner)
             conversation.updated_at = utcnow()
+            if replace_index is not None:
+                replace_from(session, conversation.id, replace_index)
         else:
             conversation = Conversation(id=str(uuid.uuid4()), owner=owner, name=_conversation_name(question))
             session.add(conversation)
             session.flush()
         position = session.scalar(
-            select(func.coalesce(func.max(Message.position) + 1, 0)).where(Message.conversation_id == conversation.id)
+            select(func.coalesce(func.max(Message.position) + 1, 0))
+            .where(Message.conversation_id == conversation.id, in_conversation())
         )
         session.add(Message(
             id=message_id, conversation_id=conversation.id, position=position, question=question,
@@ -163,8 +203,8 @@ def store_pending_message(
 
 
 def stream_answer(services, llm: LLM, pending: PendingAnswer, deadline: float | None = None) -> Iterator[dict]:
-    """Yield ``answer`` events as the LLM writes, then ``source``, ``id`` and ``end``
-    (or one ``error``). The message row is completed in every case, even when the
+    """Yield ``message_id`` first (DocsGPT's order: its app needs the ids before the answer), then
+    ``answer`` events as the LLM writes, then ``source``, ``id`` and ``end`` (or one ``error``). The message row is completed in every case, even when the
     client goes away mid-answer (the generator is closed). ``deadline``: seconds the whole
     answer may take (LLM_DEADLINE; default: the services' setting)."""
     pieces: list[str] = []
@@ -174,6 +214,7 @@ def stream_answer(services, llm: LLM, pending: PendingAnswer, deadline: float | 
     deadline = deadline or services.settings.llm_deadline
     ends_at = time.monotonic() + deadline
     try:
+        yield {"type": "message_id", "message_id": pending.message_id, "conversation_id": pending.conversation_id}
         try:
             for piece in llm_stream:
                 pieces.append(piece)
@@ -257,6 +298,7 @@ def source_items(hits, cited: set[int]) -> list[dict]:
             "lexical_score": _rounded(hit.lexical_score),
             "title": hit.title,
             "source": hit.uri,
+            "link": source_link(hit.uri),
             "page": hit.page,
             "text": hit.text,
             "cited": n in cited,
@@ -296,14 +338,16 @@ def _owned_conversation(session, conversation_id: str, owner: str) -> Conversati
     return conversation
 
 
-def _stored_history(db, conversation_id: str | None, limit: int) -> list[tuple[str, str]]:
+def _stored_history(db, conversation_id: str | None, limit: int, before: int | None = None) -> list[tuple[str, str]]:
+    """The conversation's last ``limit`` good turns (those ``before`` a position, for a retry or an edit)."""
     if not conversation_id or not limit:
         return []
 
     def load(session):
         rows = session.execute(
             select(Message.question, Message.answer)
-            .where(Message.conversation_id == conversation_id, Message.status == "ok")
+            .where(Message.conversation_id == conversation_id, Message.status == "ok", in_conversation(),
+                   Message.position < (MAX_INDEX + 1 if before is None else before))
             .order_by(Message.position.desc())
             .limit(limit)
         ).all()
@@ -329,7 +373,7 @@ def search_hits(services, body, settings, default_chunks: int = 4) -> list[dict]
     k = parse_chunks(body.get("chunks", default_chunks), settings.max_chunks)
     return [
         {"chunk_id": h.chunk_id, "rank": h.rank, "score": round(float(h.score), 6), "title": h.title,
-         "source": h.uri, "page": h.page, "text": h.text, "source_id": h.source_id,
+         "source": h.uri, "link": source_link(h.uri), "page": h.page, "text": h.text, "source_id": h.source_id,
          "dense_score": _rounded(h.dense_score), "lexical_score": _rounded(h.lexical_score)}
         for h in services.search(question.strip(), k=k)
     ]

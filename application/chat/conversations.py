@@ -14,6 +14,34 @@ from application.errors import BadRequest, NotFound
 MAX_NAME_CHARS = 256
 
 
+def in_conversation():
+    """The messages a conversation shows. A retry or an edit (DocsGPT's ``index``) replaces the message at
+    that position and drops the later ones; those move to negative positions, out of the conversation
+    (and its history, and DocsGPT's ``question_index``) but kept with their sources and ratings for training."""
+    return Message.position >= 0
+
+
+def replace_from(session, conversation_id: str, index: int) -> int:
+    """Take the messages at ``index`` and after out of the conversation; how many left it."""
+    replaced = session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.position >= index)
+        .order_by(Message.position)
+    ).all()
+    lowest = session.scalar(select(func.min(Message.position)).where(Message.conversation_id == conversation_id))
+    below = min(lowest or 0, 0)
+    for n, message in enumerate(replaced, start=1):
+        message.position = below - n  # each below every position in use: the unique constraint holds
+    session.flush()
+    return len(replaced)
+
+
+def source_link(uri: str | None) -> str | None:
+    """DocsGPT's ``link`` of a source: the address a reader can open (a web page's URL), else None;
+    never a path on the server."""
+    return uri if isinstance(uri, str) and uri.lower().startswith(("https://", "http://")) else None
+
+
 def iso_utc(value):
     """ISO 8601 in UTC; SQLite hands back naive datetimes, which we wrote as UTC."""
     if value is None:
@@ -34,7 +62,10 @@ def list_conversations(db, owner: str | None, limit: int = 100) -> list[dict]:
 
     def load(session):
         counts = (
-            select(Message.conversation_id, func.count().label("n")).group_by(Message.conversation_id).subquery()
+            select(Message.conversation_id, func.count().label("n"))
+            .where(in_conversation())
+            .group_by(Message.conversation_id)
+            .subquery()
         )
         rows = session.execute(
             select(Conversation, func.coalesce(counts.c.n, 0))
@@ -57,7 +88,7 @@ def get_conversation(db, conversation_id: str, owner: str | None) -> dict:
         conversation = _get_owned(session, conversation_id, owner)
         messages = session.scalars(
             select(Message)
-            .where(Message.conversation_id == conversation.id)
+            .where(Message.conversation_id == conversation.id, in_conversation())
             .order_by(Message.position)
             .options(selectinload(Message.retrieved), selectinload(Message.feedback).selectinload(Feedback.marks))
         ).all()
@@ -89,7 +120,8 @@ def message_dict(message: Message, owner: str) -> dict:
         "sources": [
             {"chunk_id": r.chunk_id, "n": r.rank, "rank": r.rank, "score": r.score, "dense_score": r.dense_score,
              "lexical_score": r.lexical_score, "title": r.title,
-             "source": r.uri, "page": r.page, "text": r.text, "shown": r.shown, "cited": r.cited}
+             "source": r.uri, "link": source_link(r.uri), "page": r.page, "text": r.text, "shown": r.shown,
+             "cited": r.cited}
             for r in message.retrieved
         ],
         "feedback": feedback_dict(mine) if mine else None,

@@ -12,6 +12,11 @@ describe("splitFrames", () => {
     expect(rest).toBe('data: {"type": "answer", "ans');
   });
 
+  it("reads the message_id frame that comes first", () => {
+    const { frames } = splitFrames('data: {"type": "message_id", "message_id": "m1", "conversation_id": "c1"}\n\n');
+    expect(frames).toEqual([{ type: "message_id", message_id: "m1", conversation_id: "c1" }]);
+  });
+
   it("reads CRLF frames and skips what is not JSON", () => {
     const { frames } = splitFrames('data: {"type": "end"}\r\n\r\n: comment\n\ndata: not json\n\n');
     expect(frames).toEqual([{ type: "end" }]);

@@ -2,6 +2,7 @@
 import { errorFrom } from "./api";
 
 export type StreamEvent =
+  | { type: "message_id"; message_id: string; conversation_id: string } // first, as DocsGPT sends it
   | { type: "answer"; answer: string }
   | { type: "source"; source: import("./types").Source[] }
   | { type: "id"; id: string; message_id?: string }

@@ -15,8 +15,8 @@ def test_stream_sends_answer_pieces_then_the_sources_then_the_ids_then_end(clien
 
     kinds = [f["type"] for f in frames]
     assert kinds.count("answer") > 5
-    assert kinds[-3:] == ["source", "id", "end"]
-    assert set(kinds[:-3]) == {"answer"}
+    assert kinds[0] == "message_id" and kinds[-3:] == ["source", "id", "end"]  # DocsGPT's order
+    assert set(kinds[1:-3]) == {"answer"}
     ids = frame(frames, "id")
     assert ids["id"] and ids["message_id"] and ids["id"] != ids["message_id"]
     first = frame(frames, "source")["source"][0]
@@ -180,10 +180,12 @@ def test_an_llm_server_that_is_down_gives_a_clear_error(make_app):
 
 def test_a_client_that_leaves_mid_answer_leaves_a_partial_message(client):
     response = client.post("/stream", json={"question": REFUND_QUESTION}, buffered=False)
-    first = next(iter(response.response))
+    frames = iter(response.response)
+    first, second = next(frames), next(frames)
     response.close()
 
-    assert json.loads(first.decode()[len("data: "):])["type"] == "answer"
+    assert json.loads(first.decode()[len("data: "):])["type"] == "message_id"
+    assert json.loads(second.decode()[len("data: "):])["type"] == "answer"
     conversation = client.get("/api/conversations").get_json()[0]
     message = client.get(f"/api/conversations/{conversation['id']}").get_json()["messages"][0]
     assert message["status"] == "partial" and "closed the connection" in message["error"]

@@ -51,7 +51,7 @@ def test_rename_and_delete(client, mine):
 
 def test_docsgpts_conversation_routes_work_too(client, mine):
     assert {"id": mine["id"], "name": "Do you ship to the United States?"} in client.get("/api/get_conversations").get_json()
-    [turn] = client.get(f"/api/get_single_conversation?id={mine['id']}").get_json()
+    [turn] = client.get(f"/api/get_single_conversation?id={mine['id']}").get_json()["queries"]
     assert turn["prompt"] == "Do you ship to the United States?" and turn["response"] and turn["message_id"] == mine["message_id"]
     assert client.post("/api/update_conversation_name", json={"id": mine["id"], "name": "renamed"}).status_code == 200
     assert client.post(f"/api/delete_conversation?id={mine['id']}").status_code == 200
