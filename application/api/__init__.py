@@ -20,6 +20,7 @@ from application.api import (admin_models, answer, conversations, embeddings, ev
 from application.api.auth import read_admin_token
 from application.api.context import ChatState, hand_out_owner_token
 from application.api.errors import register_error_handlers
+from application.api.openapi import bp as openapi_bp
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ def create_app(settings=None, services=None) -> Flask:
     register_error_handlers(app)
     _add_rate_limits(app, settings)
     for blueprint in (health.bp, answer.bp, conversations.bp, feedback.bp, sources.bp, web.bp,
+                      openapi_bp,
                       jobs.bp, admin_models.bp, evaluation.bp, embeddings.bp):
         app.register_blueprint(blueprint)
     app.after_request(hand_out_owner_token)
