@@ -344,13 +344,12 @@ def _stored_history(db, conversation_id: str | None, limit: int, before: int | N
         return []
 
     def load(session):
-        rows = session.execute(
-            select(Message.question, Message.answer)
-            .where(Message.conversation_id == conversation_id, Message.status == "ok", in_conversation(),
-                   Message.position < (MAX_INDEX + 1 if before is None else before))
-            .order_by(Message.position.desc())
-            .limit(limit)
-        ).all()
+        query = select(Message.question, Message.answer).where(
+            Message.conversation_id == conversation_id, Message.status == "ok", in_conversation()
+        )
+        if before is not None:
+            query = query.where(Message.position < before)
+        rows = session.execute(query.order_by(Message.position.desc()).limit(limit)).all()
         return [(q, a) for q, a in reversed(rows)]
 
     return store.read(db, load)

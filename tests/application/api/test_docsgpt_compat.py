@@ -220,6 +220,15 @@ def test_chunks_0_or_isnonedoc_answers_without_retrieval(client, body):
     assert message["status"] == "ok" and message["sources"] == [] and message["retrieval"] is None
 
 
+def test_isnonedoc_with_an_api_key_still_searches(client, admin_headers):
+    # as DocsGPT: an API key chooses the documents, so isNoneDoc (the app's "nothing selected") is ignored
+    key = client.post("/api/admin/api_keys", json={"name": "site"}, headers=admin_headers).get_json()["key"]
+
+    frames = ask(client, REFUND_QUESTION, isNoneDoc=True, api_key=key)
+
+    assert frame(frames, "source")["source"][0]["title"] == "Refund policy"
+
+
 def test_isnonedoc_false_still_retrieves(client):
     assert frame(ask(client, REFUND_QUESTION, isNoneDoc=False, chunks="2"), "source")["source"]
 
