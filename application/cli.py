@@ -13,7 +13,7 @@ import sys
 import click
 
 COMMAND_MODULES = ("application.commands.training", "application.commands.chat", "application.commands.jobs",
-                   "application.commands.evaluation")
+                   "application.commands.evaluation", "application.commands.keys")
 
 
 class DocsTuneGroup(click.Group):

@@ -33,7 +33,8 @@ class Services:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.database_url_resolved)
-        import application.db.evaluation  # noqa: F401  (register the tables)
+        import application.db.api_keys  # noqa: F401  (register the tables)
+        import application.db.evaluation  # noqa: F401
         import application.db.jobs  # noqa: F401
         import application.db.models  # noqa: F401
 

@@ -177,6 +177,17 @@ class Settings(BaseSettings):
     serve_host: str = Field("127.0.0.1", alias="SERVE_HOST")
     serve_port: int = Field(7091, alias="SERVE_PORT", ge=0, le=65535)
     serve_threads: int = Field(8, alias="SERVE_THREADS", ge=1)
+    cors_allowed_origins: str = Field(
+        "", alias="CORS_ALLOWED_ORIGINS",
+        description="Other sites whose pages may call the chat API (DocsGPT's widget, its React app): comma-separated "
+        "origins like https://docs.example.com, or * for any site when the request carries an API key; "
+        "default: none (same origin only)",
+    )
+
+    @property
+    def cors_origins(self) -> tuple[str, ...]:
+        """``CORS_ALLOWED_ORIGINS`` as origins without a trailing slash (``*`` stays as it is)."""
+        return tuple(o.strip().rstrip("/") for o in self.cors_allowed_origins.split(",") if o.strip())
 
     @field_validator("llm_provider", "anthropic_api_key", "anthropic_base_url", "openai_api_key", "admin_token", "prompt_file", mode="before")
     @classmethod

@@ -13,12 +13,12 @@ import logging
 
 from flask import Flask
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 
-from application.api import (admin_models, answer, conversations, embeddings, evaluation, feedback, health, jobs,
-                             sources, web)
+from application.api import (admin_models, answer, api_keys, conversations, embeddings, evaluation, feedback, health,
+                             jobs, sources, web)
 from application.api.auth import read_admin_token
-from application.api.context import ChatState, hand_out_owner_token
+from application.api.context import ChatState, hand_out_owner_token, rate_limit_key
+from application.api.crosssite import add_cors, check_cross_site_write
 from application.api.errors import register_error_handlers
 from application.api.openapi import bp as openapi_bp
 
@@ -71,10 +71,12 @@ def create_app(settings=None, services=None) -> Flask:
     app.extensions["docstune"] = state
 
     register_error_handlers(app)
+    add_cors(app, settings)
+    app.before_request(lambda: check_cross_site_write(settings))
     _add_rate_limits(app, settings)
     for blueprint in (health.bp, answer.bp, conversations.bp, feedback.bp, sources.bp, web.bp,
                       openapi_bp,
-                      jobs.bp, admin_models.bp, evaluation.bp, embeddings.bp):
+                      jobs.bp, admin_models.bp, evaluation.bp, api_keys.bp, embeddings.bp):
         app.register_blueprint(blueprint)
     app.after_request(hand_out_owner_token)
     if owns_services:
@@ -84,7 +86,7 @@ def create_app(settings=None, services=None) -> Flask:
 
 def _add_rate_limits(app: Flask, settings) -> Limiter:
     limiter = Limiter(
-        get_remote_address,
+        rate_limit_key,
         app=app,
         default_limits=[settings.rate_limit_default],
         storage_uri=settings.rate_limit_storage_uri,
@@ -100,6 +102,7 @@ def _add_rate_limits(app: Flask, settings) -> Limiter:
     limiter.exempt(jobs.bp)
     limiter.exempt(admin_models.bp)
     limiter.exempt(evaluation.bp)
+    limiter.exempt(api_keys.bp)
     limiter.exempt(health.bp)
     app.extensions["docstune_limiter"] = limiter
     return limiter

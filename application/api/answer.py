@@ -5,7 +5,7 @@ import json
 
 from flask import Blueprint, Response, jsonify
 
-from application.api.context import chat_state, current_owner, json_body
+from application.api.context import chat_state, current_owner, current_source_filter, json_body
 from application.chat.answer import (
     AnswerFailed,
     answer_once,
@@ -21,6 +21,7 @@ bp = Blueprint("answer", __name__)
 def _start(body):
     state = chat_state()
     request = parse_answer_request(body, state.settings)
+    request.source_ids = current_source_filter()
     owner = current_owner(create=True)
     pending = start_answer(
         state.services, state.llm, state.template, request, owner, history_limit=state.settings.history_max_messages
@@ -43,7 +44,8 @@ def answer():
 @bp.post("/api/search")
 def search():
     state = chat_state()
-    return jsonify(search_hits(state.services, json_body(), state.settings))
+    body = json_body()
+    return jsonify(search_hits(state.services, body, state.settings, source_ids=current_source_filter()))
 
 
 @bp.errorhandler(AnswerFailed)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from application.api.context import current_owner, get_services, json_body
 from application.chat import conversations
@@ -84,6 +85,16 @@ def docsgpt_update_conversation_name():
     return jsonify(conversations.rename_conversation(get_services().db, body.get("id"), current_owner(), body.get("name")))
 
 
-@bp.get("/api/delete_all_conversations")
+@bp.post("/api/delete_all_conversations")
 def docsgpt_delete_all_conversations():
     return jsonify(conversations.delete_all_conversations(get_services().db, current_owner()))
+
+
+@bp.get("/api/delete_all_conversations")
+def docsgpt_delete_all_conversations_by_get():
+    # DocsGPT's route name, but a GET never changes anything: a link or an <img> on any other site
+    # would otherwise delete a visitor's conversations with their cookie
+    raise MethodNotAllowed(
+        valid_methods=["POST"],
+        description="Deleting every conversation needs a POST to /api/delete_all_conversations; a GET deletes nothing.",
+    )

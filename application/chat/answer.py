@@ -35,6 +35,7 @@ class AnswerRequest:
     conversation_id: str | None = None
     history: list[tuple[str, str]] | None = None  # None: use the conversation's own history
     chunks: int = 4
+    source_ids: tuple[str, ...] | None = None  # the sources it may search (an API key's); None: all
     index: int | None = None  # DocsGPT's retry/edit: the position of the message this one replaces
 
 
@@ -146,7 +147,7 @@ def start_answer(
         store.read(db, lambda s: _owned_conversation(s, request.conversation_id, owner))
     if request.chunks:
         # the pipeline that found the hits is what the message records (a swap may happen right after)
-        retrieval = services.serving.retrieve(request.question, k=request.chunks)
+        retrieval = services.serving.retrieve(request.question, k=request.chunks, source_ids=request.source_ids)
         hits, fingerprint, pipeline = retrieval.hits, retrieval.fingerprint, retrieval.pipeline
     else:  # DocsGPT's chunks 0 / isNoneDoc: the LLM answers without sources; no model took part
         hits, fingerprint, pipeline = [], "", None
@@ -360,7 +361,7 @@ def _conversation_name(question: str) -> str:
     return name if len(name) <= CONVERSATION_NAME_CHARS else name[: CONVERSATION_NAME_CHARS - 1].rstrip() + "…"
 
 
-def search_hits(services, body, settings, default_chunks: int = 4) -> list[dict]:
+def search_hits(services, body, settings, default_chunks: int = 4, source_ids=None) -> list[dict]:
     """Retrieval only (``POST /api/search``): ranked chunks with their scores."""
     if not isinstance(body, dict):
         raise BadRequest("Send a JSON object like {\"question\": \"...\", \"chunks\": 4}.")
@@ -374,7 +375,7 @@ def search_hits(services, body, settings, default_chunks: int = 4) -> list[dict]
         {"chunk_id": h.chunk_id, "rank": h.rank, "score": round(float(h.score), 6), "title": h.title,
          "source": h.uri, "link": source_link(h.uri), "page": h.page, "text": h.text, "source_id": h.source_id,
          "dense_score": _rounded(h.dense_score), "lexical_score": _rounded(h.lexical_score)}
-        for h in services.search(question.strip(), k=k)
+        for h in services.search(question.strip(), k=k, source_ids=source_ids)
     ]
 
 

@@ -25,3 +25,8 @@ def owner_key(token: str) -> str:
             "of letters, digits and ._~+/=-"
         )
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def api_key_owner(key_id: str) -> str:
+    """The stored identity of the conversations an API key creates (all requests with that key share it)."""
+    return f"apikey:{key_id}"

@@ -28,7 +28,9 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def _import_models() -> None:
+    import application.db.api_keys  # noqa: F401
     import application.db.chat  # noqa: F401
+    import application.db.evaluation  # noqa: F401
     import application.db.jobs  # noqa: F401
     import application.db.models  # noqa: F401
 
