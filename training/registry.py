@@ -43,6 +43,20 @@ from training.records import TrainingDataError
 METADATA_FILE = "version.json"
 ACTIVE_FILE = "active.json"
 STATUSES = ("candidate", "active", "archived", "rejected")
+#: the names of a version (``3``, ``v3``, ``v0003``; ASCII digits only) and of the active one
+VERSION_NAME = re.compile(r"v?0*([0-9]{1,9})")
+ACTIVE_NAME = "active"
+
+
+def is_version_name(name) -> bool:
+    """Whether ``name`` names a registry version (it may still be unregistered); paths never do."""
+    return name == ACTIVE_NAME or (isinstance(name, str) and VERSION_NAME.fullmatch(name.strip()) is not None)
+
+
+def _shown(name) -> str:
+    """A name as an error message repeats it: quoted, cut short."""
+    text = repr(name)
+    return text if len(text) <= 40 else text[:37] + "...'"
 
 
 class RegistryError(TrainingDataError):
@@ -117,21 +131,25 @@ class ModelRegistry:
         return json.loads(path.read_text(encoding="utf-8"))
 
     def normalize_name(self, name: str) -> str:
-        """``3``, ``v3`` and ``v0003`` all name version ``v0003``; ``active`` names the active one."""
-        if name == "active":
+        """``3``, ``v3`` and ``v0003`` all name version ``v0003``; ``active`` names the active one.
+        Nothing else names a version: a path (``../x``, ``/srv/x``) is refused, never looked up."""
+        if name == ACTIVE_NAME:
             active = self._pointer().get("active")
             if not active:
                 raise RegistryError("no version is active yet; the service uses EMBEDDINGS_NAME")
             return active
-        match = re.fullmatch(r"v?0*(\d+)", name.strip())
-        return f"v{int(match.group(1)):04d}" if match else name
+        match = VERSION_NAME.fullmatch(name.strip()) if isinstance(name, str) else None
+        if match is None:
+            raise RegistryError(f"{_shown(name)} is not a version name: versions are named v0001, v0002, ... "
+                                f"(or 1, v1), and '{ACTIVE_NAME}' names the active one")
+        return f"v{int(match.group(1)):04d}"
 
     def get(self, name: str) -> ModelVersion:
         version = self.normalize_name(name)
         meta = self.root / version / METADATA_FILE
         if not meta.is_file():
             known = ", ".join(v.version for v in self.versions()) or "none"
-            raise RegistryError(f"no model version {name!r} in {self.root} (registered: {known})")
+            raise RegistryError(f"no model version {_shown(name)} in the registry (registered: {known})")
         return ModelVersion.from_dict(json.loads(meta.read_text(encoding="utf-8")))
 
     def active(self) -> ModelVersion | None:

@@ -3,24 +3,31 @@
 Other RAG stacks can use the fine-tuned model as is: DocsGPT (``EMBEDDINGS_BASE_URL``),
 LangChain's ``OpenAIEmbeddings(base_url=..., check_embedding_ctx_length=False)``, the
 ``openai`` package. ``model`` is ``active`` (what serves the chat, the default), the
-serving model's name, or a registry version (``v0003``). Guarded by
+serving model's fingerprint, a registry version (``v0003``, ``3``) or a backend name an
+embedding plugin registers (``all-MiniLM-L6-v2``); never a path. Guarded by
 ``EMBEDDINGS_API_KEY`` (or the admin token).
 """
 from __future__ import annotations
 
 import base64
 import hmac
+import logging
 import struct
 import time
 
 from flask import Blueprint, jsonify, request
 
 from application.api.context import AdminAuthRequired, chat_state, get_services, json_body
+from application.api.errors import client_text
 from application.errors import BadRequest, DocsTuneError, NotFound
+from application.redaction import shown_uri
 
 bp = Blueprint("embeddings", __name__)
+log = logging.getLogger(__name__)
 
 ACTIVE_MODEL_ID = "active"
+#: how many names an "unknown model" error lists before it says "..."
+LISTED_NAMES = 12
 
 
 def _require_key() -> None:
@@ -35,24 +42,51 @@ def _require_key() -> None:
         raise AdminAuthRequired("This route needs 'Authorization: Bearer <EMBEDDINGS_API_KEY>'.")
 
 
+def _backend_names() -> list[str]:
+    """The names embedding plugins register exactly (not the folders a plugin would claim)."""
+    from plugins import get_registry
+
+    return sorted(get_registry().models)
+
+
+def _accepted_names(serving, registry) -> str:
+    names = [f"'{ACTIVE_MODEL_ID}' (the serving model)", serving.fingerprint,
+             *(v.version for v in registry.versions()), *_backend_names()]
+    shown = ", ".join(names[:LISTED_NAMES]) + (", ..." if len(names) > LISTED_NAMES else "")
+    return f"this server accepts {shown} (GET /v1/models lists them)"
+
+
 def _model_for(name) -> tuple[str, object]:
-    """(model id to answer with, backend) for the request's ``model``."""
-    from application.jobs.swaps import get_version
+    """(model id to answer with, backend) for the request's ``model``: the serving model, a registry
+    version or a plugin's backend name. A path is never one: it is refused, not read."""
+    from application.jobs.swaps import registry_for
+    from training.registry import RegistryError, is_version_name
 
     services = get_services()
-    index = services.index
-    if name in (None, "", ACTIVE_MODEL_ID, index.embeddings.name, index.embeddings.fingerprint):
-        return name or ACTIVE_MODEL_ID, index.embeddings
+    serving = services.index.embeddings
+    if name in (None, "", ACTIVE_MODEL_ID):
+        return name or ACTIVE_MODEL_ID, serving
+    registry = registry_for(services.settings)
     if not isinstance(name, str):
-        raise BadRequest("model must be a string: 'active' or a registry version such as 'v0002'.")
-    try:
-        version = get_version(services.settings, name)
-    except NotFound as exc:
-        raise NotFound(f"Unknown model {name!r}; GET /v1/models lists the ones served here.") from exc
-    try:
-        return version.version, services.load_model(version.model_path)
-    except Exception as exc:
-        raise NotFound(f"Model {version.version} cannot be loaded: {exc}") from exc
+        raise BadRequest(f"model must be a string; {_accepted_names(serving, registry)}.")
+    if name == serving.fingerprint:
+        return name, serving
+    if is_version_name(name):
+        try:
+            version = registry.get(name)
+        except RegistryError as exc:
+            raise NotFound(f"Unknown model {name.strip()!r}: {exc}; {_accepted_names(serving, registry)}.") from exc
+        try:
+            return version.version, services.load_model(version.model_path)
+        except Exception as exc:  # the server's paths are in the log, not in the answer
+            log.warning("Model %s cannot be loaded for /v1/embeddings: %s", version.version, exc)
+            raise NotFound(f"Model {version.version} cannot be loaded on this server (its files are missing or "
+                           f"broken; the server log says why); {_accepted_names(serving, registry)}.") from exc
+    if name in _backend_names():
+        return name, serving if name == serving.name else services.load_model(name)
+    looks_like_a_path = "/" in name or "\\" in name or name.startswith((".", "~"))
+    what = "Model names are not paths" if looks_like_a_path else f"Unknown model {name[:80]!r}"
+    raise NotFound(f"{what}; {_accepted_names(serving, registry)}.")
 
 
 def _inputs(body: dict, settings) -> list[str]:
@@ -118,8 +152,9 @@ def list_models():
     services = get_services()
     now = int(time.time())
     serving = services.index.embeddings
+    # the serving name may be a folder on the server: its name only
     data = [{"id": ACTIVE_MODEL_ID, "object": "model", "created": now, "owned_by": "docstune",
-             "name": serving.name, "fingerprint": serving.fingerprint, "dimension": serving.dimension}]
+             "name": shown_uri(serving.name), "fingerprint": serving.fingerprint, "dimension": serving.dimension}]
     registry = registry_for(services.settings)
     for version in registry.versions():
         data.append({"id": version.version, "object": "model", "created": now, "owned_by": "docstune",
@@ -131,6 +166,6 @@ def list_models():
 def openai_style_error(exc: DocsTuneError):
     """OpenAI's error shape, ``{"error": {"message", "type", "code"}}``, which its clients show to users."""
     kinds = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error"}
-    response = jsonify({"error": {"message": exc.message, "type": kinds.get(exc.status_code, "server_error"),
+    response = jsonify({"error": {"message": client_text(exc.message), "type": kinds.get(exc.status_code, "server_error"),
                                   "code": exc.status_code}})
     return response, exc.status_code

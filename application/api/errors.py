@@ -12,10 +12,21 @@ from application.errors import DocsTuneError, database_unavailable
 log = logging.getLogger(__name__)
 
 
+def client_text(message: str) -> str:
+    """``message`` as the client of this request may read it: passwords and keys never; hosts, URLs and
+    server folders only the admin (``application.redaction``: a driver's or an SDK's text may name them)."""
+    from application.api.context import chat_state, is_admin_request
+    from application.redaction import Redactor
+
+    state = chat_state()
+    redactor = Redactor.of(state.settings, state.admin_token)
+    return redactor.hide_secrets(message) if is_admin_request() else redactor.hide_addresses(message)
+
+
 def register_error_handlers(app) -> None:
     @app.errorhandler(DocsTuneError)
     def docstune_error(exc: DocsTuneError):
-        response = jsonify({"error": exc.message})
+        response = jsonify({"error": client_text(exc.message)})
         if exc.status_code == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="docstune admin"'
         return response, exc.status_code
@@ -48,6 +59,7 @@ def register_error_handlers(app) -> None:
         from plugins.base import EmbeddingModelError
 
         if isinstance(exc, EmbeddingModelError):
-            return jsonify({"error": str(exc)}), 503
+            log.warning("The embedding model failed: %s", exc)
+            return jsonify({"error": client_text(str(exc))}), 503
         log.exception("Unhandled error")
         return jsonify({"error": "Internal error; it was logged on the server."}), 500

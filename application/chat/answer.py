@@ -23,6 +23,7 @@ from application.db.base import utcnow
 from application.db.chat import Conversation, Message, MessageChunk
 from application.errors import BadRequest, DocsTuneError, NotFound
 from application.llm import LLM, LLMError, Prompt, PromptTemplate, cited_numbers
+from application.redaction import shown_uri
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +299,7 @@ def source_items(hits, cited: set[int]) -> list[dict]:
             "dense_score": _rounded(hit.dense_score),
             "lexical_score": _rounded(hit.lexical_score),
             "title": hit.title,
-            "source": hit.uri,
+            "source": shown_uri(hit.uri),  # a file's name, never its folder on the server
             "link": source_link(hit.uri),
             "page": hit.page,
             "text": hit.text,
@@ -373,7 +374,7 @@ def search_hits(services, body, settings, default_chunks: int = 4, source_ids=No
     k = parse_chunks(body.get("chunks", default_chunks), settings.max_chunks)
     return [
         {"chunk_id": h.chunk_id, "rank": h.rank, "score": round(float(h.score), 6), "title": h.title,
-         "source": h.uri, "link": source_link(h.uri), "page": h.page, "text": h.text, "source_id": h.source_id,
+         "source": shown_uri(h.uri), "link": source_link(h.uri), "page": h.page, "text": h.text, "source_id": h.source_id,
          "dense_score": _rounded(h.dense_score), "lexical_score": _rounded(h.lexical_score)}
         for h in services.search(question.strip(), k=k, source_ids=source_ids)
     ]

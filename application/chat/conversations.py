@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 from application.chat import store
 from application.db.chat import Conversation, Feedback, Message
 from application.errors import BadRequest, NotFound
+from application.redaction import shown_uri
 
 MAX_NAME_CHARS = 256
 
@@ -120,7 +121,7 @@ def message_dict(message: Message, owner: str) -> dict:
         "sources": [
             {"chunk_id": r.chunk_id, "n": r.rank, "rank": r.rank, "score": r.score, "dense_score": r.dense_score,
              "lexical_score": r.lexical_score, "title": r.title,
-             "source": r.uri, "link": source_link(r.uri), "page": r.page, "text": r.text, "shown": r.shown,
+             "source": shown_uri(r.uri), "link": source_link(r.uri), "page": r.page, "text": r.text, "shown": r.shown,
              "cited": r.cited}
             for r in message.retrieved
         ],

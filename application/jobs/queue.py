@@ -13,7 +13,7 @@ import logging
 from huey.consumer import Consumer
 
 from application.errors import ServiceUnavailable
-from application.urls import redact_url
+from application.redaction import redact_url
 
 log = logging.getLogger(__name__)
 

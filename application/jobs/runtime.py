@@ -154,13 +154,19 @@ class JobRuntime:
             status = self.store.finish(
                 job_id, "cancelled", error="Cancelled on request; what it had done half-way was undone.")["status"]
         except JobFailed as exc:
-            status = self.store.finish(job_id, "failed", result=exc.result, error=str(exc))["status"]
+            status = self.store.finish(job_id, "failed", result=exc.result, error=self._stored(str(exc)))["status"]
         except Exception as exc:
             log.exception("Job %s (%s) failed", job_id, job["kind"])
-            status = self.store.finish(job_id, "failed", error=str(exc) or exc.__class__.__name__)["status"]
+            status = self.store.finish(job_id, "failed", error=self._stored(str(exc) or exc.__class__.__name__))["status"]
         finally:
             stop_beating.set()
         log.info("Job %s (%s) %s", job_id, job["kind"], status)
+
+    def _stored(self, error: str) -> str:
+        """A job's error as its row keeps it: an SDK's or a driver's text, less the passwords and keys."""
+        from application.redaction import Redactor
+
+        return Redactor.of(self.settings).hide_secrets(error)
 
     def _heartbeat(self, job_id: str, stop: threading.Event) -> None:
         while not stop.wait(HEARTBEAT_SECONDS):

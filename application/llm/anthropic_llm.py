@@ -1,11 +1,17 @@
 """Claude through the official ``anthropic`` SDK (streaming Messages API)."""
 from __future__ import annotations
 
+import base64
 import importlib
+import logging
 import threading
 from typing import Iterator
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from application.llm.base import LLM, LLMError, Prompt
+from application.redaction import Redactor, redact_url
+
+log = logging.getLogger(__name__)
 
 
 class AnthropicLLM(LLM):
@@ -30,7 +36,14 @@ class AnthropicLLM(LLM):
         self.name = f"anthropic/{model}"
         self.base_url = base_url
         self.max_tokens = max_tokens
-        self._options = {"api_key": api_key, "base_url": base_url, "timeout": timeout, "max_retries": max_retries}
+        # a user:password in the URL is sent as basic auth, as the SDK's HTTP client would, but kept out
+        # of the URL that client and the SDK log with every request
+        url, headers = _split_credentials(base_url)
+        self._options = {"api_key": api_key, "base_url": url, "timeout": timeout, "max_retries": max_retries,
+                         "default_headers": headers}
+        self._redactor = Redactor.build(urls={"ANTHROPIC_BASE_URL": base_url}, keys={"ANTHROPIC_API_KEY": api_key})
+        #: how clients hear of the server: by the setting that names it, never by its address
+        self._where = "the Anthropic API (ANTHROPIC_BASE_URL)" if base_url else "the Anthropic API"
         self.timeout = timeout
         self._client = None
         self._lock = threading.Lock()
@@ -45,6 +58,16 @@ class AnthropicLLM(LLM):
 
                     self._client = anthropic.Anthropic(**self._options)
         return self._client
+
+    def _said(self, exc: BaseException) -> str:
+        """What ``exc`` (or the API's error body) says, fit for any client: no address, no key."""
+        return self._redactor.hide_addresses(_detail(exc)).rstrip(".")
+
+    def _failed(self, message: str, exc: BaseException, kind: str, status: int | None = None) -> LLMError:
+        """The error for clients, after the log line for the operator (where, less the secrets)."""
+        log.warning("The Anthropic API at %s failed: %s: %s", redact_url(self.base_url or "(the SDK's default)"),
+                    type(exc).__name__, self._redactor.hide_secrets(_detail(exc)))
+        return LLMError(message, kind, status)
 
     def stream(self, prompt: Prompt) -> Iterator[str]:
         import anthropic
@@ -65,7 +88,7 @@ class AnthropicLLM(LLM):
         except anthropic.AuthenticationError as exc:
             raise LLMError("The Anthropic API refused the API key (401): check ANTHROPIC_API_KEY.", "auth") from exc
         except anthropic.PermissionDeniedError as exc:
-            raise LLMError(f"The Anthropic API denied access (403): {_detail(exc)}", "auth") from exc
+            raise LLMError(f"The Anthropic API denied access (403): {self._said(exc)}.", "auth") from exc
         except anthropic.RateLimitError as exc:
             raise LLMError("The Anthropic API is rate limiting us (429); try again in a minute.", "rate_limit", 503) from exc
         except anthropic.APITimeoutError as exc:
@@ -73,25 +96,26 @@ class AnthropicLLM(LLM):
                 f"The LLM timed out: no answer within {self.timeout:g} s (LLM_TIMEOUT); try again.", "timeout", 504
             ) from exc
         except anthropic.APIConnectionError as exc:
-            where = self.base_url or "the Anthropic API"
-            raise LLMError(f"Cannot reach {where}: {exc}. Check ANTHROPIC_BASE_URL and the network.", "unavailable", 503) from exc
+            raise self._failed(f"Cannot reach {self._where}: {self._said(exc)}. Check ANTHROPIC_BASE_URL and the "
+                               "network.", exc, "unavailable", 503) from exc
         except anthropic.BadRequestError as exc:
-            raise LLMError(f"The Anthropic API rejected the request (400): {_detail(exc)}", "bad_request") from exc
+            raise LLMError(f"The Anthropic API rejected the request (400): {self._said(exc)}.", "bad_request") from exc
         except anthropic.APIStatusError as exc:
-            raise LLMError(f"The Anthropic API failed ({exc.status_code}): {_detail(exc)}", "unavailable", 503) from exc
+            raise LLMError(f"The Anthropic API failed ({exc.status_code}): {self._said(exc)}.", "unavailable",
+                           503) from exc
         except anthropic.APIError as exc:  # e.g. an error event in the middle of the stream
-            raise LLMError(f"The Anthropic API failed: {_detail(exc)}", "error") from exc
+            raise LLMError(f"The Anthropic API failed: {self._said(exc)}.", "error") from exc
         # the SDK turns transport errors into its own only while it sends the request; once the
         # answer streams, a stalled or dropped connection surfaces as the HTTP client's error
         except timeout_errors as exc:
-            raise LLMError(
+            raise self._failed(
                 f"The LLM timed out: it sent nothing for {self.timeout:g} s in the middle of the answer (LLM_TIMEOUT); "
-                "try again.", "timeout", 504
+                "try again.", exc, "timeout", 504
             ) from exc
         except transport_errors as exc:
-            raise LLMError(
-                f"The Anthropic API dropped the connection in the middle of the answer ({exc}); try again.",
-                "unavailable", 503,
+            raise self._failed(
+                f"The Anthropic API dropped the connection in the middle of the answer ({self._said(exc)}); try again.",
+                exc, "unavailable", 503,
             ) from exc
         if not finished:
             raise LLMError(
@@ -112,6 +136,18 @@ def _transport_errors() -> tuple[tuple[type, ...], tuple[type, ...]]:
         timeouts.append(module.TimeoutException)
         errors.append(module.HTTPError)
     return tuple(timeouts), tuple(errors)
+
+
+def _split_credentials(url: str | None) -> tuple[str | None, dict]:
+    """(the URL without ``user:password@``, the basic-auth header with them, or {})."""
+    if not url:
+        return url, {}
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, {}
+    pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode()
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=host)), {"Authorization": "Basic " + base64.b64encode(pair).decode()}
 
 
 def _detail(exc) -> str:

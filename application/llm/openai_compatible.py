@@ -3,11 +3,19 @@ llama.cpp's server, Ollama (``http://127.0.0.1:11434/v1``), vLLM, LM Studio."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Iterator
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
 from application.llm.base import LLM, LLMError, Prompt
+from application.redaction import Redactor, redact_url
+
+log = logging.getLogger(__name__)
+
+#: how clients hear of the server: by the setting that names it, never by its address
+SERVER = "the OpenAI-compatible LLM server (OPENAI_BASE_URL)"
 
 
 class OpenAICompatibleLLM(LLM):
@@ -26,6 +34,20 @@ class OpenAICompatibleLLM(LLM):
         self.timeout = timeout
         self.max_tokens = max_tokens
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # a user:password in the URL is sent as basic auth, as httpx would, but kept out of the URL
+        # httpx logs with every request
+        self._url, self._auth = _split_credentials(self.base_url)
+        self._redactor = Redactor.build(urls={"OPENAI_BASE_URL": base_url}, keys={"OPENAI_API_KEY": api_key})
+
+    def _failed(self, message: str, exc: BaseException, kind: str, status: int) -> LLMError:
+        """The error for clients (no address, no secret), after the log line for the operator (where, less secrets)."""
+        log.warning("The LLM at %s failed: %s: %s", redact_url(self.base_url), type(exc).__name__,
+                    self._redactor.hide_secrets(str(exc)))
+        return LLMError(message, kind, status)
+
+    def _said(self, exc: BaseException) -> str:
+        """What ``exc`` says, fit for any client."""
+        return self._redactor.hide_addresses(str(exc) or type(exc).__name__)
 
     def stream(self, prompt: Prompt) -> Iterator[str]:
         body = {
@@ -34,62 +56,77 @@ class OpenAICompatibleLLM(LLM):
             "max_tokens": self.max_tokens,
             "messages": [{"role": "system", "content": prompt.system}, *prompt.messages],
         }
-        url = f"{self.base_url}/chat/completions"
+        url = f"{self._url}/chat/completions"
         finished = started = False
         try:
-            with httpx.stream("POST", url, json=body, headers=self._headers, timeout=self.timeout) as response:
+            with httpx.stream("POST", url, json=body, headers=self._headers, auth=self._auth,
+                              timeout=self.timeout) as response:
                 if response.status_code >= 400:
                     response.read()
-                    raise _status_error(response)
+                    raise _status_error(response, self._redactor)
                 for line in response.iter_lines():
                     if not line.startswith("data:"):
                         continue
                     data = line[5:].strip()
                     if data == "[DONE]":
                         return
-                    piece, finished_now = _delta(data)
+                    piece, finished_now = _delta(data, self._redactor)
                     finished = finished or finished_now
                     if piece:
                         started = True
                         yield piece
         except httpx.TimeoutException as exc:
             if started:
-                raise LLMError(
-                    f"The LLM at {self.base_url} timed out: it sent nothing for {self.timeout:g} s in the middle of "
-                    "the answer (LLM_TIMEOUT); try again.", "timeout", 504,
+                raise self._failed(
+                    f"{_capital(SERVER)} timed out: it sent nothing for {self.timeout:g} s in the middle of "
+                    "the answer (LLM_TIMEOUT); try again.", exc, "timeout", 504,
                 ) from exc
-            raise LLMError(
-                f"The LLM at {self.base_url} timed out: no answer within {self.timeout:g} s (LLM_TIMEOUT).",
-                "timeout", 504,
+            raise self._failed(
+                f"{_capital(SERVER)} timed out: no answer within {self.timeout:g} s (LLM_TIMEOUT).", exc, "timeout", 504,
             ) from exc
         except httpx.HTTPError as exc:
             if started:
-                raise LLMError(
-                    f"The LLM at {self.base_url} dropped the connection in the middle of the answer ({exc}); "
-                    "try again.", "unavailable", 503,
+                raise self._failed(
+                    f"{_capital(SERVER)} dropped the connection in the middle of the answer ({self._said(exc)}); "
+                    "try again.", exc, "unavailable", 503,
                 ) from exc
-            raise LLMError(f"Cannot reach the LLM at {self.base_url}: {exc}. Check OPENAI_BASE_URL.", "unavailable", 503) from exc
+            raise self._failed(f"Cannot reach {SERVER}: {self._said(exc)}. Is it running, and is OPENAI_BASE_URL "
+                               "right?", exc, "unavailable", 503) from exc
         if not finished:
             # llama.cpp, Ollama and vLLM end with a finish_reason and [DONE]; a stream that just stops was cut off
             raise LLMError(
-                f"The LLM at {self.base_url} ended the stream before the answer was complete; try again.",
-                "unavailable", 503,
+                f"{_capital(SERVER)} ended the stream before the answer was complete; try again.", "unavailable", 503,
             )
 
 
-def _delta(data: str) -> tuple[str, bool]:
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _split_credentials(url: str) -> tuple[str, httpx.BasicAuth | None]:
+    """(the URL without ``user:password@``, basic auth with them, or None)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = parts.netloc.rpartition("@")[2]
+    auth = httpx.BasicAuth(unquote(parts.username or ""), unquote(parts.password or ""))
+    return urlunsplit(parts._replace(netloc=host)), auth
+
+
+def _delta(data: str, redactor: Redactor) -> tuple[str, bool]:
     """(the text of one ``chat.completion.chunk``, whether it ends the answer)."""
     try:
         event = json.loads(data)
     except json.JSONDecodeError as exc:
-        raise LLMError(f"The LLM server sent a frame that is not JSON: {data[:200]!r}", "error") from exc
+        raise LLMError(f"The LLM server sent a frame that is not JSON: {redactor.hide_addresses(repr(data[:200]))}",
+                       "error") from exc
     if event.get("error"):
-        raise LLMError(f"The LLM server failed: {event['error']}", "error")
+        raise LLMError(f"The LLM server failed: {redactor.hide_addresses(str(event['error']))}", "error")
     choice = (event.get("choices") or [{}])[0]
     return (choice.get("delta") or {}).get("content") or "", bool(choice.get("finish_reason"))
 
 
-def _status_error(response: httpx.Response) -> LLMError:
+def _status_error(response: httpx.Response, redactor: Redactor) -> LLMError:
     status = response.status_code
     try:
         detail = response.json().get("error", response.text)
@@ -97,8 +134,12 @@ def _status_error(response: httpx.Response) -> LLMError:
             detail = detail.get("message", detail)
     except (ValueError, AttributeError):
         detail = response.text[:300]
+    # what the server says may quote our URL or key back (a proxy's error page does)
+    detail = redactor.hide_addresses(str(detail))
     if status in (401, 403):
-        return LLMError(f"The LLM server refused our credentials ({status}): check OPENAI_API_KEY.", "auth")
+        return LLMError(f"The LLM server refused our credentials ({status}): check OPENAI_API_KEY "
+                        "(and a user:password in OPENAI_BASE_URL).", "auth")
     if status == 429:
         return LLMError("The LLM server is rate limiting us (429); try again in a minute.", "rate_limit", 503)
-    return LLMError(f"The LLM server failed ({status}): {detail}", "unavailable" if status >= 500 else "bad_request", 503 if status >= 500 else 502)
+    return LLMError(f"The LLM server failed ({status}): {detail}", "unavailable" if status >= 500 else "bad_request",
+                    503 if status >= 500 else 502)

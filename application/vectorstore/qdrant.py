@@ -16,7 +16,7 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from application.errors import ServiceUnavailable
-from application.urls import redact_url
+from application.redaction import redact_url
 from application.vectorstore.base import ACTIVE_ALIAS, LEXICAL_VECTOR, ScoredPoint, VectorPoint, VectorStore
 
 log = logging.getLogger(__name__)

@@ -143,10 +143,11 @@ def test_an_upload_queued_on_redis_waits_for_a_worker_which_runs_it_in_another_p
     # the worker is gone (and with it its hold on the local Qdrant folder): this process reads what it wrote
     hits = services.search("zq17x1 gadget", k=1)
     assert hits and "zq17x1" in hits[0].text
-    ready = client.get("/ready")
+    ready = client.get("/ready", headers=ADMIN)  # the admin sees where the queue is; anyone else that it works
     assert ready.status_code == 200, ready.get_json()
     assert ready.get_json()["jobs"] == {"ok": True, "queue": services.settings.redis_url, "waiting": 0,
                                         "worker": "separate (docstune worker)"}
+    assert client.get("/ready").get_json()["jobs"] == {"ok": True, "waiting": 0, "worker": "separate (docstune worker)"}
 
 
 def test_cancel_through_the_api_stops_a_queued_job_before_and_a_running_one_during_its_run(redis_app, workers):
@@ -268,11 +269,14 @@ def test_an_unreachable_redis_is_a_clear_error_on_submit_and_in_ready(make_setti
         rows = services_of(app).jobs.store.list()
         assert len(rows) == 1 and rows[0]["status"] == "failed" and "Not queued" in rows[0]["error"]
 
-        ready = client.get("/ready")
+        ready = client.get("/ready", headers=ADMIN)
         body = ready.get_json()
         assert ready.status_code == 503 and body["ok"] is False
         assert body["jobs"]["ok"] is False and url in body["jobs"]["error"]
         assert body["vector_store"]["ok"] is True  # the rest still works: the failing part is named
+        anonymous = client.get("/ready")  # anyone else: which part fails, not where it is
+        assert anonymous.status_code == 503 and anonymous.get_json()["jobs"]["ok"] is False
+        assert url.removeprefix("redis://").split("/")[0] not in anonymous.get_data(as_text=True)
     finally:
         close_app(app)
 
