@@ -30,6 +30,16 @@ class SettingsError(DocsTuneError, ValueError):
     """A setting (environment, .env) has a value DocsTune cannot use; the message names each one."""
 
 
+# shorter is guessable; the token `docstune serve` generates has 43 characters
+ADMIN_TOKEN_MIN_CHARS = 16
+
+
+def _shown_input(error: dict) -> str:
+    """A bad setting's value for the one-line error; never that of a token, key or password."""
+    name = str(error["loc"][0]) if error.get("loc") else ""
+    return "(hidden)" if name.upper().endswith(("TOKEN", "KEY", "PASSWORD")) else repr(error.get("input"))
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -39,7 +49,7 @@ class Settings(BaseSettings):
             super().__init__(**values)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(part) for part in error['loc'])}={error.get('input')!r}: {error['msg']}"
+                f"{'.'.join(str(part) for part in error['loc'])}={_shown_input(error)}: {error['msg']}"
                 for error in exc.errors()
             )
             raise SettingsError(f"Invalid setting: {problems}. See README.md, \"Settings\".") from None
@@ -167,6 +177,15 @@ class Settings(BaseSettings):
     rate_limit_answer: str = Field("30 per minute", alias="RATE_LIMIT_ANSWER", description="/stream, /api/answer, /api/search")
     rate_limit_feedback: str = Field("120 per minute", alias="RATE_LIMIT_FEEDBACK")
     rate_limit_default: str = Field("300 per minute", alias="RATE_LIMIT_DEFAULT", description="other public routes")
+    rate_limit_admin: str = Field(
+        "600 per minute", alias="RATE_LIMIT_ADMIN",
+        description="admin routes, together (the admin UI polls every 0.7-1.5 s while work is in progress)",
+    )
+    rate_limit_admin_failures: str = Field(
+        "10 per minute", alias="RATE_LIMIT_ADMIN_FAILURES",
+        description="wrong admin tokens and API keys (401s) per client address; past it every route but the "
+        "health checks answers that address 429 until the window ends",
+    )
     max_content_length: int = Field(1 << 20, alias="MAX_CONTENT_LENGTH", ge=1024, description="Bytes per JSON request")
     max_question_chars: int = Field(4000, alias="MAX_QUESTION_CHARS", ge=1)
     max_chunks: int = Field(20, alias="MAX_CHUNKS", ge=1, description="Largest top-k a client may ask for")
@@ -193,6 +212,28 @@ class Settings(BaseSettings):
     @classmethod
     def _chat_empty_is_unset(cls, value):
         return None if value == "" else value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _admin_token_long_enough(cls, value):
+        if value is not None and len(value.strip()) < ADMIN_TOKEN_MIN_CHARS:
+            raise ValueError(
+                f"the admin token must be at least {ADMIN_TOKEN_MIN_CHARS} characters long (this one has "
+                f"{len(value.strip())}); set a longer one (python -c 'import secrets; print(secrets.token_urlsafe(32))'), "
+                "or unset ADMIN_TOKEN and `docstune serve` generates one"
+            )
+        return value
+
+    @field_validator("rate_limit_admin", "rate_limit_admin_failures")
+    @classmethod
+    def _a_rate_limit(cls, value):
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError("must be a rate limit like '10 per minute' or '100/hour'") from None
+        return value
 
     @property
     def llm_provider_resolved(self) -> str:

@@ -9,11 +9,12 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from werkzeug.utils import secure_filename
-
 from application.errors import BadRequest, DocsTuneError
+from application.request_values import quoted, some_of
 
 COPY_BLOCK = 1 << 16
+# most file systems allow 255 bytes per name; a few to spare
+MAX_NAME_BYTES = 240
 
 
 class UploadTooLarge(DocsTuneError):
@@ -34,15 +35,28 @@ def safe_upload_name(name: str | None, allowed: frozenset[str]) -> str:
     if not name or not name.strip():
         raise BadRequest("An uploaded file has no file name.")
     if "/" in name or "\\" in name or "\x00" in name or name.strip() in (".", "..") or ".." in PurePosixPath(name).parts:
-        raise BadRequest(f"Unsafe file name {name!r}: send a plain file name without folders.")
-    if any(unicodedata.category(ch) == "Cc" for ch in name):
-        raise BadRequest(f"Unsafe file name {name!r}: it contains control characters.")
-    safe = secure_filename(name)
+        raise BadRequest(f"Unsafe file name {quoted(name)}: send a plain file name without folders.")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in name):
+        raise BadRequest(f"Unsafe file name {quoted(name)}: it contains control characters or is not Unicode text.")
+    safe = plain_file_name(name)
     suffix = Path(safe).suffix.lower()
     if not safe or suffix not in allowed:
         kinds = ", ".join(sorted(allowed))
-        raise BadRequest(f"{name!r} is not a supported document type; upload one of: {kinds}.")
+        raise BadRequest(f"{quoted(name)} is not a supported document type; upload one of: {kinds}.")
+    if max(len(name), len(safe.encode("utf-8"))) > MAX_NAME_BYTES:
+        raise BadRequest(f"The file name {quoted(name)} is too long (the limit is {MAX_NAME_BYTES} bytes in UTF-8); "
+                         "rename the file and upload it again.")
     return safe
+
+
+def plain_file_name(name: str) -> str:
+    """werkzeug's ``secure_filename`` for every script: letters, marks and digits of any language stay
+    (``日本語.md``, ``Ünïcödé_notes.md``), white space becomes ``_``, anything else but ``-_.`` goes
+    (bidi overrides, quotes, colons), and no name starts with a dot."""
+    name = unicodedata.normalize("NFC", name)  # macOS sends decomposed accents
+    name = "_".join(name.split())
+    kept = "".join(ch for ch in name if ch in "-_." or unicodedata.category(ch)[0] in "LMN")
+    return kept.strip("._")
 
 
 def stage_uploads(files, settings) -> StagedUpload:
@@ -56,7 +70,7 @@ def stage_uploads(files, settings) -> StagedUpload:
     names = [safe_upload_name(f.filename, allowed) for f in files]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise BadRequest(f"The same file name appears twice in one upload: {', '.join(duplicates)}.")
+        raise BadRequest(f"The same file name appears twice in one upload: {some_of(duplicates)}.")
     staged = StagedUpload(settings.data_dir / "uploads" / uuid.uuid4().hex)
     staged.folder.mkdir(parents=True)
     try:
@@ -64,7 +78,7 @@ def stage_uploads(files, settings) -> StagedUpload:
             target = staged.folder / name
             _copy_capped(upload.stream, target, settings.upload_max_bytes, upload.filename)
             if target.stat().st_size == 0:
-                raise BadRequest(f"{upload.filename!r} is empty.")
+                raise BadRequest(f"{quoted(upload.filename)} is empty.")
             staged.files.append((upload.filename, target))
     except BaseException:
         staged.discard()
@@ -78,7 +92,7 @@ def _copy_capped(stream, target: Path, limit: int, name: str) -> None:
         while block := stream.read(COPY_BLOCK):
             written += len(block)
             if written > limit:
-                raise UploadTooLarge(f"{name!r} is larger than the upload limit of {limit} bytes (UPLOAD_MAX_BYTES).")
+                raise UploadTooLarge(f"{quoted(name)} is larger than the upload limit of {limit} bytes (UPLOAD_MAX_BYTES).")
             out.write(block)
 
 

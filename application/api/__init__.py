@@ -13,6 +13,7 @@ import logging
 
 from flask import Flask
 from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 
 from application.api import (admin_models, answer, api_keys, conversations, embeddings, evaluation, feedback, health,
                              jobs, sources, web)
@@ -21,6 +22,7 @@ from application.api.context import ChatState, hand_out_owner_token, rate_limit_
 from application.api.crosssite import add_cors, check_cross_site_write
 from application.api.errors import register_error_handlers
 from application.api.openapi import bp as openapi_bp
+from application.api.security_headers import add_security_headers
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,7 @@ def create_app(settings=None, services=None) -> Flask:
                       jobs.bp, admin_models.bp, evaluation.bp, api_keys.bp, embeddings.bp):
         app.register_blueprint(blueprint)
     app.after_request(hand_out_owner_token)
+    app.after_request(add_security_headers)
     if owns_services:
         atexit.register(state.close)
     return app
@@ -97,12 +100,20 @@ def _add_rate_limits(app: Flask, settings) -> Limiter:
     # one budget per area: /stream, /api/answer and /api/search all cost an embedding (and an LLM call)
     limiter.shared_limit(lambda: settings.rate_limit_answer, scope="answer")(answer.bp)
     limiter.shared_limit(lambda: settings.rate_limit_feedback, scope="feedback")(feedback.bp)
-    # admin routes are behind the token; health checks must never be refused
-    limiter.exempt(sources.bp)
-    limiter.exempt(jobs.bp)
-    limiter.exempt(admin_models.bp)
-    limiter.exempt(evaluation.bp)
-    limiter.exempt(api_keys.bp)
+    # admin routes share one budget; health checks must never be refused
+    admin_limit = limiter.shared_limit(lambda: settings.rate_limit_admin, scope="admin")
+    # a wrong admin token or API key (a 401) spends a far smaller budget of the client's address, checked
+    # before every request, so that guessing is slow; it adds to each area's own limits
+    failures_limit = limiter.shared_limit(
+        lambda: settings.rate_limit_admin_failures, scope="admin-failures", key_func=get_remote_address,
+        deduct_when=lambda response: response.status_code == 401, override_defaults=False,
+        error_message=lambda: f"{settings.rate_limit_admin_failures} failed admin tokens or API keys per address",
+    )
+    for area in (sources.bp, jobs.bp, admin_models.bp, evaluation.bp, api_keys.bp):
+        admin_limit(area)
+    for area in (answer.bp, conversations.bp, feedback.bp, embeddings.bp, sources.bp, jobs.bp, admin_models.bp,
+                 evaluation.bp, api_keys.bp):
+        failures_limit(area)
     limiter.exempt(health.bp)
     app.extensions["docstune_limiter"] = limiter
     return limiter

@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify, request, send_file
 from application.api.context import get_services, json_body, require_admin
 from application.errors import BadRequest
 from application.jobs import swaps
+from application.request_values import flag, some_of, whole_number
 
 bp = Blueprint("admin_models", __name__)
 
@@ -34,10 +35,8 @@ def model_plot(version: str):
 @require_admin
 def promote(version: str):
     services = get_services()
-    body = request.get_json(silent=True) or {}
-    force = body.get("force", False) if isinstance(body, dict) else False
-    if not isinstance(force, bool):
-        raise BadRequest("force must be true or false.")
+    body = json_body() if request.get_data() else {}
+    force = flag(body.get("force"), "force", default=False)
     checked = swaps.validate_promotion(services, version, force=force)
     job = services.jobs.submit_swap("promote", {"version": checked.version, "force": force})
     return jsonify({"job_id": job["id"], "version": checked.version, "status": job["status"]}), 202
@@ -78,7 +77,8 @@ def submit_job_without_options(kind: str):
     """``202 {job_id, status}`` for a job that takes no options; a body with any is a 400."""
     body = json_body() if request.get_data() else {}
     if body:
-        raise BadRequest(f"Unknown option(s): {', '.join(sorted(body))}; {request.method} {request.path} takes none.")
+        raise BadRequest(f"Unknown option(s): {some_of(sorted(body))}; {request.method} {request.path} "
+                         "takes none.")
     job = get_services().jobs.submit(kind, {})
     return jsonify({"job_id": job["id"], "status": job["status"]}), 202
 
@@ -88,7 +88,5 @@ def submit_job_without_options(kind: str):
 def feedback_stats():
     from application.jobs.feedback_stats import feedback_stats as stats
 
-    raw = request.args.get("latest", "20")
-    if not raw.isdigit() or not 0 <= int(raw) <= 200:
-        raise BadRequest("latest must be a whole number from 0 to 200.")
-    return jsonify(stats(get_services().db, latest=int(raw)))
+    latest = whole_number(request.args.get("latest", "20"), "latest", minimum=0, maximum=200)
+    return jsonify(stats(get_services().db, latest=latest))

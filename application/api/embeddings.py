@@ -21,6 +21,7 @@ from application.api.context import AdminAuthRequired, chat_state, get_services,
 from application.api.errors import client_text
 from application.errors import BadRequest, DocsTuneError, NotFound
 from application.redaction import shown_uri
+from application.request_values import check_unicode
 
 bp = Blueprint("embeddings", __name__)
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ def _model_for(name) -> tuple[str, object]:
     registry = registry_for(services.settings)
     if not isinstance(name, str):
         raise BadRequest(f"model must be a string; {_accepted_names(serving, registry)}.")
+    check_unicode(name, "model")
     if name == serving.fingerprint:
         return name, serving
     if is_version_name(name):
@@ -104,6 +106,7 @@ def _inputs(body: dict, settings) -> list[str]:
         raise BadRequest(f"{len(texts)} inputs in one request; the limit is {settings.embeddings_max_inputs} "
                          f"(EMBEDDINGS_MAX_INPUTS).")
     for i, text in enumerate(texts):
+        check_unicode(text, f"input[{i}]" if isinstance(raw, list) else "input")  # the tokenizer needs UTF-8
         if not text.strip():
             raise BadRequest(f"input[{i}] is empty.")
         if len(text) > settings.embeddings_max_input_chars:

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import jsonify
+from flask import current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, TooManyRequests
 
-from application.errors import DocsTuneError, database_unavailable
+from application.errors import BadRequest, DocsTuneError, database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,16 @@ def register_error_handlers(app) -> None:
         response.data = jsonify({"error": message}).get_data()
         response.content_type = "application/json"
         return response
+
+    @app.errorhandler(RecursionError)
+    def nested_too_deeply(exc: RecursionError):
+        # the JSON decoder (and any code that walks what it decoded) recurses once per level of nesting:
+        # only a client's body nests thousands deep. Answered as a 400 by the route's own error handler.
+        log.warning("A request nested too deeply to read: %s %s", request.method, request.path)
+        return current_app.handle_user_exception(BadRequest(
+            "The request body is nested too deeply to read (JSON arrays or objects hundreds of levels "
+            "deep); send a flatter body."
+        ))
 
     @app.errorhandler(SQLAlchemyError)
     def database_error(exc: SQLAlchemyError):

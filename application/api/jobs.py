@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from application.api.context import get_services, require_admin
-from application.errors import BadRequest
+from application.request_values import whole_number
 
 bp = Blueprint("jobs", __name__)
 
@@ -12,10 +12,8 @@ bp = Blueprint("jobs", __name__)
 @bp.get("/api/jobs")
 @require_admin
 def list_jobs():
-    raw = request.args.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 500:
-        raise BadRequest("limit must be a whole number from 1 to 500.")
-    return jsonify({"jobs": get_services().jobs.store.list(limit=int(raw), kind=request.args.get("kind") or None)})
+    limit = whole_number(request.args.get("limit", "50"), "limit", minimum=1, maximum=500)
+    return jsonify({"jobs": get_services().jobs.store.list(limit=limit, kind=request.args.get("kind") or None)})
 
 
 @bp.get("/api/jobs/<job_id>")

@@ -24,6 +24,7 @@ from application.db.chat import Conversation, Message, MessageChunk
 from application.errors import BadRequest, DocsTuneError, NotFound
 from application.llm import LLM, LLMError, Prompt, PromptTemplate, cited_numbers
 from application.redaction import shown_uri
+from application.request_values import SQL_INTEGER_MAX, check_unicode, text, whole_number
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +56,9 @@ def parse_answer_request(body, settings, default_chunks: int = 4) -> AnswerReque
     ``isNoneDoc`` and ``index``."""
     if not isinstance(body, dict):
         raise BadRequest("Send a JSON object like {\"question\": \"...\"} with Content-Type: application/json.")
-    question = body.get("question")
-    if not isinstance(question, str) or not question.strip():
-        raise BadRequest("'question' is missing or empty.")
-    question = question.strip()
-    if len(question) > settings.max_question_chars:
-        raise BadRequest(f"'question' is {len(question)} characters long; the limit is {settings.max_question_chars}.")
-    conversation_id = body.get("conversation_id")
-    if conversation_id in ("", None):
-        conversation_id = None
-    elif not isinstance(conversation_id, str) or len(conversation_id) > 64:
-        raise BadRequest("'conversation_id' must be the id string of one of your conversations.")
+    question = parse_question(body, settings)
+    conversation_id = text(body.get("conversation_id"), "conversation_id", max_chars=64, required=False,
+                           strip=False, expected="the id string of one of your conversations")
     chunks = parse_chunks(body.get("chunks", default_chunks), settings.max_chunks, minimum=0)
     no_documents = body.get("isNoneDoc")
     if no_documents not in (None, True, False):
@@ -81,17 +74,14 @@ def parse_answer_request(body, settings, default_chunks: int = 4) -> AnswerReque
     )
 
 
-MAX_INDEX = 2**31 - 1
+MAX_INDEX = SQL_INTEGER_MAX
 
 
 def parse_index(value, conversation_id: str | None) -> int | None:
     """DocsGPT's ``index``: the answer replaces the message at that position of the conversation."""
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INDEX:
-        raise BadRequest("'index' must be a whole number ≥ 0: the position of the message to replace.")
+    value = whole_number(value, "index", minimum=0, maximum=MAX_INDEX, hint="the position of the message to replace")
     if conversation_id is None:
         raise BadRequest("'index' replaces a message of a conversation: send its 'conversation_id' too.")
     return value
@@ -100,11 +90,12 @@ def parse_index(value, conversation_id: str | None) -> int | None:
 def parse_chunks(value, limit: int, minimum: int = 1) -> int:
     """``minimum`` 0: an answer may skip retrieval (DocsGPT's ``chunks: 0``); a search may not."""
     # DocsGPT's frontend sends the number as a string ("2")
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= limit:
-        raise BadRequest(f"'chunks' must be a whole number from {minimum} to {limit}.")
-    return value
+    return whole_number(value, "chunks", minimum=minimum, maximum=limit)
+
+
+def parse_question(body: dict, settings) -> str:
+    """``question``, trimmed, then held to MAX_QUESTION_CHARS (the same on every route that asks)."""
+    return text(body.get("question"), "question", max_chars=settings.max_question_chars)
 
 
 def parse_history(value, settings) -> list[tuple[str, str]] | None:
@@ -119,7 +110,7 @@ def parse_history(value, settings) -> list[tuple[str, str]] | None:
     if not isinstance(value, list):
         raise BadRequest("'history' must be a list of {\"prompt\": ..., \"response\": ...} objects.")
     turns = []
-    for item in value:
+    for i, item in enumerate(value):
         if not isinstance(item, dict):
             raise BadRequest("Each 'history' item must be an object with 'prompt' and 'response'.")
         prompt = item.get("prompt", item.get("question"))
@@ -132,6 +123,8 @@ def parse_history(value, settings) -> list[tuple[str, str]] | None:
             continue
         if not isinstance(response, str):
             raise BadRequest("Each 'history' item needs a 'prompt' and a 'response' string.")
+        check_unicode(prompt, f"history[{i}].prompt")  # it goes to the LLM
+        check_unicode(response, f"history[{i}].response")
         limit = settings.max_question_chars * 4
         turns.append((prompt[:limit], response[:limit]))
     return turns[-settings.history_max_messages:] if settings.history_max_messages else []
@@ -366,17 +359,13 @@ def search_hits(services, body, settings, default_chunks: int = 4, source_ids=No
     """Retrieval only (``POST /api/search``): ranked chunks with their scores."""
     if not isinstance(body, dict):
         raise BadRequest("Send a JSON object like {\"question\": \"...\", \"chunks\": 4}.")
-    question = body.get("question")
-    if not isinstance(question, str) or not question.strip():
-        raise BadRequest("'question' is missing or empty.")
-    if len(question) > settings.max_question_chars:
-        raise BadRequest(f"'question' is {len(question)} characters long; the limit is {settings.max_question_chars}.")
+    question = parse_question(body, settings)
     k = parse_chunks(body.get("chunks", default_chunks), settings.max_chunks)
     return [
         {"chunk_id": h.chunk_id, "rank": h.rank, "score": round(float(h.score), 6), "title": h.title,
          "source": shown_uri(h.uri), "link": source_link(h.uri), "page": h.page, "text": h.text, "source_id": h.source_id,
          "dense_score": _rounded(h.dense_score), "lexical_score": _rounded(h.lexical_score)}
-        for h in services.search(question.strip(), k=k, source_ids=source_ids)
+        for h in services.search(question, k=k, source_ids=source_ids)
     ]
 
 

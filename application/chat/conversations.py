@@ -9,8 +9,9 @@ from sqlalchemy.orm import selectinload
 
 from application.chat import store
 from application.db.chat import Conversation, Feedback, Message
-from application.errors import BadRequest, NotFound
+from application.errors import NotFound
 from application.redaction import shown_uri
+from application.request_values import quoted, text, unicode_problem
 
 MAX_NAME_CHARS = 256
 
@@ -51,9 +52,11 @@ def iso_utc(value):
 
 
 def _get_owned(session, conversation_id: str, owner: str | None) -> Conversation:
-    conversation = session.get(Conversation, conversation_id) if isinstance(conversation_id, str) else None
+    # an id no conversation can have (not a string, too long, not text) is not looked up at all
+    plausible = isinstance(conversation_id, str) and len(conversation_id) <= 64 and not unicode_problem(conversation_id)
+    conversation = session.get(Conversation, conversation_id) if plausible else None
     if conversation is None or owner is None or conversation.owner != owner:
-        raise NotFound(f"No conversation {conversation_id!r} of yours.")
+        raise NotFound(f"No conversation {quoted(conversation_id)} of yours.")
     return conversation
 
 
@@ -139,11 +142,7 @@ def feedback_dict(feedback: Feedback) -> dict:
 
 
 def rename_conversation(db, conversation_id: str, owner: str | None, name) -> dict:
-    if not isinstance(name, str) or not name.strip():
-        raise BadRequest("'name' must be a non-empty string.")
-    name = " ".join(name.split())
-    if len(name) > MAX_NAME_CHARS:
-        raise BadRequest(f"'name' is longer than {MAX_NAME_CHARS} characters.")
+    name = text(name, "name", max_chars=MAX_NAME_CHARS, collapse_spaces=True)
 
     def update(session):
         conversation = _get_owned(session, conversation_id, owner)

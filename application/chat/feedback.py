@@ -16,6 +16,7 @@ from application.chat import store
 from application.chat.conversations import feedback_dict
 from application.db.chat import MARKS, VERDICTS, Conversation, Feedback, Message, SourceMark
 from application.errors import BadRequest, NotFound
+from application.request_values import SQL_INTEGER_MAX, quoted, some_of, text, whole_number
 
 MAX_COMMENT_CHARS = 4000
 _UNSET = object()
@@ -37,16 +38,13 @@ def parse_feedback_request(body) -> FeedbackRequest:
         raise BadRequest("Send a JSON object like {\"message_id\": \"...\", \"feedback\": \"like\"}.")
     request = FeedbackRequest()
     if "message_id" in body:
-        if not isinstance(body["message_id"], str) or not body["message_id"]:
-            raise BadRequest("'message_id' must be the id of a message (the 'id' frame of /stream gives it).")
-        request.message_id = body["message_id"]
+        request.message_id = text(body["message_id"], "message_id", max_chars=64, strip=False,
+                                  expected="the id of a message (the 'id' frame of /stream gives it)")
     elif "conversation_id" in body and "question_index" in body:
-        index = body["question_index"]
-        if isinstance(index, str) and index.isdigit():
-            index = int(index)
-        if not isinstance(body["conversation_id"], str) or isinstance(index, bool) or not isinstance(index, int) or index < 0:
-            raise BadRequest("'conversation_id' must be a string and 'question_index' a whole number ≥ 0.")
-        request.conversation_id, request.question_index = body["conversation_id"], index
+        request.conversation_id = text(body["conversation_id"], "conversation_id", max_chars=64, strip=False,
+                                       expected="the id string of a conversation")
+        request.question_index = whole_number(body["question_index"], "question_index", minimum=0,
+                                              maximum=SQL_INTEGER_MAX, hint="the position of the message")
     else:
         raise BadRequest("Name the message: 'message_id', or 'conversation_id' with 'question_index'.")
 
@@ -64,16 +62,14 @@ def parse_feedback_request(body) -> FeedbackRequest:
             raise BadRequest("'sources' must be an object {chunk_id: \"relevant\" | \"irrelevant\" | null}.")
         for chunk_id, mark in sources.items():
             if mark is not None and mark not in MARKS:
-                raise BadRequest(f"Source {chunk_id!r} is marked {mark!r}; use \"relevant\", \"irrelevant\" or null.")
+                raise BadRequest(f"Source {quoted(chunk_id)} is marked {quoted(mark)}; use \"relevant\", "
+                                 "\"irrelevant\" or null.")
         request.marks = dict(sources)
 
     if "comment" in body:
-        comment = body["comment"]
-        if comment is not None and not isinstance(comment, str):
-            raise BadRequest("'comment' must be a string or null.")
-        if comment is not None and len(comment) > MAX_COMMENT_CHARS:
-            raise BadRequest(f"'comment' is longer than {MAX_COMMENT_CHARS} characters.")
-        request.comment = comment.strip() or None if comment is not None else None
+        # empty or null clears it
+        request.comment = text(body["comment"], "comment", max_chars=MAX_COMMENT_CHARS, required=False,
+                               expected="a string or null")
 
     if request.verdict is _UNSET and not request.marks and request.comment is _UNSET:
         raise BadRequest("Nothing to record: send 'feedback', 'sources' or 'comment'.")
@@ -88,7 +84,8 @@ def record_feedback(db, request: FeedbackRequest, owner: str | None) -> dict:
         retrieved = {row.chunk_id for row in message.retrieved}
         unknown = sorted(set(request.marks) - retrieved)
         if unknown:
-            raise BadRequest(f"These chunks were not retrieved for this message: {', '.join(unknown)}.")
+            raise BadRequest(f"{len(unknown)} of the rated chunks were not retrieved for this message: "
+                             f"{some_of(unknown)}; rate only the sources the answer came with.")
         feedback = session.scalar(
             select(Feedback).where(Feedback.message_id == message.id, Feedback.voter == owner)
             .options(selectinload(Feedback.marks))
