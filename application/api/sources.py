@@ -4,6 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from application.api.context import chat_state, get_services, require_admin
+from application.api.jobs import job_id_of
+from application.request_values import text
 from application.tasks import task_view
 from application.uploads import stage_uploads, start_ingest_job
 
@@ -27,7 +29,7 @@ def upload():
 @bp.get("/api/task_status")
 @require_admin
 def task_status():
-    return jsonify(task_view(get_services().jobs.store.get(request.args.get("task_id"))))
+    return jsonify(task_view(get_services().jobs.store.get(job_id_of(request.args.get("task_id"), "task_id"))))
 
 
 @bp.get("/api/sources")
@@ -39,4 +41,4 @@ def list_sources():
 @bp.delete("/api/sources/<path:source_id>")
 @require_admin
 def delete_source(source_id: str):
-    return jsonify(get_services().delete_source(source_id))
+    return jsonify(get_services().delete_source(text(source_id, "source_id", max_chars=4096, strip=False)))

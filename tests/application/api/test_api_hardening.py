@@ -161,6 +161,28 @@ def test_a_lone_surrogate_in_a_request_is_a_400_naming_the_field(client, fresh_o
     assert stored_rows() == before
 
 
+@pytest.mark.parametrize(("route", "body", "field"), [
+    ("/stream", '{"question": "refunds \\u0000"}', "question"),
+    ("/api/feedback", '{"message_id": "\\u0000", "feedback": "like"}', "message_id"),
+])
+def test_a_nul_character_is_a_400_naming_the_field(client, fresh_owner, stored_rows, route, body, field):
+    # PostgreSQL's text cannot hold NUL: there it would fail in the driver
+    before = stored_rows()
+
+    response = post_raw(client, route, body, fresh_owner)
+
+    assert response.status_code == 400 and f"'{field}'" in error_of(response) and "NUL" in error_of(response)
+    assert stored_rows() == before
+
+
+@pytest.mark.parametrize(("method", "path"), [("get", "/api/task_status?task_id=%00"), ("get", "/api/jobs/%00"),
+                                               ("post", "/api/jobs/%00/cancel"), ("delete", "/api/sources/a%00b"),
+                                               ("get", "/api/conversations/%00"), ("get", "/api/task_status")])
+def test_ids_in_urls_that_no_row_can_have_are_refused_without_a_lookup(client, admin_headers, method, path):
+    response = getattr(client, method)(path, headers=admin_headers)
+    assert response.status_code in (400, 404) and error_of(response)
+
+
 def test_a_lone_surrogate_in_a_feedback_comment_is_a_400(client, answered, stored_rows):
     before = stored_rows()
 
