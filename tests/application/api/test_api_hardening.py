@@ -237,6 +237,7 @@ def test_admin_routes_share_a_rate_limit_and_health_is_never_limited(make_app, a
     assert statuses == [200, 200, 200, 429]
     limited = client.get("/api/jobs", headers=admin_headers)
     assert limited.status_code == 429 and "Too many requests" in error_of(limited)
+    assert int(limited.headers["Retry-After"]) > 0
     assert client.get("/health").status_code == 200
     assert client.post("/api/search", json={"question": QUESTION, "chunks": 1}).status_code == 200  # its own budget
 
