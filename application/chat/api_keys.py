@@ -17,6 +17,7 @@ from application.db.api_keys import ApiKey
 from application.db.base import utcnow
 from application.db.models import Source
 from application.errors import BadRequest, NotFound
+from application.request_values import quoted, some_of, text
 
 KEY_PREFIX = "dtk_"
 NAME_CHARS = 200
@@ -43,11 +44,11 @@ def _public(row: ApiKey) -> dict:
 
 
 def _parse_name(name) -> str:
-    if not isinstance(name, str) or not name.strip():
+    if name is None or (isinstance(name, str) and not name.strip()) or not isinstance(name, str):
         raise BadRequest("'name' is missing: give the key a name that says who uses it (e.g. \"docs widget\").")
-    name = name.strip()
-    if len(name) > NAME_CHARS or not name.isprintable():
-        raise BadRequest(f"'name' must be at most {NAME_CHARS} printable characters.")
+    name = text(name, "name", max_chars=NAME_CHARS, collapse_spaces=True)
+    if not name.isprintable():
+        raise BadRequest("'name' must be printable characters (no control characters).")
     return name
 
 
@@ -56,12 +57,11 @@ def _parse_sources(session, sources) -> list[str] | None:
         return None
     if not isinstance(sources, list) or not all(isinstance(s, str) and s for s in sources) or len(sources) > 1000:
         raise BadRequest("'sources' must be a list of source ids (GET /api/sources lists them), or left out for all.")
-    wanted = list(dict.fromkeys(sources))
+    wanted = [text(s, "sources", max_chars=64) for s in dict.fromkeys(sources)]
     known = set(session.scalars(select(Source.id).where(Source.id.in_(wanted))))
     unknown = [s for s in wanted if s not in known]
     if unknown:
-        shown = ", ".join(repr(s[:40]) for s in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
-        raise BadRequest(f"No source with id {shown}; GET /api/sources lists them.")
+        raise BadRequest(f"No source with id {some_of(unknown)}; GET /api/sources lists them.")
     return wanted
 
 
@@ -90,7 +90,7 @@ def revoke_api_key(db, key_id: str) -> dict:
     def delete(session) -> dict:
         row = session.get(ApiKey, key_id) if isinstance(key_id, str) and len(key_id) <= 32 else None
         if row is None:
-            raise NotFound(f"No API key with id {str(key_id)[:40]!r}; GET /api/admin/api_keys lists them.")
+            raise NotFound(f"No API key with id {quoted(key_id)}; GET /api/admin/api_keys lists them.")
         public = _public(row)
         session.delete(row)
         return public

@@ -48,7 +48,7 @@ def test_an_admin_creates_lists_and_revokes_keys_and_the_key_is_shown_once(clien
     ({}, "'name' is missing"),
     ({"name": "  "}, "'name' is missing"),
     ({"name": 5}, "'name' is missing"),
-    ({"name": "x" * 201}, "at most 200"),
+    ({"name": "x" * 201}, "the limit is 200"),
     ({"name": "ok", "sources": "all"}, "'sources' must be a list"),
     ({"name": "ok", "sources": ["no-such-source"]}, "No source with id 'no-such-source'"),
 ])
@@ -164,3 +164,14 @@ def test_the_cli_creates_lists_and_revokes_keys(make_settings, monkeypatch, tmp_
     again = runner.invoke(main, ["keys", "revoke", key["id"]])
     assert again.exit_code == 1 and "No API key" in again.output
     get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("body", [
+    {"name": "bad \ud800 name"},
+    {"name": "ok", "sources": ["\ud800"]},
+    {"name": "ok", "sources": ["x" * 5000]},
+])
+def test_text_that_cannot_be_stored_is_a_400_not_a_500(client, admin_headers, body):
+    response = client.post("/api/admin/api_keys", json=body, headers=admin_headers)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert len(response.get_json()["error"]) < 300
