@@ -5,14 +5,22 @@ import os
 import secrets
 import time
 
+from application.settings import ADMIN_TOKEN_MIN_CHARS, SettingsError
+
 
 def read_admin_token(settings) -> str | None:
     if settings.admin_token:
         return settings.admin_token
     try:
-        return settings.admin_token_file.read_text(encoding="utf-8").strip() or None
+        token = settings.admin_token_file.read_text(encoding="utf-8").strip() or None
     except FileNotFoundError:
         return None
+    if token is not None and len(token) < ADMIN_TOKEN_MIN_CHARS:
+        raise SettingsError(
+            f"The admin token in {settings.admin_token_file} is {len(token)} characters long; it must be at least "
+            f"{ADMIN_TOKEN_MIN_CHARS}. Delete the file (`docstune serve` writes a new one) or write a longer token."
+        )
+    return token
 
 
 def ensure_admin_token(settings) -> tuple[str, bool]:

@@ -138,6 +138,18 @@ def test_the_generated_admin_token_is_private_and_stable(tmp_path):
     assert read_admin_token(Settings(DATA_DIR=tmp_path / "data", ADMIN_TOKEN="from-env-0123456789")) == "from-env-0123456789"
 
 
+def test_a_short_admin_token_in_the_token_file_is_refused_with_one_line(tmp_path):
+    from application.api.auth import read_admin_token
+    from application.settings import Settings, SettingsError
+
+    settings = Settings(DATA_DIR=tmp_path / "data", ADMIN_TOKEN="")
+    settings.admin_token_file.parent.mkdir(parents=True)
+    settings.admin_token_file.write_text("tiny5\n")
+    with pytest.raises(SettingsError, match="at least 16") as refused:
+        read_admin_token(settings)
+    assert "tiny5" not in str(refused.value)
+
+
 def test_gunicorn_refuses_several_workers_on_qdrant_local_mode(monkeypatch):
     from application import gunicorn_conf
 
