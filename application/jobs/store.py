@@ -12,6 +12,7 @@ from application.db import Database
 from application.db.base import utcnow
 from application.db.jobs import ACTIVE_STATUSES, JOB_KINDS, JOB_STATUSES, Job
 from application.errors import BadRequest, Conflict, NotFound
+from application.request_values import quoted
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -44,12 +45,12 @@ class JobStore:
         with self.db.session() as session:
             job = session.get(Job, job_id or "")
             if job is None:
-                raise NotFound(f"No job {job_id!r}; GET /api/jobs lists them.")
+                raise NotFound(f"No job {quoted(job_id)}; GET /api/jobs lists them.")
             return job.to_dict()
 
     def list(self, limit: int = 50, kind: str | None = None, statuses: tuple[str, ...] | None = None) -> list[dict]:
         if kind is not None and kind not in JOB_KINDS:
-            raise BadRequest(f"Unknown job kind {kind!r}; one of: {', '.join(JOB_KINDS)}.")
+            raise BadRequest(f"Unknown job kind {quoted(kind)}; one of: {', '.join(JOB_KINDS)}.")
         query = select(Job).order_by(Job.created_at.desc(), Job.id).limit(limit)
         if kind:
             query = query.where(Job.kind == kind)
@@ -71,7 +72,7 @@ class JobStore:
     # -- writing -------------------------------------------------------------------
     def create(self, kind: str, params: dict | None = None) -> dict:
         if kind not in JOB_KINDS:
-            raise BadRequest(f"Unknown job kind {kind!r}; one of: {', '.join(JOB_KINDS)}.")
+            raise BadRequest(f"Unknown job kind {quoted(kind)}; one of: {', '.join(JOB_KINDS)}.")
         with self.db.session() as session:
             job = Job(id=str(uuid.uuid4()), kind=kind, status="queued", params=params or {}, progress_done=0,
                       progress_total=0, progress_message="queued", cancel_requested=False, created_at=utcnow())
@@ -165,7 +166,7 @@ class JobStore:
             if not flagged:
                 job = session.get(Job, job_id)
                 if job is None:
-                    raise NotFound(f"No job {job_id!r}; GET /api/jobs lists them.")
+                    raise NotFound(f"No job {quoted(job_id)}; GET /api/jobs lists them.")
                 raise Conflict(f"Job {job_id} is already {job.status}; only a queued or running job can be cancelled.")
             session.execute(
                 update(Job).where(Job.id == job_id, Job.status == "queued")

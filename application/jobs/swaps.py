@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from application.errors import BadRequest, Conflict, NotFound
+from application.request_values import some_of
 
 
 
@@ -122,7 +123,7 @@ def parse_retrain_options(body: dict) -> dict:
     if "device" in body:
         raise BadRequest("device is the server's setting (EMBEDDINGS_DEVICE), not a retrain option.")
     if unknown:
-        raise BadRequest(f"Unknown option(s): {', '.join(sorted(unknown))}.")
+        raise BadRequest(f"Unknown option(s): {some_of(sorted(unknown, key=str))}.")
     try:
         options = TrainingOptions.from_params(body).to_params()
     except TrainingDataError as exc:

@@ -388,3 +388,11 @@ def test_a_document_with_a_japanese_name_is_uploaded_and_ingested(client, admin_
         assert "upload://日本語.md" in {s["uri"] for s in client.get("/api/sources", headers=admin_headers).get_json()}
     finally:
         client.delete("/api/sources/upload://日本語.md", headers=admin_headers)
+
+
+def test_job_errors_that_echo_input_stay_short(client, admin_headers):
+    huge = "k" * 50_000
+    unknown_option = client.post("/api/admin/retrain", json={huge: 1, "other": 2}, headers=admin_headers)
+    assert unknown_option.status_code == 400 and len(unknown_option.get_json()["error"]) < 300
+    unknown_kind = client.get(f"/api/jobs?kind={huge}", headers=admin_headers)
+    assert unknown_kind.status_code in (400, 404) and len(unknown_kind.get_json()["error"]) < 300
