@@ -94,3 +94,78 @@ def test_retrain_shows_the_new_version_with_its_metrics_and_report(page, server,
     expect(page.get_by_test_id("serving")).to_contain_text("base model")
     expect(page.get_by_test_id("serving-evaluation")).to_contain_text("(the set as it is now)")
     page.screenshot(path=str(artifacts / "models.png"), full_page=True)
+
+
+def _stored_api_keys(data_dir) -> list[dict]:
+    """The api_keys table of the live server's SQLite database, read with the server's own model. Read-only:
+    a writable connection of another process may checkpoint the server's WAL when it closes."""
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from application.db.api_keys import ApiKey
+
+    engine = create_engine(f"sqlite:///file:{data_dir / 'docstune.db'}?mode=ro&uri=true")
+    try:
+        with Session(engine) as session:
+            return [{"id": k.id, "name": k.name, "key_hash": k.key_hash, "sources": k.sources}
+                    for k in session.scalars(select(ApiKey))]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.timeout(120)
+def test_an_api_key_is_shown_once_listed_and_revoked(page, server, artifacts):
+    from application.chat.api_keys import hash_key
+
+    url, name = server["url"], "e2e harbour site widget"
+    lighthouse = next(s for s in requests.get(f"{url}/api/sources", headers=server["admin"], timeout=10).json()
+                      if s["title"] == "The Brightwater lighthouse")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
+    sign_in(page, "documents")
+    page.get_by_role("link", name="API keys").click()
+    expect(page.get_by_role("heading", name="API keys", level=1)).to_be_visible()
+
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("The Brightwater lighthouse").check()
+    page.get_by_role("button", name="Create key").click()
+    shown = page.get_by_test_id("new-key")
+    expect(shown).to_contain_text("it will not be shown again")
+    key = shown.get_by_label("The new API key").input_value()
+    assert key.startswith("dtk_") and len(key) > 30, key
+    shown.get_by_role("button", name="Copy").click()
+    expect(shown.get_by_role("status")).to_have_text("Copied to the clipboard.")
+    assert page.evaluate("navigator.clipboard.readText()") == key
+    expect(page.get_by_test_id("widget-snippet")).to_contain_text(f'apiKey: "{key}"')
+    expect(page.get_by_test_id("widget-snippet")).to_contain_text(f'apiHost: "{url}"')
+    row = page.get_by_test_id("api-key-row").filter(has_text=name)
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text(f"{key[:8]}…")
+    expect(row).to_contain_text("The Brightwater lighthouse")
+    expect(row).to_contain_text("never")
+    page.screenshot(path=str(artifacts / "api-keys.png"), full_page=True)
+
+    # created: in the list (never the key), in the database as its hash, and it works with its one source
+    [listed] = [k for k in requests.get(f"{url}/api/admin/api_keys", headers=server["admin"], timeout=10).json()
+                if k["name"] == name]
+    assert "key" not in listed and listed["sources"] == [lighthouse["id"]] and key.startswith(listed["prefix"])
+    [stored] = [k for k in _stored_api_keys(server["data_dir"]) if k["id"] == listed["id"]]
+    assert stored["key_hash"] == hash_key(key) and key not in str(stored)
+    found = requests.post(f"{url}/api/search", json={"question": "When does the bakery open?", "api_key": key}, timeout=30)
+    assert found.status_code == 200, found.text
+    assert found.json() and {s["source_id"] for s in found.json()} == {lighthouse["id"]}
+
+    # shown once: a reload lists the key without it
+    page.reload()
+    expect(row).to_have_count(1)
+    expect(page.get_by_test_id("new-key")).to_have_count(0)
+    assert key not in page.content()
+
+    # revoke, after a confirmation: gone from the page, the API and the database; the key no longer works
+    page.get_by_role("button", name=f"Revoke {name}").click()
+    expect(row).to_have_count(1)
+    page.get_by_role("group", name=f"Confirm revoking {name}").get_by_role("button", name="Yes, revoke").click()
+    expect(row).to_have_count(0)
+    assert name not in [k["name"] for k in requests.get(f"{url}/api/admin/api_keys", headers=server["admin"], timeout=10).json()]
+    assert listed["id"] not in [k["id"] for k in _stored_api_keys(server["data_dir"])]
+    refused = requests.post(f"{url}/api/search", json={"question": "When does the bakery open?", "api_key": key}, timeout=30)
+    assert refused.status_code == 401, refused.text

@@ -1,13 +1,16 @@
 import { useMemo, useState } from "react";
 import { errorText } from "../lib/api";
 import { ADMIN_SECTIONS, navigate, type AdminSection } from "../lib/router";
+import ApiKeys from "./ApiKeys";
 import Documents from "./Documents";
 import FeedbackPage from "./FeedbackPage";
 import Jobs from "./Jobs";
 import Models from "./Models";
 import { adminCaller, adminSession, checkToken } from "./session";
 
-const TITLES: Record<AdminSection, string> = { documents: "Documents", feedback: "Feedback", models: "Models", jobs: "Jobs" };
+const TITLES: Record<AdminSection, string> = {
+  documents: "Documents", feedback: "Feedback", models: "Models", jobs: "Jobs", "api-keys": "API keys",
+};
 
 function Login({ onLogin }: { onLogin: (token: string) => void }) {
   const [token, setToken] = useState("");
@@ -96,6 +99,7 @@ export default function AdminPage({ section }: { section: AdminSection }) {
         {section === "feedback" ? <FeedbackPage call={call} token={token} /> : null}
         {section === "models" ? <Models call={call} token={token} /> : null}
         {section === "jobs" ? <Jobs call={call} /> : null}
+        {section === "api-keys" ? <ApiKeys call={call} /> : null}
       </main>
     </div>
   );

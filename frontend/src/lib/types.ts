@@ -169,3 +169,18 @@ export interface FeedbackStats {
     sources: Record<string, Mark>;
   }[];
 }
+
+/** A DocsGPT-style API key as the admin list shows it (GET /api/admin/api_keys): never the key itself. */
+export interface ApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  sources: string[] | null; // the source ids it may search; null: every source
+  created_at: string | null;
+  last_used_at: string | null;
+}
+
+/** POST /api/admin/api_keys's answer: the only time `key` is shown. */
+export interface NewApiKey extends ApiKey {
+  key: string;
+}
