@@ -198,8 +198,12 @@ class Database:
         if not path or path == ":memory:" or path.startswith("file:") or fcntl is None:
             yield
             return
-        try:  # flock needs no write access; SQLite's own locks are fcntl locks, which flock does not touch
-            fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+        # the lock is taken on a file beside the database, never on the database itself: closing any
+        # descriptor of a file drops every POSIX lock this process holds on it, SQLite's own included,
+        # and then another process's connection would take itself for the last one and delete the WAL
+        # that this process still writes into
+        try:
+            fd = os.open(f"{path}.migrate-lock", os.O_RDONLY | os.O_CREAT, 0o644)
         except OSError:  # a read-only folder: SQLite will say what is wrong
             yield
             return
