@@ -20,6 +20,7 @@ from application.api import (admin_models, answer, api_keys, conversations, embe
 from application.api.auth import read_admin_token
 from application.api.context import ChatState, hand_out_owner_token, rate_limit_key
 from application.api.crosssite import add_cors, check_cross_site_write
+from application.api.docsgpt_app import bp as docsgpt_app_bp
 from application.api.errors import register_error_handlers
 from application.api.openapi import bp as openapi_bp
 from application.api.security_headers import add_security_headers
@@ -78,6 +79,7 @@ def create_app(settings=None, services=None) -> Flask:
     _add_rate_limits(app, settings)
     for blueprint in (health.bp, answer.bp, conversations.bp, feedback.bp, sources.bp, web.bp,
                       openapi_bp,
+                      docsgpt_app_bp,
                       jobs.bp, admin_models.bp, evaluation.bp, api_keys.bp, embeddings.bp):
         app.register_blueprint(blueprint)
     app.after_request(hand_out_owner_token)
@@ -112,7 +114,7 @@ def _add_rate_limits(app: Flask, settings) -> Limiter:
     for area in (sources.bp, jobs.bp, admin_models.bp, evaluation.bp, api_keys.bp):
         admin_limit(area)
     for area in (answer.bp, conversations.bp, feedback.bp, embeddings.bp, sources.bp, jobs.bp, admin_models.bp,
-                 evaluation.bp, api_keys.bp):
+                 evaluation.bp, api_keys.bp, docsgpt_app_bp):
         failures_limit(area)
     limiter.exempt(health.bp)
     app.extensions["docstune_limiter"] = limiter

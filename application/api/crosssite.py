@@ -30,8 +30,11 @@ PUBLIC_CHAT_ROUTES = (
     r"/api/get_conversations", r"/api/get_single_conversation", r"/api/delete_conversation",
     r"/api/update_conversation_name", r"/api/delete_all_conversations",
     r"/api/models", r"/api/config",
+    r"/api/get_prompts", r"/api/get_single_prompt", r"/api/create_prompt", r"/api/update_prompt",
+    r"/api/delete_prompt", r"/api/messages/*",
 )
-ALLOWED_HEADERS = ("Content-Type", "Authorization", OWNER_HEADER)
+# DocsGPT's React app sends an Idempotency-Key with every question (DocsTune does not act on it)
+ALLOWED_HEADERS = ("Content-Type", "Authorization", OWNER_HEADER, "Idempotency-Key")
 
 
 class CrossSiteRefused(DocsTuneError):

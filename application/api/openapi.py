@@ -179,7 +179,8 @@ ADMIN_WRITE_ERRORS = (400, 401, 403, 413, 415, 429, 503)
 # -- the routes -----------------------------------------------------------------------
 def _paths(settings) -> dict:
     paths: dict[str, dict] = {}
-    for part in (_chat_paths, _conversation_paths, _embedding_paths, _admin_paths, _health_paths, _web_paths):
+    for part in (_chat_paths, _conversation_paths, _docsgpt_app_paths, _embedding_paths, _admin_paths, _health_paths,
+                 _web_paths):
         for path, operations in part(settings).items():
             paths.setdefault(path, {}).update(operations)
     return paths
@@ -281,6 +282,75 @@ def _conversation_paths(settings) -> dict:
                        description="Always 405: a link or an image on another site must not delete anything. "
                                    "Use POST."),
         },
+    }
+
+
+def _docsgpt_app_paths(settings) -> dict:
+    from application.api.docsgpt_app import PROMPT_ID, TAIL_FIELDS
+
+    text = {"type": "string"}
+
+    def write(operation_id: str) -> dict:
+        return {"post": _op(operation_id, "chat", "DocsGPT's app: change a prompt; DocsTune's one prompt is a file",
+                            PUBLIC_CHAT, _errors(*PUBLIC_WRITE_ERRORS),
+                            description="Always 404 (after the cross-site check): the prompt is the file "
+                                        "`PROMPT_FILE` on the server.")}
+
+    return {
+        "/api/config": {"get": _op(
+            "docsgptConfig", "chat", "DocsGPT's app: how it identifies its user", ANYONE,
+            {"200": _json({"type": "object", "required": ["auth_type", "requires_auth"], "properties": {
+                "auth_type": {"enum": [None, "simple_jwt"], "description": "`null` on this server's own origin "
+                              "(the owner cookie); `simple_jwt` for a page of another site, where the app asks "
+                              "for a token: an API key, sent as `Authorization: Bearer`."},
+                "requires_auth": {"type": "boolean"}, "graphrag_available": {"const": False},
+                "hybrid_available": {"const": False}}}, "The answer for this request's origin."),
+             **_errors(429)},
+        )},
+        "/api/models": {"get": _op(
+            "docsgptModels", "chat", "DocsGPT's app: the one LLM this server answers with", ANYONE,
+            {"200": _json({"type": "object", "required": ["models", "default_model_id", "count"], "properties": {
+                "models": {"type": "array", "minItems": 1, "maxItems": 1, "items": {
+                    "type": "object", "required": ["id", "provider", "display_name"],
+                    "properties": {"id": {**text, "description": "The LLM's name, as `model_id` of the "
+                                                                  "stored answers."},
+                                   "provider": {"enum": ["anthropic", "openai_compatible", "extractive"]},
+                                   "display_name": text, "description": text,
+                                   "supported_attachment_types": {"type": "array", "maxItems": 0},
+                                   "context_window": {"type": "null"}}}},
+                "default_model_id": text, "count": {"const": 1}}}, "The LLM."),
+             **_errors(429)},
+        )},
+        "/api/get_prompts": {"get": _op(
+            "docsgptGetPrompts", "chat", "DocsGPT's app: the prompts (DocsTune has one)", ANYONE,
+            {"200": _json({"type": "array", "minItems": 1, "maxItems": 1, "items": {
+                "type": "object", "required": ["id", "name", "type"],
+                "properties": {"id": {"const": PROMPT_ID}, "name": {"const": PROMPT_ID},
+                               "type": {"const": "public"}}}}, "The one prompt."),
+             **_errors(429)},
+        )},
+        "/api/get_single_prompt": {"get": _op(
+            "docsgptGetSinglePrompt", "chat", "DocsGPT's app: the prompt's text (the file PROMPT_FILE)", ANYONE,
+            {"200": _json({"type": "object", "required": ["content"], "properties": {"content": text}},
+                          "Its `[system]` and `[user]` sections."),
+             **_errors(400, 404, 429)},
+            parameters=[_query("id", f"`{PROMPT_ID}`.", {"type": "string", "minLength": 1}, required=True)],
+        )},
+        "/api/create_prompt": write("docsgptCreatePrompt"),
+        "/api/update_prompt": write("docsgptUpdatePrompt"),
+        "/api/delete_prompt": write("docsgptDeletePrompt"),
+        "/api/messages/{message_id}/tail": {"get": _op(
+            "docsgptMessageTail", "conversations", "DocsGPT's app: the state of a message of yours", PUBLIC_CHAT,
+            {"200": _json({"type": "object", "required": ["message_id", "status"], "properties": {
+                **{field: {} for field in TAIL_FIELDS}, "message_id": text,
+                "status": {"enum": ["complete", "failed", "streaming"]}, "response": text,
+                "error": {"type": ["string", "null"]}}},
+                "As in `queries` of `/api/get_single_conversation`, with `error`."),
+             **_errors(404), **_errors(*PUBLIC_READ_ERRORS)},
+            description="The app polls it when it reopens a conversation whose last answer is being written. "
+                        "A message a retry replaced reads as missing.",
+            parameters=[_path_param("message_id", "A message id.")],
+        )},
     }
 
 
