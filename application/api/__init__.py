@@ -108,7 +108,8 @@ def _add_rate_limits(app: Flask, settings) -> Limiter:
     # before every request, so that guessing is slow; it adds to each area's own limits
     failures_limit = limiter.shared_limit(
         lambda: settings.rate_limit_admin_failures, scope="admin-failures", key_func=get_remote_address,
-        deduct_when=lambda response: response.status_code == 401, override_defaults=False,
+        deduct_when=lambda response: response.status_code == 401 and _sent_a_credential(),
+        override_defaults=False,
         error_message=lambda: f"{settings.rate_limit_admin_failures} failed admin tokens or API keys per address",
     )
     for area in (sources.bp, jobs.bp, admin_models.bp, evaluation.bp, api_keys.bp):
@@ -119,6 +120,17 @@ def _add_rate_limits(app: Flask, settings) -> Limiter:
     limiter.exempt(health.bp)
     app.extensions["docstune_limiter"] = limiter
     return limiter
+
+
+def _sent_a_credential() -> bool:
+    """Whether the request offered a token or key: a 401 without one (the DocsGPT app asking for the admin's
+    GET /api/sources on every load) guesses nothing and spends nothing of the failures budget."""
+    from flask import request
+
+    if request.headers.get("Authorization"):
+        return True
+    body = request.get_json(silent=True) if request.is_json else None
+    return isinstance(body, dict) and body.get("api_key") not in (None, "")
 
 
 def close_app(app: Flask) -> None:

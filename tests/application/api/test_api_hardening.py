@@ -260,6 +260,18 @@ def test_failed_admin_tokens_have_a_stricter_budget_per_client_address(make_app,
     assert client.get("/health", environ_base=guesser).status_code == 200
 
 
+def test_a_401_without_any_token_spends_nothing_of_the_failure_budget(make_app):
+    # DocsGPT's React app asks for the admin's GET /api/sources, without a token, on every page load
+    client = make_app(RATE_LIMIT_ENABLED=True, RATE_LIMIT_ADMIN_FAILURES="2 per minute").test_client()
+    visitor = {"REMOTE_ADDR": "192.0.2.44"}
+    assert [client.get("/api/sources", environ_base=visitor).status_code for _ in range(5)] == [401] * 5
+    assert client.post("/api/search", json={"question": QUESTION, "chunks": 1},
+                       environ_base=visitor).status_code == 200
+    keyed = [client.post("/api/search", json={"question": QUESTION, "chunks": 1, "api_key": "dtk_" + "n" * 40},
+                         environ_base=visitor).status_code for _ in range(3)]
+    assert keyed == [401, 401, 429]  # an API key offered and refused does count
+
+
 def test_admin_routes_are_not_limited_when_rate_limits_are_off(client, admin_headers):
     wrong = {"Authorization": "Bearer " + "x" * 32}
     assert {client.get("/api/jobs", headers=wrong).status_code for _ in range(15)} == {401}
