@@ -137,7 +137,7 @@ def test_every_write_route_answers_503_on_a_read_only_database(fault_app, db_fau
         responses = {
             "rename": client.patch(conversation, headers=owner, json={"name": "Lunch"}),
             "delete": client.delete(conversation, headers=owner),
-            "docsgpt delete all": client.get("/api/delete_all_conversations", headers=owner),
+            "docsgpt delete all": client.post("/api/delete_all_conversations", json={}, headers=owner),
             "feedback": client.post("/api/feedback", headers=owner,
                                     json={"message_id": asked["message_id"], "feedback": "like"}),
             "delete a source": client.delete(
