@@ -32,6 +32,23 @@ def stop_process(process: subprocess.Popen, timeout: float) -> int:
         return process.wait()
 
 
+def worker_output(settings, redis_url: str, until: str, settle_seconds: float = 0.0, timeout: float = 60) -> str:
+    """Everything ``docstune worker`` (on ``settings``' data and ``redis_url``) printed until it printed
+    ``until`` (or exited, or ``timeout`` passed) and ``settle_seconds`` more; the worker is stopped."""
+    environment = {**os.environ, "DATA_DIR": str(settings.data_dir), "DATABASE_URL": settings.database_url_resolved,
+                   "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "application.cli", "worker", "--heartbeat-seconds", "0.2"],
+                               cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while until not in "".join(lines) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(settle_seconds)
+    stop_process(process, timeout=30)
+    return "".join(lines)
+
+
 @dataclass
 class LiveServer:
     url: str

@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
-import subprocess
-import sys
-import threading
-import time
 
 import pytest
 
 from tests.application.api.helpers import sse_frames
 from tests.application.faults.helpers import ADMIN_TOKEN, OWNER_PREFIX
 from tests.application.llm.fake_llm_servers import Status
-from tests.live_server import ROOT, free_port, stop_process
+from tests.live_server import free_port, worker_output
 
 LLM_PASSWORD = "SECRETPW-llm-4711"
 OPENAI_KEY = "sk-openai-SECRET-0815"
@@ -201,17 +196,7 @@ def test_an_unreachable_database_with_a_password(make_settings, logs):
 def test_the_worker_prints_redis_url_without_its_password(make_settings):
     settings = make_settings(JOBS_WORKER="off")
     url = f"redis://:{REDIS_PASSWORD}@127.0.0.1:{free_port()}/0"  # nothing listens: every round fails
-    environment = {**os.environ, "DATA_DIR": str(settings.data_dir), "DATABASE_URL": settings.database_url_resolved,
-                   "REDIS_URL": url, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "application.cli", "worker", "--heartbeat-seconds", "0.2"],
-                               cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
-    deadline = time.monotonic() + 60
-    while "No heartbeat" not in "".join(lines) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    stop_process(process, timeout=30)
-    output = "".join(lines)
+    output = worker_output(settings, url, until="No heartbeat")
     assert "docstune worker:" in output and "No heartbeat" in output, output  # it printed where, and the failure
     assert ":***@127.0.0.1" in output, output
     assert_no_secret(output)

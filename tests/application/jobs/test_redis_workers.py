@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.application.jobs.conftest import many_docs
-from tests.live_server import stop_process
+from tests.live_server import stop_process, worker_output
 from tests.redis_server import redis_server, redis_url  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -287,17 +287,7 @@ def test_a_password_in_redis_url_never_reaches_the_workers_output(make_settings,
     secret = "s3cret-redis-pass-0123"
     url = redis_server.url.replace("redis://", f"redis://:{secret}@", 1)
     settings = make_settings(REDIS_URL=url, JOBS_WORKER="off")
-    environment = {**os.environ, "DATA_DIR": str(settings.data_dir), "DATABASE_URL": settings.database_url_resolved,
-                   "REDIS_URL": url, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "application.cli", "worker", "--heartbeat-seconds", "0.2"],
-                               cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
-    deadline = time.monotonic() + 60
-    while "docstune worker:" not in "".join(lines) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(2)  # a few rounds of the queue refusing the password
-    stop_process(process, timeout=30)
-    output = "".join(lines)
+    # a few rounds of the queue refusing the password after the start-up line
+    output = worker_output(settings, url, until="docstune worker:", settle_seconds=2)
     assert "docstune worker:" in output and ":***@127.0.0.1" in output, output
     assert secret not in output, output
