@@ -148,6 +148,8 @@ def _op(operation_id: str, tag: str, summary: str, security: list, responses: di
         op["description"] = description
     if parameters:
         op["parameters"] = parameters
+        # a parameter that is no text (a NUL, a lone surrogate) or no number where one is asked for
+        responses.setdefault("400", _json(_ref("Error"), ERROR_REASONS[400]))
     if body:
         op["requestBody"] = body
     return op
@@ -355,7 +357,7 @@ def _docsgpt_app_paths(settings) -> dict:
 
 
 def _embedding_paths(settings) -> dict:
-    errors = _errors(400, 401, 404, 413, 415, 429, 503, schema="OpenAIError")
+    errors = _errors(400, 401, 403, 404, 413, 415, 429, 503, schema="OpenAIError")
     return {
         "/v1/embeddings": {"post": _op(
             "createEmbeddings", "embeddings", "Embed texts (OpenAI's embeddings API)", EMBEDDINGS,
@@ -397,7 +399,7 @@ def _admin_paths(settings) -> dict:
         )},
         "/api/task_status": {"get": _op(
             "taskStatus", "admin", "DocsGPT's task view of a job", ADMIN,
-            {"200": _json(_ref("TaskStatus"), "The job, Celery-style."), **_errors(404), **read},
+            {"200": _json(_ref("TaskStatus"), "The job, Celery-style."), **_errors(400, 404), **read},
             parameters=[_query("task_id", "The `task_id` of an upload.", {"type": "string"}, required=True)],
         )},
         "/api/sources": {"get": _op(
