@@ -135,6 +135,8 @@ def raw_bodies(valid: bytes) -> list[bytes]:
         b'{"chunks": 1' + b"0" * 5000 + b"}", b"1e999999", b"NaN", b'"a string"', b"[1, 2]", b"null",
         b"\xef\xbb\xbf" + valid, valid.decode("utf-8", "surrogatepass").encode("utf-16", "surrogatepass"),
         valid + b" trailing", b'{"question": "x", "question": 5}', b"{'question': 'single quotes'}",
+        b'{"question": "\\ud800", "name": "\\udfff", "comment": "a\\u0000b"}',
+        b'{"question": "' + b"x" * (2 << 20) + b'"}',  # over MAX_CONTENT_LENGTH
     ]
 
 
@@ -257,14 +259,15 @@ class Request:
 
     def describe(self) -> str:
         body = self.files if self.files is not None else self.body
-        shown = repr(body)[:300] if body is not None else "no body"
+        shown = repr(body)[:1000] if body is not None else "no body"
         headers = [(k, v[:60]) for k, v in self.headers]
         return f"{self.method} {self.url[:300]} headers={headers} body={shown}"
 
 
 class SchemaValues:
     """Values for a JSON schema of the description: shaped by it, or (``hostile``) with hostile values at
-    random places; or (``minimal``) with only the required properties. ``overrides`` maps "Schema.property" or "property" to a strategy of meaningful values."""
+    random places; or (``minimal``) with only the required properties. ``overrides`` maps "Schema.property" or
+    "property" to a strategy of meaningful values."""
 
     def __init__(self, data, components: dict, overrides: dict, hostile: bool, minimal: bool = False):
         self.data, self.components, self.overrides, self.hostile = data, components, overrides, hostile
@@ -406,7 +409,7 @@ class Fuzzer:
         return snapshot(self.db, self.owners | {api_key_owner(k) for k in self.key_ids}, self.key_ids)
 
     # drawing
-    def draw_request(self, data, ledger: Ledger, operation: tuple) -> Request:
+    def draw_request(self, data, operation: tuple) -> Request:
         method, path, op = operation
         operation_id = op["operationId"]
         # half the requests are well-formed (a client that means it), so that the writes succeed and the
@@ -415,7 +418,7 @@ class Fuzzer:
         request = Request(operation_id, method.upper(), "")
         admin_op = any("adminToken" in r for r in op["security"])
         self.draw_auth(data, request, admin_op, clean)
-        url = re.sub(r"{([^}]+)}", lambda m: self.path_value(data, op, m.group(1), ledger, request, clean), path)
+        url = re.sub(r"{([^}]+)}", lambda m: self.path_value(data, op, m.group(1), request, clean), path)
         query = self.query_pairs(data, op, clean)
         request.url = url + ("?" + encode_query(query) if query else "")
         self.draw_identity(data, request, clean)
@@ -473,12 +476,13 @@ class Fuzzer:
             if where in ("cookie", "both"):
                 other = token if where == "cookie" else data.draw(st.sampled_from(self.owner_tokens))
                 request.headers.append(("Cookie", f"docstune_owner={other}"))
-        for name, values, same in (("Origin", ORIGINS, "http://localhost"), ("Sec-Fetch-Site", FETCH_SITES, "same-origin")):
+        for name, values, same in (("Origin", ORIGINS, "http://localhost"),
+                                   ("Sec-Fetch-Site", FETCH_SITES, "same-origin")):
             value = data.draw(st.sampled_from([None, same] if clean else values))
             if value is not None:
                 request.headers.append((name, value))
 
-    def path_value(self, data, op, name: str, ledger: Ledger, request: Request, clean: bool) -> str:
+    def path_value(self, data, op, name: str, request: Request, clean: bool) -> str:
         param = next(p for p in op["parameters"] if p["name"] == name)
         slashes = "/" in param["description"]
         known = {
@@ -751,7 +755,7 @@ class Fuzzer:
             chosen = operation
             if data.draw(st.integers(0, 3), label="companion") == 3:
                 chosen = self.companions[data.draw(st.integers(0, len(self.companions) - 1))]
-            expected = self.exchange(self.draw_request(data, expected, chosen), expected, f"step {step}")
+            expected = self.exchange(self.draw_request(data, chosen), expected, f"step {step}")
 
     def setup_requests(self, operation: tuple) -> list[Request]:
         """A conversation for the routes of owners, and two API keys (one revoked) for those that take keys.
