@@ -127,10 +127,9 @@ def _sent_a_credential() -> bool:
     GET /api/sources on every load) guesses nothing and spends nothing of the failures budget."""
     from flask import request
 
-    if request.headers.get("Authorization"):
-        return True
-    body = request.get_json(silent=True) if request.is_json else None
-    return isinstance(body, dict) and body.get("api_key") not in (None, "")
+    from application.api.context import offered_api_key
+
+    return bool(request.headers.get("Authorization")) or offered_api_key() is not None
 
 
 def close_app(app: Flask) -> None:

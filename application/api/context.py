@@ -63,6 +63,16 @@ def _bearer() -> str | None:
     return given.strip() or None if scheme.lower() == "bearer" else None
 
 
+def offered_api_key():
+    """What the request offers as an API key, unchecked: ``api_key`` in the JSON body, else the bearer token
+    unless it is the admin's own; None without one."""
+    body = request.get_json(silent=True) if request.is_json else None
+    key = body.get("api_key") if isinstance(body, dict) else None
+    if key not in (None, ""):
+        return key
+    return None if is_admin_request() else _bearer()
+
+
 def current_api_key():
     """The API key this request carries (``api_key`` in the JSON body, or ``Authorization: Bearer <key>``
     on a route that is not an admin route), as a ``KeyHolder``; None without one. A key that does not
@@ -72,13 +82,7 @@ def current_api_key():
         return cached
     from application.chat.api_keys import find_api_key
 
-    body = request.get_json(silent=True) if request.is_json else None
-    key = body.get("api_key") if isinstance(body, dict) else None
-    if key in (None, ""):
-        key = _bearer()
-        admin = chat_state().admin_token
-        if key is not None and admin and hmac.compare_digest(key.encode(), admin.encode()):
-            key = None  # the admin's own token on a public route: no API key
+    key = offered_api_key()
     holder = None
     if key is not None:
         if not isinstance(key, str) or not 8 <= len(key) <= 256 or not key.isascii():
@@ -172,8 +176,7 @@ def require_admin(view):
             raise ServiceUnavailable(
                 "Admin routes are off: set ADMIN_TOKEN, or start the server with `docstune serve`, which creates one."
             )
-        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        if not is_admin_request():
             raise AdminAuthRequired("This route needs 'Authorization: Bearer <admin token>' (ADMIN_TOKEN).")
         return view(*args, **kwargs)
 
