@@ -65,6 +65,8 @@ def check_cross_site_write(settings) -> None:
 
     if request.method not in UNSAFE_METHODS or not is_cross_site():
         return
+    if request.blueprint == "embeddings":
+        return  # /v1 takes no cookie and no DocsGPT key: only its own Bearer key, checked by the route
     if is_admin_request():
         return  # the admin token is a header no page of another site can add without knowing it
     has_key = current_api_key() is not None

@@ -165,10 +165,20 @@ def list_models():
     return jsonify({"object": "list", "data": data})
 
 
+OPENAI_ERROR_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error",
+                      429: "rate_limit_error"}
+
+
+def openai_error_type(status: int) -> str:
+    """The ``type`` OpenAI gives an error of this HTTP status (any other 4xx is the client's request)."""
+    if status in OPENAI_ERROR_TYPES:
+        return OPENAI_ERROR_TYPES[status]
+    return "invalid_request_error" if 400 <= status < 500 else "server_error"
+
+
 @bp.errorhandler(DocsTuneError)
 def openai_style_error(exc: DocsTuneError):
     """OpenAI's error shape, ``{"error": {"message", "type", "code"}}``, which its clients show to users."""
-    kinds = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error"}
-    response = jsonify({"error": {"message": client_text(exc.message), "type": kinds.get(exc.status_code, "server_error"),
+    response = jsonify({"error": {"message": client_text(exc.message), "type": openai_error_type(exc.status_code),
                                   "code": exc.status_code}})
     return response, exc.status_code

@@ -71,3 +71,28 @@ def test_the_admin_token_also_works(make_app, admin_headers, chat_services):
                            headers=admin_headers)
     body = response.get_json()
     assert response.status_code == 200 and len(body["data"]) == 2 and len(body["data"][1]["embedding"]) == 384
+
+
+def test_a_page_on_another_site_with_the_key_gets_vectors(make_app, chat_services):
+    """/v1 authenticates by its Bearer key only, so the cookie-CSRF refusal of cross-site writes does not apply."""
+    client = make_app(EMBEDDINGS_API_KEY=KEY).test_client()
+    cross_site = {"Origin": "https://elsewhere.example", "Sec-Fetch-Site": "cross-site"}
+
+    with_key = client.post("/v1/embeddings", json={"input": "alpha", "model": "active"},
+                           headers={**cross_site, "Authorization": f"Bearer {KEY}"})
+    without = client.post("/v1/embeddings", json={"input": "alpha", "model": "active"}, headers=cross_site)
+
+    assert with_key.status_code == 200 and len(with_key.get_json()["data"][0]["embedding"]) == 384
+    assert without.status_code == 401
+    assert without.get_json()["error"]["type"] == "authentication_error"
+    assert "EMBEDDINGS_API_KEY" in without.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize(("status", "kind"), [(400, "invalid_request_error"), (401, "authentication_error"),
+                                              (403, "permission_error"), (404, "not_found_error"),
+                                              (413, "invalid_request_error"), (429, "rate_limit_error"),
+                                              (503, "server_error")])
+def test_errors_have_openais_type_for_their_status(status, kind):
+    from application.api.embeddings import openai_error_type
+
+    assert openai_error_type(status) == kind
