@@ -52,7 +52,7 @@ def create_app(settings=None, services=None) -> Flask:
                 raise
     import application.db.chat  # noqa: F401  (register the chat tables)
 
-    app = Flask("application")
+    app = Flask("application", static_folder=None)  # the web UI serves its own files (api/web.py)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     if settings.trusted_proxies:
         # behind N proxies the socket's address is the last proxy's: take the client's from the

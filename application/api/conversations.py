@@ -53,11 +53,11 @@ DOCSGPT_STATUS = {"ok": "complete", "partial": "complete", "failed": "failed", "
 @bp.get("/api/get_single_conversation")
 def docsgpt_get_single_conversation():
     conversation = conversations.get_conversation(get_services().db, _id_arg(), current_owner())
-    return jsonify({"queries": [_docsgpt_query(m) for m in conversation["messages"]],
+    return jsonify({"queries": [docsgpt_query(m) for m in conversation["messages"]],
                     "agent_id": None, "is_shared_usage": False, "shared_token": None})
 
 
-def _docsgpt_query(message: dict) -> dict:
+def docsgpt_query(message: dict) -> dict:
     """One message in the shape of DocsGPT's ``queries`` items (application/api/user/conversations)."""
     query = {
         "prompt": message["question"], "response": message["answer"], "thought": None,

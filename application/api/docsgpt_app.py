@@ -18,7 +18,7 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy.orm import selectinload
 
 from application.api.context import chat_state, current_owner, get_services
-from application.api.conversations import _docsgpt_query
+from application.api.conversations import docsgpt_query
 from application.api.crosssite import is_cross_site
 from application.chat import store
 from application.chat.conversations import message_dict
@@ -89,7 +89,7 @@ for _route in ("/api/create_prompt", "/api/update_prompt", "/api/delete_prompt")
 def message_tail(message_id: str):
     message = owned_message(get_services().db, text(message_id, "message_id", max_chars=64, strip=False),
                             current_owner())
-    query = _docsgpt_query(message)
+    query = docsgpt_query(message)
     return jsonify({**{field: query[field] for field in TAIL_FIELDS}, "error": message["error"]})
 
 

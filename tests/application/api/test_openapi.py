@@ -9,8 +9,6 @@ import re
 from openapi_spec_validator import validate
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-# Flask adds ``/static/<path:filename>`` to every app; DocsTune has no static folder, so it only ever says 404
-FLASK_STATIC_ENDPOINT = "static"
 
 
 def app_routes(app) -> set[tuple[str, str]]:
@@ -18,8 +16,6 @@ def app_routes(app) -> set[tuple[str, str]]:
     which Flask answers for every rule by itself, are left out."""
     routes = set()
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == FLASK_STATIC_ENDPOINT:
-            continue
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         routes.update((method.lower(), path) for method in rule.methods - {"HEAD", "OPTIONS"})
     return routes
