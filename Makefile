@@ -39,9 +39,9 @@ run: install web
 	fi
 	DATA_DIR=$(DATA_DIR) $(BIN)/docstune serve
 
-# what the tests need from Debian: chromium for the browser tests (Playwright never downloads a browser),
+# what DocsTune and its tests need from Debian: tesseract for OCR of scans, chromium for the browser tests (Playwright never downloads a browser),
 # PostgreSQL and Redis servers (started by the tests on local ports), docker-compose 1.29 to validate the compose file
-SYSTEM_PACKAGES := chromium postgresql redis-server docker-compose
+SYSTEM_PACKAGES := chromium postgresql redis-server docker-compose tesseract-ocr tesseract-ocr-eng
 system-packages:
 	@missing=""; \
 	for pkg in $(SYSTEM_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-COMMAND_MODULES = ("application.commands.training", "application.commands.chat", "application.commands.jobs",
+COMMAND_MODULES = ("application.commands.sources", "application.commands.training", "application.commands.chat", "application.commands.jobs",
                    "application.commands.evaluation", "application.commands.keys")
 
 
@@ -80,36 +80,12 @@ class _TqdmProgress:
             self.bar.close()
 
 
-@main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
-def ingest(paths: tuple[str, ...]) -> None:
-    """Add documents (.txt .md .html .pdf; folders are walked) to the index."""
-    services = get_services()
-    progress = _TqdmProgress("embedding", "chunk")
-    try:
-        report = services.ingest_paths(list(paths), progress=progress)
-    finally:
-        progress.close()
-    for path, reason in report.skipped:
-        click.echo(f"skipped: {path}: {reason}", err=True)
-    for path, reason in report.failed:
-        click.echo(f"failed: {reason} ({path})", err=True)
-    click.echo(
-        f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
-        f"{len(report.skipped)} skipped, {len(report.failed)} failed; {report.chunks} chunks embedded."
-    )
-    if report.failed:
-        raise click.ClickException(f"{len(report.failed)} file(s) could not be ingested (see above); the rest were.")
-    if not (report.added or report.updated or report.unchanged):
-        raise click.ClickException(f"No supported documents found in {', '.join(paths)}.")
-
-
 def _print_hits(hits, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
         return
     if not hits:
-        click.echo("No results (is anything ingested? `docstune sources list`).")
+        click.echo("No results (is anything ingested? `docstune documents list`).")
     for hit in hits:
         where = f", page {hit.page}" if hit.page else ""
         click.echo(click.style(f"[{hit.rank}] {hit.score:.3f}  {hit.title}{where}", bold=True) + f"  ({hit.uri})")
@@ -144,35 +120,6 @@ def search(question: str | None, k: int, source_ids: tuple[str, ...], as_json: b
             _print_hits(services.search(question, k, list(source_ids) or None), as_json)
         except BadRequest as exc:
             click.echo(f"Error: {exc}", err=True)
-
-
-@main.group()
-def sources() -> None:
-    """List or delete ingested documents."""
-
-
-@sources.command("list")
-@click.option("--json", "as_json", is_flag=True)
-def sources_list(as_json: bool) -> None:
-    """Show every ingested document with its chunk count."""
-    rows = get_services().list_sources()
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        click.echo("No documents yet: `docstune ingest PATH`.")
-    for row in rows:
-        click.echo(f"{row['id']}  {row['chunk_count']:>5} chunks  {row['kind']:<4}  {row['title']}  ({row['uri']})")
-
-
-@sources.command("delete")
-@click.argument("sources_", metavar="ID_OR_PATH...", nargs=-1, required=True)
-def sources_delete(sources_: tuple[str, ...]) -> None:
-    """Remove documents, their chunks and their vectors."""
-    services = get_services()
-    for item in sources_:
-        deleted = services.delete_source(item)
-        click.echo(f"deleted {deleted['id']} ({deleted['uri']}, {deleted['chunk_count']} chunks)")
 
 
 @main.command()

@@ -52,9 +52,15 @@ def redact_url(url: str) -> str:
 
 def shown_uri(uri: str | None) -> str:
     """A document's address as clients see it: ``upload://notes.md`` and ``https://…`` as they are (less a
-    password), a file on the server as its name only (``/srv/docs/refunds.md`` → ``refunds.md``)."""
+    password), a file on the server as its name only (``/srv/docs/refunds.md`` → ``refunds.md``), a file of a git
+    repository as the repository's name and its path (``docs/guide/install.md``)."""
     if not uri:
         return ""
+    if uri.startswith("git+"):  # git+<repository>[@branch]#<path>: the repository's name and the file's path
+        repository, _, rel_path = uri[4:].partition("#")
+        name = repository.rsplit("@", 1)[0] if "@" in repository.rsplit("/", 1)[-1] else repository
+        name = name.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].removesuffix(".git")
+        return f"{name}/{rel_path}" if name else rel_path
     scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
     if scheme == "file":
         return Path(urlsplit(uri).path).name

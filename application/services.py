@@ -105,7 +105,19 @@ class Services:
             lambda embeddings: Chunker(embeddings, settings.chunk_tokens, settings.chunk_overlap_tokens),
             batch_size=settings.ingest_batch_size,
             extra_collections=self.serving.building_collections,
+            parse_limits=settings.parse_limits(),
         )
+
+    @property
+    def sources(self):
+        """The sources documents come from (folders, uploads, web sites, git repositories) and their syncs."""
+        from application.ingest.sync import SourceSync
+
+        return SourceSync(self.db, lambda: self.ingestor, self.collections, lambda: self.vector_store, self.settings)
+
+    def collections(self) -> list[str]:
+        """The serving collection and those a re-index is building: a removal goes to each."""
+        return [self.index.collection, *(name for name, _ in self.serving.building_collections())]
 
     @property
     def jobs(self):
@@ -121,7 +133,20 @@ class Services:
 
     # -- operations -----------------------------------------------------------------------
     def ingest_paths(self, paths: Iterable[str | os.PathLike], progress: Callable[[int, int], None] | None = None):
-        return self.ingestor.ingest_paths(paths, progress=progress)
+        """Each path becomes a source (a folder or a file) and is synced: new and changed documents are
+        embedded, unchanged ones skipped, and documents gone from a folder are removed after the grace period."""
+        from application.ingest.pipeline import IngestReport
+
+        paths = [Path(p).expanduser() for p in paths]
+        for path in paths:
+            if not path.exists():
+                raise BadRequest(f"{path} does not exist")
+        report = IngestReport()
+        sources = self.sources
+        for path in paths:
+            source = sources.add("folder" if path.is_dir() else "file", str(path))
+            report.merge(sources.sync(source["id"], progress=progress))
+        return report
 
     def ingest_file(self, path: str | os.PathLike, uri: str | None = None, title: str | None = None,
                     progress: Callable[[int, int], None] | None = None):
@@ -151,18 +176,15 @@ class Services:
                     Source, source_id_for(uri)
                 )
             if source is None:
-                raise NotFound(f"No source with id or path {source_id_or_uri!r}; `docstune sources list` shows them.")
+                raise NotFound(f"No source with id or path {source_id_or_uri!r}; `docstune documents list` shows them.")
             return source
 
     def delete_source(self, source_id_or_uri: str) -> dict:
+        """Remove one document, its chunks and its vectors."""
+        from application.ingest.pipeline import delete_documents
+
         source = self.find_source(source_id_or_uri)
-        index = self.index
-        # rows first: once they are gone the chunks can no longer be returned (search joins on SQL)
-        with self.db.session() as session:
-            row = session.get(Source, source.id)
-            session.delete(row)
-        for name in {index.collection, *(name for name, _ in self.serving.building_collections())}:
-            self.vector_store.delete_source(name, source.id)
+        delete_documents(self.db, self.vector_store, self.collections(), [source.id])
         return source.to_dict()
 
     def chunk_count(self) -> int:

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 from sqlalchemy import select
 
 from application.db import Database
-from application.db.models import Chunk, VectorCollection
+from application.db.models import Chunk, Source, VectorCollection
 from application.errors import BadRequest, Conflict
 from application.index import (
     ActiveIndex,
@@ -248,29 +248,35 @@ class ServingIndex:
         vector = index.embeddings.embed_query(question) if fusion.uses_dense else None
         sparse = index.lexical.embed_query(question) if fusion.uses_lexical else None
         dense, lexical = self.store.search_legs(index.collection, vector, sparse, depth, source_ids)
-        payloads = {p.id: p.payload for p in (*dense, *lexical)}
         fused = fuse([(p.id, p.score) for p in dense], [(p.id, p.score) for p in lexical], fusion, depth)
         ids = [f.chunk_id for f in fused]
+        # SQL is the source of truth for what a hit shows: a chunk whose text stayed through a re-sync
+        # keeps its vector (and payload) while its position, headings or document title may have moved
         with self.db.session() as session:
-            texts = dict(session.execute(select(Chunk.id, Chunk.text).where(Chunk.id.in_(ids))).all()) if ids else {}
+            rows = {row.id: row for row in session.execute(
+                select(Chunk.id, Chunk.text, Chunk.position, Chunk.page, Chunk.headings, Chunk.location,
+                       Chunk.source_id, Source.title, Source.uri)
+                .join(Source, Source.id == Chunk.source_id).where(Chunk.id.in_(ids)))} if ids else {}
         hits = []
         for item in fused:
-            if item.chunk_id not in texts:  # vector of a chunk deleted meanwhile
+            row = rows.get(item.chunk_id)
+            if row is None:  # vector of a chunk deleted meanwhile
                 continue
-            payload = payloads[item.chunk_id]
             hits.append(
                 SearchHit(
                     chunk_id=item.chunk_id,
-                    source_id=payload.get("source_id", ""),
-                    text=texts[item.chunk_id],
+                    source_id=row.source_id,
+                    text=row.text,
                     score=item.score,
                     rank=len(hits) + 1,
-                    title=payload.get("title", ""),
-                    uri=payload.get("uri", ""),
-                    page=payload.get("page"),
-                    position=payload.get("position", 0),
+                    title=row.title,
+                    uri=row.uri,
+                    page=row.page,
+                    position=row.position,
                     dense_score=item.dense_score,
                     lexical_score=item.lexical_score,
+                    headings=list(row.headings or []),
+                    location=row.location,
                 )
             )
             if len(hits) == k:

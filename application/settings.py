@@ -113,8 +113,57 @@ class Settings(BaseSettings):
     )
     chunk_overlap_tokens: int = Field(32, alias="CHUNK_OVERLAP_TOKENS", ge=0)
     ingest_batch_size: int = Field(64, alias="INGEST_BATCH_SIZE", ge=1, description="Chunks embedded per batch")
+    ingest_max_rows: int = Field(
+        100_000, alias="INGEST_MAX_ROWS", ge=1, description="Rows read per sheet, CSV or JSONL file; the rest is reported"
+    )
+    ingest_max_unpacked_bytes: int = Field(
+        256 << 20, alias="INGEST_MAX_UNPACKED_BYTES", ge=1 << 20,
+        description="An Office file or e-book (a zip) that unpacks to more is refused as a possible zip bomb",
+    )
+    ocr_enabled: bool = Field(True, alias="OCR_ENABLED", description="Read pages and images without text by tesseract")
+    ocr_languages: str = Field("eng", alias="OCR_LANGUAGES", description="tesseract languages, e.g. eng+deu")
+    ocr_max_pages: int = Field(50, alias="OCR_MAX_PAGES", ge=0, description="Pages OCR'd per document")
+    ocr_timeout_seconds: float = Field(120.0, alias="OCR_TIMEOUT_SECONDS", gt=0, description="OCR time per document")
 
-    @field_validator("database_url", "qdrant_url", "qdrant_api_key", "embeddings_device", "fusion_weight", mode="before")
+    # -- sources: web sites, git repositories, re-sync --------------------------------
+    web_max_pages: int = Field(200, alias="WEB_MAX_PAGES", ge=1, description="Pages read per web source and sync")
+    web_max_depth: int = Field(3, alias="WEB_MAX_DEPTH", ge=0, description="Links followed from a crawl root")
+    web_delay_seconds: float = Field(1.0, alias="WEB_DELAY_SECONDS", ge=0, description="Pause between requests to a site")
+    web_timeout_seconds: float = Field(20.0, alias="WEB_TIMEOUT_SECONDS", gt=0, description="Seconds per request")
+    web_max_bytes: int = Field(10 << 20, alias="WEB_MAX_BYTES", ge=1024, description="Largest page or file fetched")
+    web_max_redirects: int = Field(5, alias="WEB_MAX_REDIRECTS", ge=0)
+    web_user_agent: str = Field(
+        "DocsTune/0.1 (document ingestion; +https://github.com/docstune/docstune)", alias="WEB_USER_AGENT"
+    )
+    web_allow_private: bool = Field(
+        False, alias="WEB_ALLOW_PRIVATE",
+        description="Allow web sources on loopback, private and link-local addresses (an intranet)",
+    )
+    git_timeout_seconds: float = Field(300.0, alias="GIT_TIMEOUT_SECONDS", gt=0, description="Per git clone/fetch")
+    sync_delete_grace_hours: float = Field(
+        24.0, alias="SYNC_DELETE_GRACE_HOURS", ge=0,
+        description="A document gone upstream is removed after this long (it keeps serving meanwhile)",
+    )
+
+    def parse_limits(self):
+        from application.ingest.parsers import ParseLimits
+
+        return ParseLimits(max_rows=self.ingest_max_rows, max_unpacked_bytes=self.ingest_max_unpacked_bytes,
+                           ocr=self.ocr_enabled, ocr_languages=self.ocr_languages, ocr_max_pages=self.ocr_max_pages,
+                           ocr_timeout_seconds=self.ocr_timeout_seconds)
+
+    def web_limits(self, **overrides):
+        from application.ingest.web import WebLimits
+
+        values = dict(max_pages=self.web_max_pages, max_depth=self.web_max_depth, delay_seconds=self.web_delay_seconds,
+                      timeout_seconds=self.web_timeout_seconds, max_bytes=self.web_max_bytes,
+                      max_redirects=self.web_max_redirects, user_agent=self.web_user_agent,
+                      allow_private=self.web_allow_private)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return WebLimits(**values)
+
+    @field_validator("database_url", "qdrant_url", "qdrant_api_key", "embeddings_device", "fusion_weight",
+                     "upload_extensions", mode="before")
     @classmethod
     def _empty_is_unset(cls, value):
         return None if value == "" else value
@@ -192,7 +241,9 @@ class Settings(BaseSettings):
     history_max_messages: int = Field(10, alias="HISTORY_MAX_MESSAGES", ge=0)
     upload_max_bytes: int = Field(25 << 20, alias="UPLOAD_MAX_BYTES", ge=1, description="Bytes per uploaded file")
     upload_max_files: int = Field(20, alias="UPLOAD_MAX_FILES", ge=1)
-    upload_extensions: str = Field(".txt,.md,.markdown,.html,.htm,.pdf", alias="UPLOAD_EXTENSIONS")
+    upload_extensions: str | None = Field(
+        None, alias="UPLOAD_EXTENSIONS", description="Accepted document types; default: every supported one"
+    )
     serve_host: str = Field("127.0.0.1", alias="SERVE_HOST")
     serve_port: int = Field(7091, alias="SERVE_PORT", ge=0, le=65535)
     serve_threads: int = Field(8, alias="SERVE_THREADS", ge=1)
@@ -241,6 +292,10 @@ class Settings(BaseSettings):
 
     @property
     def upload_extension_set(self) -> frozenset[str]:
+        if not self.upload_extensions:
+            from application.ingest.parsers import SUPPORTED_EXTENSIONS
+
+            return frozenset(SUPPORTED_EXTENSIONS)
         return frozenset("." + e.strip().lower().lstrip(".") for e in self.upload_extensions.split(",") if e.strip())
 
     @property

@@ -380,6 +380,7 @@ def _admin_paths(settings) -> dict:
     accepted = _json(_ref("JobAccepted"), "The job was queued; follow it at `/api/jobs/{job_id}`.")
     read = _errors(*ADMIN_READ_ERRORS)
     write = _errors(*ADMIN_WRITE_ERRORS)
+    sync_source_id = _path_param("source_id", "A source's `id` (GET /api/admin/sources).")
     no_options = _body({"type": "object", "maxProperties": 0}, required=False,
                        description="Nothing, or `{}`: this job takes no options.")
     return {
@@ -390,7 +391,7 @@ def _admin_paths(settings) -> dict:
                 "type": "object",
                 "properties": {"file": {"type": "array", "items": {"type": "string", "contentMediaType":
                                                                    "application/octet-stream"},
-                                        "description": f"One or more documents ({settings.upload_extensions}), "
+                                        "description": f"One or more documents ({', '.join(sorted(settings.upload_extension_set))}), "
                                                        f"at most {settings.upload_max_files} files of "
                                                        f"{settings.upload_max_bytes} bytes each."},
                                "files": {"type": "array", "items": {"type": "string", "contentMediaType":
@@ -410,6 +411,33 @@ def _admin_paths(settings) -> dict:
             "deleteSource", "admin", "Remove a document, its chunks and vectors", ADMIN,
             {"200": _json({"type": "object"}, "What was removed."), **_errors(404), **write},
             parameters=[_path_param("source_id", "A source id or its uri (`upload://faq.md`).", slashes=True)],
+        )},
+        "/api/admin/sources": {
+            "get": _op("listSyncSources", "admin", "The sources documents come from, with their syncs", ADMIN,
+                       {"200": _json({"type": "array", "items": _ref("SyncSource")}, "Oldest first."), **read}),
+            "post": _op("addSyncSource", "admin", "Add a web page, sitemap or site, or a git repository, and sync it",
+                        ADMIN, {"202": _json(_ref("SyncAccepted"), "The source, and its first sync job."),
+                                **_errors(409), **write},
+                        body=_body(_ref("SyncSourceRequest")),
+                        description="A folder on the server is added with `docstune ingest PATH`; a private, "
+                                    "loopback or link-local address is refused unless WEB_ALLOW_PRIVATE is set."),
+        },
+        "/api/admin/sources/{source_id}": {
+            "get": _op("getSyncSource", "admin", "One source", ADMIN,
+                       {"200": _json(_ref("SyncSource"), "The source."), **_errors(404), **read},
+                       parameters=[sync_source_id]),
+            "patch": _op("updateSyncSource", "admin", "Change a source's schedule or name", ADMIN,
+                         {"200": _json(_ref("SyncSource"), "The source as it is now."), **_errors(404), **write},
+                         parameters=[sync_source_id], body=_body(_ref("SyncSourceUpdate"))),
+            "delete": _op("deleteSyncSource", "admin", "Remove a source with its documents, chunks and vectors",
+                          ADMIN, {"200": _json(_ref("SyncSourceDeleted"), "What was removed."),
+                                  **_errors(404, 409), **write},
+                          parameters=[sync_source_id]),
+        },
+        "/api/admin/sources/{source_id}/sync": {"post": _op(
+            "syncSource", "admin", "Read a source again now (a job): only what changed is embedded", ADMIN,
+            {"202": _json(_ref("SyncAccepted"), "The source, and its sync job."), **_errors(404, 409), **write},
+            parameters=[sync_source_id],
         )},
         "/api/feedback/export": {"get": _op(
             "exportFeedback", "admin", "Every rating as JSONL (what training reads)", ADMIN,
@@ -564,6 +592,7 @@ def _schemas(settings) -> dict:
     from application.chat.conversations import MAX_NAME_CHARS
     from application.chat.feedback import MAX_COMMENT_CHARS
     from application.db.chat import MARKS, VERDICTS
+    from application.db.models import SYNC_SCHEDULES, SYNC_SOURCE_KINDS
     from training.finetune import LOSSES
     from training.pipeline import TrainingOptions
 
@@ -587,6 +616,8 @@ def _schemas(settings) -> dict:
         "chunk_id": text, "n": {"type": "integer"}, "rank": {"type": "integer"}, "score": number,
         "dense_score": nullable_number, "lexical_score": nullable_number, "title": nullable_text,
         "source": nullable_text, "link": nullable_text, "page": {"type": ["integer", "null"]}, "text": text,
+        "headings": {"type": "array", "items": text, "description": "The heading path below the title."},
+        "location": {"type": ["string", "null"], "description": "Where beyond the page: \"slide 3\", \"sheet Sales, rows 2–41\"."},
     }
     retrain_options = {name: ({"type": "integer", "minimum": low, "maximum": high} if kind is int
                               else {"type": "number", "minimum": low, "maximum": high})
@@ -633,7 +664,42 @@ def _schemas(settings) -> dict:
                    "properties": {"id": text, "uri": text, "title": nullable_text, "kind": nullable_text,
                                   "content_hash": nullable_text, "size_bytes": {"type": ["integer", "null"]},
                                   "chunk_count": {"type": ["integer", "null"]}, "created_at": timestamp,
-                                  "updated_at": timestamp}},
+                                  "updated_at": timestamp, "sync_source_id": nullable_text,
+                                  "origin": nullable_text, "missing_since": timestamp}},
+        "SyncSource": {"type": "object", "required": ["id", "kind", "name", "location", "schedule", "status"],
+                       "properties": {
+                           "id": text, "kind": {"enum": list(SYNC_SOURCE_KINDS)}, "name": text,
+                           "location": {"type": "string", "description": "A path or a URL (credentials hidden)."},
+                           "schedule": {"enum": list(SYNC_SCHEDULES)},
+                           "status": {"enum": ["new", "syncing", "ok", "partial", "failed"]},
+                           "options": {"type": "object"}, "document_count": {"type": "integer"},
+                           "chunk_count": {"type": "integer"},
+                           "missing_count": {"type": "integer", "description": "Documents gone upstream, removed "
+                                                                               "after SYNC_DELETE_GRACE_HOURS."},
+                           "last_sync_at": timestamp, "next_sync_at": timestamp, "last_error": nullable_text,
+                           "last_report": {"type": ["object", "null"]}, "created_at": timestamp,
+                           "job": {"type": ["object", "null"]}}},
+        "SyncSourceRequest": {"type": "object", "required": ["kind", "location"], "additionalProperties": False,
+                              "properties": {
+                                  "kind": {"enum": ["web", "git"]},
+                                  "location": {"type": "string", "minLength": 1, "maxLength": 2048,
+                                               "description": "An http(s) URL: a page, a sitemap, a site to "
+                                                              "crawl, or a git repository."},
+                                  "name": {"type": "string", "maxLength": 512},
+                                  "schedule": {"enum": list(SYNC_SCHEDULES)},
+                                  "options": {"type": "object", "properties": {
+                                      "mode": {"enum": ["auto", "page", "sitemap", "crawl"]},
+                                      "max_depth": {"type": "integer", "minimum": 0, "maximum": 50},
+                                      "max_pages": {"type": "integer", "minimum": 0, "maximum": 100000},
+                                      "branch": {"type": ["string", "null"]},
+                                      "include": {"type": "array", "items": text, "maxItems": 50},
+                                      "exclude": {"type": "array", "items": text, "maxItems": 50}}}}},
+        "SyncSourceUpdate": {"type": "object", "additionalProperties": False, "properties": {
+            "schedule": {"enum": list(SYNC_SCHEDULES)}, "name": {"type": "string", "minLength": 1, "maxLength": 512}}},
+        "SyncSourceDeleted": {"type": "object", "required": ["id", "documents"], "properties": {
+            "id": text, "name": text, "documents": {"type": "integer"}}},
+        "SyncAccepted": {"type": "object", "required": ["source", "job_id"], "properties": {
+            "source": _ref("SyncSource"), "job_id": text, "task_id": text}},
         "AnswerSource": {"type": "object", "required": ["chunk_id", "rank", "score", "text"],
                          "properties": {**source_fields, "cited": {"type": "boolean"}}},
         "SearchHit": {"type": "object", "required": ["chunk_id", "rank", "score", "text"],

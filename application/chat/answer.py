@@ -188,7 +188,7 @@ def store_pending_message(
                 message_id=message_id, chunk_id=hit.chunk_id, rank=rank, score=float(hit.score),
                 dense_score=hit.dense_score, lexical_score=hit.lexical_score, shown=False,
                 cited=False, source_id=hit.source_id, title=hit.title or "", uri=hit.uri or "", page=hit.page,
-                text=hit.text,
+                headings=list(hit.headings) or None, location=hit.location, text=hit.text,
             )
             for rank, hit in enumerate(hits, start=1)
         )
@@ -295,6 +295,8 @@ def source_items(hits, cited: set[int]) -> list[dict]:
             "source": shown_uri(hit.uri),  # a file's name, never its folder on the server
             "link": source_link(hit.uri),
             "page": hit.page,
+            "headings": list(hit.headings),
+            "location": hit.location,
             "text": hit.text,
             "cited": n in cited,
         }
@@ -363,7 +365,7 @@ def search_hits(services, body, settings, default_chunks: int = 4, source_ids=No
     k = parse_chunks(body.get("chunks", default_chunks), settings.max_chunks)
     return [
         {"chunk_id": h.chunk_id, "rank": h.rank, "score": round(float(h.score), 6), "title": h.title,
-         "source": shown_uri(h.uri), "link": source_link(h.uri), "page": h.page, "text": h.text, "source_id": h.source_id,
+         "source": shown_uri(h.uri), "link": source_link(h.uri), "page": h.page, "headings": list(h.headings), "location": h.location, "text": h.text, "source_id": h.source_id,
          "dense_score": _rounded(h.dense_score), "lexical_score": _rounded(h.lexical_score)}
         for h in services.search(question, k=k, source_ids=source_ids)
     ]

@@ -124,7 +124,8 @@ def message_dict(message: Message, owner: str) -> dict:
         "sources": [
             {"chunk_id": r.chunk_id, "n": r.rank, "rank": r.rank, "score": r.score, "dense_score": r.dense_score,
              "lexical_score": r.lexical_score, "title": r.title,
-             "source": shown_uri(r.uri), "link": source_link(r.uri), "page": r.page, "text": r.text, "shown": r.shown,
+             "source": shown_uri(r.uri), "link": source_link(r.uri), "page": r.page, "headings": list(r.headings or []), "location": r.location, "text": r.text,
+             "shown": r.shown,
              "cited": r.cited}
             for r in message.retrieved
         ],

@@ -77,6 +77,8 @@ class MessageChunk(Base):
     title: Mapped[str] = mapped_column(String(512))
     uri: Mapped[str] = mapped_column(String(2048))
     page: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    headings: Mapped[list | None] = mapped_column(JSON, nullable=True)  # as the chunk had them when retrieved
+    location: Mapped[str | None] = mapped_column(String(256), nullable=True)
     text: Mapped[str] = mapped_column(Text)
 
 

@@ -24,16 +24,31 @@ class ChunkDraft:
     text: str
     page: int | None
     token_count: int
+    headings: tuple[str, ...] = ()
+    location: str | None = None
 
     @property
     def content_hash(self) -> str:
         return hashlib.sha256(self.text.encode()).hexdigest()
 
 
-def chunk_id_for(source_id: str, position: int, text: str) -> str:
-    """Stable id: the same text at the same place of the same source always gets the same id."""
+def chunk_id_for(source_id: str, text: str, occurrence: int = 0) -> str:
+    """Stable id of a chunk's text in its document, wherever it moves: a paragraph inserted above it
+    leaves its id (and so its vector and its feedback) alone. ``occurrence`` tells apart the same
+    text repeated in one document (0 for the first)."""
     digest = hashlib.sha256(text.encode()).hexdigest()
-    return str(uuid.uuid5(CHUNK_NAMESPACE, f"{source_id}:{position}:{digest}"))
+    return str(uuid.uuid5(CHUNK_NAMESPACE, f"{source_id}:{digest}:{occurrence}"))
+
+
+def chunk_ids_for(source_id: str, texts: list[str]) -> list[str]:
+    """The ids of a document's chunk texts, in order (repeats numbered by occurrence)."""
+    seen: dict[str, int] = {}
+    ids = []
+    for text in texts:
+        occurrence = seen.get(text, 0)
+        seen[text] = occurrence + 1
+        ids.append(chunk_id_for(source_id, text, occurrence))
+    return ids
 
 
 class Chunker:
@@ -65,9 +80,12 @@ class Chunker:
     def split(self, document: ParsedDocument) -> list[ChunkDraft]:
         splitter = self._splitter(document.kind)
         drafts: list[ChunkDraft] = []
+        # a chunk never crosses a section (a heading's section, a page, a slide): an edit in one
+        # section moves no chunk boundary in another, so their ids and vectors stay
         for section in document.sections:
             for piece in splitter.split_text(section.text):
                 piece = piece.strip()
                 if piece:
-                    drafts.append(ChunkDraft(len(drafts), piece, section.page, self.count_tokens(piece)))
+                    drafts.append(ChunkDraft(len(drafts), piece, section.page, self.count_tokens(piece),
+                                             tuple(section.headings), section.location))
         return drafts

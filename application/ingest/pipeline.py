@@ -1,8 +1,9 @@
-"""Ingest: files → parse → chunk → SQL rows + vectors in the active collection.
+"""Ingest: documents → parse → chunk → SQL rows + vectors in the active collection.
 
-Each file is its own unit of work: a failure in one is reported and the others
-go on. A file whose bytes did not change is left alone; a changed one gets its
-chunks and vectors replaced.
+Each document is its own unit of work: a failure in one is reported and the others go on. A
+document whose bytes did not change is left alone. A changed one is chunked again, and only the
+chunks whose text changed are embedded: a chunk's id is its text's (``chunk_ids_for``), so an
+unchanged paragraph keeps its id, its vector and the feedback recorded on it.
 """
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import hashlib
 import logging
 import os
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import delete, select
 
@@ -20,8 +22,9 @@ from application.db import Database
 from application.db.models import Chunk, Source
 from application.errors import BadRequest
 from application.index import ActiveIndex, chunk_payload
-from application.ingest.chunking import ChunkDraft, Chunker, chunk_id_for
-from application.ingest.parsers import DocumentError, ParsedDocument, is_supported, parse_file
+from application.ingest.chunking import ChunkDraft, Chunker, chunk_ids_for
+from application.ingest.documents import FetchedDocument
+from application.ingest.parsers import DocumentError, ParsedDocument, ParseLimits, is_supported, parse_file
 from application.vectorstore import VectorPoint, VectorStore
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,10 @@ def source_id_for(uri: str) -> str:
     return str(uuid.uuid5(SOURCE_NAMESPACE, uri))
 
 
+def content_hash_of(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 @dataclass
 class IngestReport:
     added: list[str] = field(default_factory=list)
@@ -41,27 +48,49 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # unsupported types: a warning
     failed: list[tuple[str, str]] = field(default_factory=list)  # supported but unreadable: an error
-    chunks: int = 0
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # read in part (a scanned page without OCR)
+    removed: list[str] = field(default_factory=list)  # documents gone upstream, deleted
+    chunks: int = 0  # chunks embedded (new or changed text)
+    reused: int = 0  # chunks of changed documents whose text, id and vector stayed
 
     @property
     def ok(self) -> bool:
         return not self.failed
+
+    def merge(self, other: "IngestReport") -> "IngestReport":
+        for name in ("added", "updated", "unchanged", "skipped", "failed", "warnings", "removed"):
+            getattr(self, name).extend(getattr(other, name))
+        self.chunks += other.chunks
+        self.reused += other.reused
+        return self
 
     def to_dict(self) -> dict:
         return {
             "added": self.added,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "removed": self.removed,
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "failed": [{"path": p, "reason": r} for p, r in self.failed],
+            "warnings": [{"path": p, "reason": r} for p, r in self.warnings],
             "chunks": self.chunks,
+            "reused": self.reused,
+        }
+
+    def summary(self) -> dict:
+        """Counts for a source's last report (the lists of failures stay, bounded)."""
+        return {
+            "added": len(self.added), "updated": len(self.updated), "unchanged": len(self.unchanged),
+            "removed": len(self.removed), "chunks_embedded": self.chunks, "chunks_reused": self.reused,
+            "failed": [{"path": p, "reason": r} for p, r in self.failed[:100]],
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped[:100]],
+            "warnings": [{"path": p, "reason": r} for p, r in self.warnings[:100]],
         }
 
 
 @dataclass
 class _Prepared:
-    path: Path
-    uri: str
+    document: FetchedDocument
     source_id: str
     title: str
     kind: str
@@ -69,6 +98,8 @@ class _Prepared:
     size_bytes: int
     drafts: list[ChunkDraft]
     existed: bool
+    sync_source_id: str | None = None
+    warnings: list[str] = field(default_factory=list)  # the parser's: what was read only in part
 
 
 def discover(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -79,11 +110,9 @@ def discover(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[tuple
         path = Path(raw).expanduser()
         if not path.exists():
             raise BadRequest(f"{raw} does not exist")
-        if path.is_file():
-            candidates = [path]
-        else:
-            candidates = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path))
-        for candidate in candidates:
+        found, passed = discover_folder(path) if path.is_dir() else ([path], [])
+        skipped.extend(passed)
+        for candidate in found:
             if is_supported(candidate):
                 files.append(candidate)
             else:
@@ -91,8 +120,22 @@ def discover(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[tuple
     return files, skipped
 
 
+def discover_folder(root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Every visible file under ``root`` (sorted); hidden files and folders (``.git``) are left out."""
+    return sorted(p for p in root.rglob("*") if p.is_file() and not _hidden(p, root)), []
+
+
 def _hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def local_documents(paths: Iterable[str | os.PathLike], uris: dict[str, str] | None = None,
+                    titles: dict[str, str] | None = None) -> tuple[list[FetchedDocument], list[tuple[str, str]]]:
+    """Local files as documents (uri: the absolute path unless ``uris`` names another), and the skipped."""
+    files, skipped = discover(paths)
+    documents = [FetchedDocument(uri=(uris or {}).get(str(path)) or str(path.resolve()), path=path,
+                                 title=(titles or {}).get(str(path))) for path in files]
+    return documents, skipped
 
 
 # an ingest that wrote this many chunks ends with the store's optimize() (Qdrant Edge: segments merged,
@@ -103,103 +146,144 @@ OPTIMIZE_AFTER_CHUNKS = 1000
 
 class Ingestor:
     def __init__(self, db: Database, store: VectorStore, index_provider: Callable[[], ActiveIndex], chunker_factory, *,
-                 batch_size: int = 64, extra_collections: Callable[[], list] | None = None):
+                 batch_size: int = 64, extra_collections: Callable[[], list] | None = None,
+                 parse_limits: ParseLimits | None = None):
         self.db = db
         self.store = store
         self.index_provider = index_provider
         self.chunker_factory = chunker_factory
         self.batch_size = batch_size
+        self.parse_limits = parse_limits or ParseLimits()
         # collections being built beside the active one (a re-index) also receive new chunks
         self.extra_collections = extra_collections or (lambda: [])
 
     def ingest_paths(self, paths: Iterable[str | os.PathLike], progress: Progress | None = None,
-                     uris: dict[str, str] | None = None, titles: dict[str, str] | None = None) -> IngestReport:
-        files, skipped = discover(paths)
-        report = IngestReport(skipped=skipped)
+                     uris: dict[str, str] | None = None, titles: dict[str, str] | None = None,
+                     sync_source_id: str | None = None) -> IngestReport:
+        documents, skipped = local_documents(paths, uris, titles)
         for path, reason in skipped:
             log.info("Skipped %s: %s", path, reason)
+        report = self.ingest_documents(documents, progress=progress, sync_source_id=sync_source_id)
+        report.skipped[:0] = skipped
+        return report
+
+    def ingest_documents(self, documents: Sequence[FetchedDocument], progress: Progress | None = None,
+                         sync_source_id: str | None = None) -> IngestReport:
+        """Parse, chunk and embed ``documents``; unchanged ones (same bytes) are only re-attached to
+        ``sync_source_id`` (and no longer missing)."""
+        report = IngestReport()
         index = self.index_provider()
         chunker: Chunker = self.chunker_factory(index.embeddings)
         prepared: list[_Prepared] = []
-        for path in files:
-            uri = (uris or {}).get(str(path)) or str(path.resolve())
+        for document in documents:
+            name = str(document.path)
             try:
-                item = self._prepare(path, uri, (titles or {}).get(str(path)), chunker)
+                item = self._prepare(document, chunker, sync_source_id)
             except DocumentError as exc:
-                report.failed.append((str(path), f"{path.name} {exc}"))
-                log.info("Failed %s: %s", path, exc)
+                report.failed.append((name, f"{_shown_name(document)} {exc}"))
+                log.info("Failed %s: %s", document.uri, exc)
                 continue
             except OSError as exc:
-                report.failed.append((str(path), f"{path.name} could not be read: {exc.strerror or exc}"))
+                report.failed.append((name, f"{_shown_name(document)} could not be read: {exc.strerror or exc}"))
                 continue
             if item is None:
-                report.unchanged.append(str(path))
+                report.unchanged.append(name)
             else:
                 prepared.append(item)
-        total = sum(len(p.drafts) for p in prepared)
+        plans = []
+        for item in prepared:
+            plans.append((item, self._plan(item)))
+        total = sum(len(plan.to_embed) for _, plan in plans)
         done = 0
         if progress:
             progress(0, total)
-        for item in prepared:
+        for item, plan in plans:
+            name = str(item.document.path)
             try:
                 # the serving index of *now*: a swap may have happened since the first file
-                self._store(item, self.index_provider(), lambda n: progress(done + n, total) if progress else None)
+                self._store(item, plan, self.index_provider(),
+                            lambda n: progress(done + n, total) if progress else None)
             except Exception as exc:  # one file's failure must not lose the others
-                log.exception("Failed to ingest %s", item.path)
-                report.failed.append((str(item.path), f"{item.path.name} failed while indexing: {exc}"))
+                log.exception("Failed to ingest %s", item.document.uri)
+                report.failed.append((name, f"{_shown_name(item.document)} failed while indexing: {exc}"))
             else:
-                (report.updated if item.existed else report.added).append(str(item.path))
-                report.chunks += len(item.drafts)
-            done += len(item.drafts)
+                (report.updated if item.existed else report.added).append(name)
+                report.chunks += len(plan.to_embed)
+                report.reused += len(plan.rows) - len(plan.to_embed)
+            done += len(plan.to_embed)
             if progress:
                 progress(done, total)
+        for item in prepared:
+            report.warnings.extend((str(item.document.path), line) for line in item.warnings)
         if report.chunks >= OPTIMIZE_AFTER_CHUNKS:  # a bulk load (CLI or job): leave the index compact
             for name in {self.index_provider().collection, *(name for name, _ in self.extra_collections())}:
                 self.store.optimize(name)
         return report
 
-    def _prepare(self, path: Path, uri: str, title: str | None, chunker: Chunker) -> _Prepared | None:
-        data = path.read_bytes()
+    def _prepare(self, document: FetchedDocument, chunker: Chunker, sync_source_id: str | None) -> _Prepared | None:
+        data = document.path.read_bytes()
         content_hash = hashlib.sha256(data).hexdigest()
-        source_id = source_id_for(uri)
+        source_id = source_id_for(document.uri)
         with self.db.session() as session:
             existing = session.get(Source, source_id)
             if existing is not None and existing.content_hash == content_hash:
+                # the same bytes: nothing to embed; it is (again) this source's and present upstream
+                if (existing.sync_source_id != sync_source_id and sync_source_id) or existing.missing_since \
+                        or (document.origin and existing.origin != document.origin):
+                    existing.sync_source_id = sync_source_id or existing.sync_source_id
+                    existing.missing_since = None
+                    existing.origin = document.origin or existing.origin
                 return None
-        document: ParsedDocument = parse_file(path)
-        drafts = chunker.split(document)
+        if not data:
+            raise DocumentError("is empty")
+        parsed: ParsedDocument = parse_file(document.path, self.parse_limits)
+        drafts = chunker.split(parsed)
         if not drafts:
             raise DocumentError("has no text")
-        return _Prepared(path, uri, source_id, title or document.title, document.kind, content_hash,
-                         len(data), drafts, existing is not None)
+        return _Prepared(document, source_id, document.title or parsed.title, parsed.kind, content_hash,
+                         len(data), drafts, existing is not None, sync_source_id, list(parsed.warnings))
 
-    def _store(self, item: _Prepared, index: ActiveIndex, on_progress: Callable[[int], None]) -> None:
-        rows = [
-            Chunk(
-                id=chunk_id_for(item.source_id, d.position, d.text),
-                source_id=item.source_id,
-                position=d.position,
-                text=d.text,
-                content_hash=d.content_hash,
-                token_count=d.token_count,
-                page=d.page,
-            )
-            for d in item.drafts
-        ]
-        source = Source(id=item.source_id, uri=item.uri, title=item.title[:512], kind=item.kind,
-                        content_hash=item.content_hash, size_bytes=item.size_bytes, chunk_count=len(rows))
+    def _plan(self, item: _Prepared) -> "_Plan":
+        """The document's new rows, with ids that keep an unchanged text's id; which of them need a vector."""
+        texts = [d.text for d in item.drafts]
+        ids = chunk_ids_for(item.source_id, texts)
         with self.db.session() as session:
-            old_ids = set(session.scalars(select(Chunk.id).where(Chunk.source_id == item.source_id)))
+            old = dict(session.execute(select(Chunk.id, Chunk.content_hash)
+                                       .where(Chunk.source_id == item.source_id)).all())
+        # a chunk stored under an id of an older scheme keeps it while its text is the same
+        old_by_hash: dict[str, list[str]] = defaultdict(list)
+        for chunk_id, digest in sorted(old.items()):
+            if chunk_id not in ids:
+                old_by_hash[digest].append(chunk_id)
+        rows, to_embed = [], []
+        for draft, chunk_id in zip(item.drafts, ids):
+            digest = content_hash_of(draft.text)
+            if chunk_id not in old and old_by_hash.get(digest):
+                chunk_id = old_by_hash[digest].pop(0)
+            row = Chunk(id=chunk_id, source_id=item.source_id, position=draft.position, text=draft.text,
+                        content_hash=digest, token_count=draft.token_count, page=draft.page,
+                        headings=list(draft.headings) or None, location=draft.location)
+            rows.append(row)
+            if old.get(chunk_id) != digest:
+                to_embed.append(row)
+        return _Plan(rows, to_embed, set(old))
+
+    def _store(self, item: _Prepared, plan: "_Plan", index: ActiveIndex, on_progress: Callable[[int], None]) -> None:
+        document = item.document
+        source = Source(id=item.source_id, uri=document.uri[:2048], title=item.title[:512], kind=item.kind[:16],
+                        content_hash=item.content_hash, size_bytes=item.size_bytes, chunk_count=len(plan.rows),
+                        sync_source_id=item.sync_source_id, origin=(document.origin or None) and document.origin[:2048],
+                        missing_since=None)
         collections = [(index.collection, index.embeddings),
                        *[c for c in self.extra_collections() if c[0] != index.collection]]
-        new_ids = {row.id for row in rows}
+        new_ids = {row.id for row in plan.rows}
         # a collection made before the lexical leg (a local-mode one being upgraded) takes dense vectors only
         lexical_in = {name: index.lexical is not None and self.store.has_lexical(name) for name, _ in collections}
-        # 1. vectors first, under new ids: if SQL fails below, only these are removed again
+        # 1. vectors of new texts first: if SQL fails below, only these are removed again
         written: list[str] = []
         try:
-            for start in range(0, len(rows), self.batch_size):
-                batch = rows[start:start + self.batch_size]
+            for start in range(0, len(plan.to_embed), self.batch_size):
+                batch = plan.to_embed[start:start + self.batch_size]
                 texts = [r.text for r in batch]
                 vectors = index.embeddings.embed_documents(texts)
                 # the lexical vectors do not depend on the model: the same ones go to every collection
@@ -209,18 +293,48 @@ class Ingestor:
                     with_lexical = lexical_in[name]
                     self.store.upsert(name, [VectorPoint(r.id, v, chunk_payload(r, source), lx if with_lexical else None)
                                              for r, v, lx in zip(batch, dense, sparse)])
-                written.extend(r.id for r in batch if r.id not in old_ids)
+                written.extend(r.id for r in batch if r.id not in plan.old_ids)
                 on_progress(start + len(batch))
-            # 2. rows in one transaction: the old chunks go, the new ones come
+            # 2. rows in one transaction: the old chunks go, the new ones come (unchanged texts keep their ids)
             with self.db.session() as session:
                 session.execute(delete(Chunk).where(Chunk.source_id == item.source_id))
                 session.merge(source)
                 session.flush()
-                session.add_all(rows)
+                session.add_all(plan.rows)
         except BaseException:
             for name, _ in collections:
                 self.store.delete(name, written)
             raise
         # 3. vectors of chunks that no longer exist
         for name, _ in collections:
-            self.store.delete(name, old_ids - new_ids)
+            self.store.delete(name, plan.old_ids - new_ids)
+
+
+@dataclass
+class _Plan:
+    rows: list[Chunk]
+    to_embed: list[Chunk]
+    old_ids: set[str]
+
+
+def _shown_name(document: FetchedDocument) -> str:
+    """How a failure names the document: the file name of a local file, else its uri."""
+    if document.uri.startswith(("http://", "https://", "git+")):
+        return document.uri
+    return document.path.name
+
+
+def delete_documents(db: Database, store: VectorStore, collections: Iterable[str], source_ids: Sequence[str]) -> int:
+    """Remove documents, their chunks and their vectors in ``collections``; returns how many were removed.
+    Rows go first: once they are gone a chunk can no longer be returned (search joins on SQL)."""
+    removed = 0
+    with db.session() as session:
+        for source_id in source_ids:
+            row = session.get(Source, source_id)
+            if row is not None:
+                session.delete(row)
+                removed += 1
+    for name in set(collections):
+        for source_id in source_ids:
+            store.delete_source(name, source_id)
+    return removed

@@ -23,7 +23,8 @@ def run_ingest(services, context: JobContext) -> dict:
     paths = list(params["paths"])
     names = params.get("names", {})
     try:
-        report = services.ingestor.ingest_paths(paths, progress=context.progress, uris=params.get("uris"))
+        report = services.ingestor.ingest_paths(paths, progress=context.progress, uris=params.get("uris"),
+                                                sync_source_id=services.sources.uploads())
     finally:
         if params.get("staged_folder"):
             shutil.rmtree(params["staged_folder"], ignore_errors=True)
@@ -35,6 +36,22 @@ def run_ingest(services, context: JobContext) -> dict:
         result[key] = [{**item, "path": names.get(item["path"], item["path"])} for item in result[key]]
     if report.failed and not (report.added or report.updated or report.unchanged):
         raise JobFailed("Nothing could be ingested; see result.failed for the reasons.", result)
+    return result
+
+
+def run_sync(services, context: JobContext) -> dict:
+    """Read a source again (``application.ingest.sync``): new and changed documents are indexed,
+    unchanged ones skipped, documents gone upstream removed after the grace period."""
+    from application.ingest.documents import SourceError
+
+    source_id = context.params["source_id"]
+    try:
+        report = services.sources.sync(source_id, progress=context.progress, message=context.message)
+    except SourceError as exc:
+        raise JobFailed(str(exc)) from exc
+    result = {"source_id": source_id, **report.to_dict()}
+    if report.failed and not (report.added or report.updated or report.unchanged or report.removed):
+        raise JobFailed(f"Nothing could be read: {report.failed[0][1]}", result)
     return result
 
 
@@ -327,5 +344,5 @@ def _add_synthetic(services, prepared) -> None:
     prepared.stats["synthetic_positives"] = len(extra.positives)
 
 
-HANDLERS = {"ingest": run_ingest, "reindex": run_reindex, "promote": run_promote, "retrain": run_retrain,
+HANDLERS = {"ingest": run_ingest, "sync": run_sync, "reindex": run_reindex, "promote": run_promote, "retrain": run_retrain,
             "tune": run_tune, "evaluate": run_evaluate}

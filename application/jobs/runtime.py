@@ -11,6 +11,7 @@ from pathlib import Path
 from application.errors import Conflict
 from application.jobs.contract import Handler, JobContext, JobFailed
 from application.jobs.queue import EmbeddedConsumer, make_huey, queue_error
+from application.db.jobs import INGESTING_KINDS
 from application.jobs.store import WORKER_ID, JobCancelled, JobStore
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,10 @@ class JobRuntime:
         # worker restarts (the start of a worker does the same at once)
         self._recover_task = self.huey.periodic_task(crontab(minute="*"), name="docstune.recover")(
             self.recover_jobs
+        )
+        # every minute: the sources whose schedule says a sync is due get a sync job
+        self._sync_schedule_task = self.huey.periodic_task(crontab(minute="*"), name="docstune.sync_schedule")(
+            self.check_sync_schedule
         )
         self._consumer: EmbeddedConsumer | None = None
         # the CLI runs jobs (and their follow-ups) right here, without a queue or a worker
@@ -203,9 +208,11 @@ class JobRuntime:
         failed = self.store.recover_interrupted(self.settings.jobs_stale_seconds)
         for job_id in failed:
             log.warning("Job %s was interrupted (its process stopped); marked failed", job_id)
-        interrupted_ingests = [job for job in map(self.store.get, failed) if job["kind"] == "ingest"]
+        interrupted_ingests = [job for job in map(self.store.get, failed) if job["kind"] in INGESTING_KINDS]
         for job in interrupted_ingests:
             self._remove_staged_folder(job)
+            if job["kind"] == "sync":  # its source says so instead of "syncing" forever
+                self.services.sources.interrupted(job["params"].get("source_id"))
         owned = {j["params"].get("collection") for j in self.store.active(SWAP_KINDS)}
         for record in building_collections(self.services.db):
             if record.name not in owned:
@@ -240,7 +247,7 @@ class JobRuntime:
         from application.db.models import Chunk
         from application.vectorstore import ACTIVE_ALIAS
 
-        if self.store.list(limit=1, kind="ingest", statuses=("running",)):
+        if any(self.store.list(limit=1, kind=kind, statuses=("running",)) for kind in INGESTING_KINDS):
             log.info("Not looking for vectors left by interrupted ingest jobs: another ingest job is running")
             return
         store = self.services.vector_store
@@ -304,6 +311,39 @@ class JobRuntime:
         if consumer is not None:
             # a running job finishes first when ``wait`` (its half-work would be undone anyway)
             consumer.stop(graceful=wait)
+
+    # -- sources: sync jobs, on demand and on their schedule -----------------------------
+    def running_sync(self, source_id: str) -> dict | None:
+        return next((job for job in self.store.active(("sync",)) if job["params"].get("source_id") == source_id),
+                    None)
+
+    def submit_sync(self, source_id: str, trigger: str = "admin") -> dict:
+        """A sync job for one source; refused while one for the same source is queued or running."""
+        with self._exclusive(f"sync-{source_id}", "A sync of this source is being started right now; "
+                                                  "try again in a moment."):
+            running = self.running_sync(source_id)
+            if running is not None:
+                raise Conflict(f"This source is already being synced (job {running['id']}, {running['status']}); "
+                               f"wait for it or cancel it (POST /api/jobs/{running['id']}/cancel).")
+            job = self.store.create("sync", {"source_id": source_id, "trigger": trigger})
+        return self._enqueue(job)
+
+    def check_sync_schedule(self) -> list[str]:
+        """Start a sync job for every source whose schedule says one is due (the queue's periodic task)."""
+        started = []
+        try:
+            with self._exclusive("sync_schedule", "another worker is checking the sync schedule"):
+                due = self.services.sources.due()
+                jobs = []
+                for source_id in due:
+                    if self.running_sync(source_id) is None:
+                        jobs.append(self.store.create("sync", {"source_id": source_id, "trigger": "schedule"}))
+        except Conflict:
+            return started
+        for job in jobs:
+            self._enqueue(job)
+            started.append(job["id"])
+        return started
 
     # -- the retrain policy (the queue's periodic task) ----------------------------------
     def new_rated_messages(self) -> int:

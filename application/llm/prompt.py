@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from application.errors import ServiceUnavailable
+from application.ingest.documents import heading_path
 from application.llm.base import Prompt
 
 DEFAULT_PROMPT_FILE = Path(__file__).resolve().parent.parent / "prompts" / "answer.txt"
@@ -63,9 +64,11 @@ def format_sources(sources: Sequence) -> str:
         return NO_SOURCES
     blocks = []
     for n, hit in enumerate(sources, start=1):
-        title = hit.title or hit.uri or "untitled"
-        page = f" (page {hit.page})" if getattr(hit, "page", None) is not None else ""
-        blocks.append(f"[{n}] {title}{page}\n{hit.text.strip()}")
+        title = heading_path(hit.title or hit.uri or "untitled", getattr(hit, "headings", None) or ())
+        where = [f"page {hit.page}"] if getattr(hit, "page", None) is not None else []
+        where += [hit.location] if getattr(hit, "location", None) else []
+        place = f" ({', '.join(where)})" if where else ""
+        blocks.append(f"[{n}] {title}{place}\n{hit.text.strip()}")
     return "\n\n".join(blocks)
 
 

@@ -38,14 +38,14 @@ def test_ingest_search_list_and_delete(run, docs_dir):
     hits = json.loads(result.output)
     assert len(hits) == 2 and hits[0]["uri"].endswith("shipping.txt") and hits[0]["rank"] == 1
 
-    result = run("sources", "list", "--json")
+    result = run("documents", "list", "--json")
     sources = json.loads(result.output)
     assert sorted(s["title"] for s in sources) == ["Office life", "Refund policy", "shipping"]
 
     office = next(s for s in sources if s["title"] == "Office life")
-    result = run("sources", "delete", office["id"])
+    result = run("documents", "delete", office["id"])
     assert result.exit_code == 0 and "deleted" in result.output
-    assert len(json.loads(run("sources", "list", "--json").output)) == 2
+    assert len(json.loads(run("documents", "list", "--json").output)) == 2
 
     result = run("search", "office cat")
     assert result.exit_code == 0 and "Office life" not in result.output
@@ -75,7 +75,7 @@ def test_bad_files_fail_with_one_line_and_keep_what_was_stored(run, docs_dir, tm
     result = run("ingest", str(bad))
     assert result.exit_code == 1
     assert message in result.output
-    assert len(json.loads(run("sources", "list", "--json").output)) == 3
+    assert len(json.loads(run("documents", "list", "--json").output)) == 3
 
 
 def test_an_encrypted_pdf_fails_with_a_hint(run, tmp_path):
@@ -99,12 +99,12 @@ def test_a_missing_path_is_one_error_line(run):
 
 def test_a_bad_setting_is_one_error_line_naming_each_setting(run, docs_dir):
     assert run("ingest", str(docs_dir)).exit_code == 0
-    result = run("sources", "list", LLM_DEADLINE="0", TRUSTED_PROXIES="two")
+    result = run("documents", "list", LLM_DEADLINE="0", TRUSTED_PROXIES="two")
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: Invalid setting: LLM_DEADLINE='0': ")
     assert "TRUSTED_PROXIES='two'" in lines[0] and "greater than 0" in lines[0]
-    assert "refunds" in run("sources", "list").output  # what was stored is still there
+    assert "refunds" in run("documents", "list").output  # what was stored is still there
 
 
 def test_an_empty_folder_says_nothing_was_found(run, tmp_path):
@@ -122,7 +122,7 @@ def test_a_folder_that_is_not_a_model_is_refused(run, tmp_path, docs_dir):
     assert run("ingest", str(docs_dir)).exit_code == 0
     result = run("search", "refunds", EMBEDDINGS_NAME=str(docs_dir))
     assert result.exit_code == 1 and "is not a sentence-transformers model folder" in result.output
-    assert len(json.loads(run("sources", "list", "--json").output)) == 3
+    assert len(json.loads(run("documents", "list", "--json").output)) == 3
 
 
 def test_a_hub_name_is_refused_with_the_fix(run):
@@ -131,7 +131,7 @@ def test_a_hub_name_is_refused_with_the_fix(run):
 
 
 def test_deleting_an_unknown_source_is_an_error(run):
-    result = run("sources", "delete", "nope")
+    result = run("documents", "delete", "nope")
     assert result.exit_code == 1 and "No source with id or path 'nope'" in result.output
 
 
