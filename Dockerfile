@@ -20,6 +20,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# What ingestion runs besides Python: tesseract reads scanned pages and images (OCR), git reads
+# repositories that are sources
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng git \
+    && rm -rf /var/lib/apt/lists/*
+
 # The CPU build of torch first, from PyTorch's CPU index, so that installing DocsTune
 # (which pins the same torch version) keeps it and never pulls the CUDA wheels.
 # An image for a GPU machine (fine-tuning): --build-arg TORCH_INDEX_URL=<a CUDA index of pytorch.org>.

@@ -110,7 +110,7 @@ class SourceSync:
                     row.name = name[:512]
                 if schedule is not None:
                     row.schedule = schedule
-            row.next_sync_at = self._next_sync(row.schedule, _aware(row.last_sync_at) or utcnow())
+            row.next_sync_at = self._first_sync(row)
         return self.get(source_id)
 
     def uploads(self) -> str:
@@ -160,7 +160,7 @@ class SourceSync:
                     raise BadRequest("Uploads are not read from anywhere, so they have no schedule; "
                                      "upload a new version instead.")
                 row.schedule = schedule
-                row.next_sync_at = self._next_sync(schedule, _aware(row.last_sync_at) or utcnow())
+                row.next_sync_at = self._first_sync(row)
             if name is not None:
                 if not name.strip():
                     raise BadRequest("A source's name cannot be empty.")
@@ -367,6 +367,13 @@ class SourceSync:
         shown = shown_location(kind, location)
         branch = options.get("branch")
         return f"{shown} ({branch})" if kind == "git" and branch else shown
+
+    def _first_sync(self, row: SyncSource) -> datetime | None:
+        """When a scheduled source is due next: one interval after its last sync; never synced: now."""
+        last = _aware(row.last_sync_at)
+        if last is None:
+            return utcnow() if row.schedule in SCHEDULE_INTERVALS else None
+        return self._next_sync(row.schedule, last)
 
     @staticmethod
     def _next_sync(schedule: str, since: datetime) -> datetime | None:
