@@ -2,7 +2,9 @@ import { fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import Composer from "../chat/Composer";
 import MessageView from "../chat/MessageView";
+import SourcesPanel, { headingPath, location } from "../chat/SourcesPanel";
 import type { ChatMessage } from "../chat/useChat";
+import type { Source } from "../lib/types";
 import { fromStored } from "../chat/useChat";
 
 const source = (n: number, text: string) => ({
@@ -86,6 +88,47 @@ describe("MessageView", () => {
   it("never lets HTML from the answer run", () => {
     const { container } = render(<MessageView message={message({ answer: 'ok <img src=x onerror="alert(1)"><script>alert(2)</script>' })} onRetry={() => {}} onRated={() => {}} />);
     expect(container.querySelector("script, img, [onerror]")).toBeNull();
+  });
+});
+
+describe("SourcesPanel", () => {
+  const chunk = (overrides: Partial<Source> = {}): Source => ({
+    chunk_id: "c1", n: 1, rank: 1, score: 0.8, title: "Handbook", source: "upload://handbook.docx", page: null, text: "Refunds are paid within 14 days.",
+    headings: [], location: null, ...overrides,
+  });
+  const panel = (sources: Source[]) =>
+    render(
+      <SourcesPanel sources={sources} anchorPrefix="src-x" marks={{}} openSources={new Set()} highlighted={null} canRate busy={false} onToggle={() => {}} onMark={() => {}} />,
+    );
+
+  it("shows each source's heading path after its title, outermost first", () => {
+    panel([chunk({ headings: ["Billing", "Refund policy"] })]);
+    const title = screen.getByTestId("source").querySelector(".source-title")!;
+    expect(title.textContent).toBe("Handbook › Billing › Refund policy");
+    expect(title.getAttribute("title")).toBe("Handbook › Billing › Refund policy");
+  });
+
+  it("shows the title alone without headings (and for answers stored before headings existed)", () => {
+    const { headings: _none, location: _nowhere, ...old } = chunk();
+    panel([chunk({ chunk_id: "c1" }), { ...old, chunk_id: "c2", n: 2 }]);
+    const titles = screen.getAllByTestId("source").map((el) => el.querySelector(".source-title")!.textContent);
+    expect(titles).toEqual(["Handbook", "Handbook"]);
+  });
+
+  it("does not repeat a first heading that is the title", () => {
+    expect(headingPath(chunk({ title: "Refund policy", headings: ["Refund policy", "Cards"] }), "Refund policy")).toEqual(["Refund policy", "Cards"]);
+  });
+
+  it("shows the location next to the file and page", () => {
+    panel([
+      chunk({ chunk_id: "c1", n: 1, source: "upload://deck.pptx", location: "slide 3" }),
+      chunk({ chunk_id: "c2", n: 2, source: "upload://scan.pdf", page: 3, location: "page 3 (OCR)" }),
+      chunk({ chunk_id: "c3", n: 3, source: "/srv/docs/sales.xlsx", location: "sheet Sales, rows 2–41" }),
+      chunk({ chunk_id: "c4", n: 4, source: "upload://guide.epub", page: 7, location: "chapter 2: Setup" }),
+    ]);
+    const where = screen.getAllByTestId("source").map((el) => el.querySelector(".source-where")!.firstChild!.textContent);
+    expect(where).toEqual(["deck.pptx, slide 3", "scan.pdf, page 3 (OCR)", "sales.xlsx, sheet Sales, rows 2–41", "guide.epub, page 7, chapter 2: Setup"]);
+    expect(location(chunk({ page: 2 }))).toBe("handbook.docx, page 2");
   });
 });
 

@@ -2,8 +2,15 @@ import { useEffect, useRef, useState, type DragEvent } from "react";
 import { errorFrom, errorText, headersFor } from "../lib/api";
 import type { DocumentSource, TaskStatus } from "../lib/types";
 import type { AdminCall } from "./session";
+import Sources from "./Sources";
 import { ErrorBox, ProgressBar, StatusBadge, when } from "./ui";
 import { usePolling } from "./usePolling";
+
+/** What an upload may hold: the parsers in application/ingest read these. */
+export const ACCEPTED_FILE_TYPES = [
+  ".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf", ".docx", ".pptx", ".xlsx", ".csv", ".epub", ".ipynb",
+  ".json", ".jsonl", ".png", ".jpg", ".jpeg",
+];
 
 interface Upload {
   taskId: string;
@@ -38,6 +45,8 @@ export default function Documents({ call, token }: { call: AdminCall; token: str
   const [uploadError, setUploadError] = useState<string | null>(null);
   const [dragging, setDragging] = useState(false);
   const [deleting, setDeleting] = useState<string | null>(null);
+  // an upload lands in an upload source: the sources list reloads when one finishes
+  const [sourcesChanged, setSourcesChanged] = useState(0);
   const fileInput = useRef<HTMLInputElement>(null);
   const running = uploads.some((u) => !u.error && u.status?.status !== "SUCCESS" && u.status?.status !== "FAILURE");
 
@@ -49,7 +58,10 @@ export default function Documents({ call, token }: { call: AdminCall; token: str
         try {
           const status = await call<TaskStatus>(`/api/task_status?task_id=${encodeURIComponent(upload.taskId)}`);
           setUploads((all) => all.map((u) => (u.taskId === upload.taskId ? { ...u, status } : u)));
-          if (status.status === "SUCCESS" || status.status === "FAILURE") void list.refresh();
+          if (status.status === "SUCCESS" || status.status === "FAILURE") {
+            void list.refresh();
+            setSourcesChanged((n) => n + 1);
+          }
         } catch (err) {
           setUploads((all) => all.map((u) => (u.taskId === upload.taskId ? { ...u, error: errorText(err) } : u)));
         }
@@ -84,6 +96,7 @@ export default function Documents({ call, token }: { call: AdminCall; token: str
     } finally {
       setDeleting(null);
       void list.refresh();
+      setSourcesChanged((n) => n + 1);
     }
   };
 
@@ -99,7 +112,7 @@ export default function Documents({ call, token }: { call: AdminCall; token: str
         onDrop={onDrop}
         aria-label="Upload documents"
       >
-        <p>Drop files here (.txt, .md, .html, .pdf), several at once, or</p>
+        <p>Drop files here, several at once, or</p>
         <label className="button primary" htmlFor="upload-input">
           Choose files
         </label>
@@ -109,12 +122,13 @@ export default function Documents({ call, token }: { call: AdminCall; token: str
           className="visually-hidden"
           type="file"
           multiple
-          accept=".txt,.md,.markdown,.html,.htm,.pdf"
+          accept={ACCEPTED_FILE_TYPES.join(",")}
           onChange={(event) => {
             void send(Array.from(event.target.files ?? []));
             event.target.value = "";
           }}
         />
+        <p className="muted small accepted">{ACCEPTED_FILE_TYPES.join(" ")}</p>
       </section>
       <ErrorBox error={uploadError} />
       {uploads.length > 0 ? (
@@ -136,6 +150,7 @@ export default function Documents({ call, token }: { call: AdminCall; token: str
           ))}
         </ul>
       ) : null}
+      <Sources call={call} refreshSignal={sourcesChanged} onDocumentsChanged={() => void list.refresh()} />
       <h2>Documents</h2>
       <ErrorBox error={list.error} onRetry={() => void list.refresh()} />
       {list.data && list.data.length === 0 ? <p className="muted">No documents yet: upload some above.</p> : null}
@@ -155,7 +170,15 @@ export default function Documents({ call, token }: { call: AdminCall; token: str
               {list.data.map((s) => (
                 <tr key={s.id} data-testid="document-row">
                   <td>{s.title || "—"}</td>
-                  <td className="mono small">{s.uri}</td>
+                  <td className="small">
+                    <span className="mono">{s.uri}</span>
+                    {s.origin && s.origin !== s.uri ? <div className="mono muted">{s.origin}</div> : null}
+                    {s.missing_since ? (
+                      <div className="missing" title="Removed when the grace period ends, unless it comes back">
+                        missing upstream since {when(s.missing_since)}
+                      </div>
+                    ) : null}
+                  </td>
                   <td className="num">{s.chunk_count}</td>
                   <td className="small">{when(s.created_at)}</td>
                   <td>

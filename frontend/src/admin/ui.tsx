@@ -1,7 +1,9 @@
 import type { Progress } from "../lib/types";
 
 export function ProgressBar({ progress, label }: { progress: Progress | null | undefined; label: string }) {
-  const percent = Math.max(0, Math.min(100, Math.round(progress?.percent ?? 0)));
+  // a sync job's progress has done/total but no percent
+  const fallback = progress?.total ? (100 * (progress.done ?? 0)) / progress.total : 0;
+  const percent = Math.max(0, Math.min(100, Math.round(progress?.percent ?? fallback)));
   const counts = progress?.total ? `${progress.done ?? 0}/${progress.total}` : "";
   return (
     <div className="progress-wrap">

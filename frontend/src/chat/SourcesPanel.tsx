@@ -1,10 +1,24 @@
 import Thumb from "../lib/Thumb";
 import type { Mark, Source } from "../lib/types";
 
+/** "guide.pdf, page 3", "deck.pptx, slide 3", "scan.pdf, page 3 (OCR)": the file, then where in it. */
 export function location(source: Source): string {
   const where = source.source ?? "";
   const file = where.replace(/^upload:\/\//, "").split(/[\\/]/).pop() || where;
-  return source.page != null ? `${file}, page ${source.page}` : file;
+  const within = source.location?.trim() || null;
+  const parts = [file];
+  // a location that names the page itself ("page 3 (OCR)") says it better than the bare number
+  if (source.page != null && !(within && /^pages?\b/i.test(within))) parts.push(`page ${source.page}`);
+  if (within) parts.push(within);
+  return parts.filter(Boolean).join(", ");
+}
+
+/** The title, then the headings down to the chunk: ["Guide", "Install", "Linux"]. */
+export function headingPath(source: Source, title: string): string[] {
+  const headings = (source.headings ?? []).map((h) => h.trim()).filter(Boolean);
+  // a document titled by its first heading must not show it twice
+  if (headings[0] === title) headings.shift();
+  return [title, ...headings];
 }
 
 interface SourceCardProps {
@@ -22,12 +36,20 @@ interface SourceCardProps {
 export function SourceCard({ source, anchorId, mark, open, highlighted, canRate, busy, onToggle, onMark }: SourceCardProps) {
   const textId = `${anchorId}-text`;
   const title = source.title || location(source) || "Untitled";
+  const path = headingPath(source, title);
   return (
     <li id={anchorId} tabIndex={-1} className={`source${highlighted ? " highlighted" : ""}`} data-testid="source">
       <div className="source-head">
         <span className="source-n" aria-hidden="true">{source.n}</span>
         <div className="source-meta">
-          <span className="source-title">{title}</span>
+          <span className="source-title" title={path.join(" › ")}>
+            {path.map((part, i) => (
+              <span key={i}>
+                {i > 0 ? <span className="source-path-sep"> › </span> : null}
+                {part}
+              </span>
+            ))}
+          </span>
           <span className="source-where">
             {location(source)}
             <span className="score" title="similarity score"> · score {source.score.toFixed(2)}</span>

@@ -1,4 +1,5 @@
 // Small fetch helpers for the DocsTune API: same origin, JSON errors as {"error": "..."}.
+import type { Job, NewSyncSource, Schedule, SyncSource, SyncSourceDeleted, SyncStarted } from "./types";
 
 export class ApiError extends Error {
   constructor(
@@ -59,4 +60,31 @@ export async function apiJson<T>(path: string, options: RequestOptions = {}): Pr
 
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** A JSON call with the caller's credentials already in it (the admin console's `AdminCall`). */
+export type JsonCall = <T>(path: string, options?: Omit<RequestOptions, "token">) => Promise<T>;
+
+/** The admin routes of sync sources (folders, uploaded sets, web roots, git repositories). */
+export function syncSourcesApi(call: JsonCall) {
+  const one = (id: string) => `/api/admin/sources/${encodeURIComponent(id)}`;
+  return {
+    list: () => call<SyncSource[]>("/api/admin/sources"),
+    /** Adds a source and starts its first sync (202). */
+    create: (body: NewSyncSource) => call<SyncStarted>("/api/admin/sources", { body }),
+    /** Starts a sync now; 409 when one is already running. */
+    sync: (id: string) => call<SyncStarted>(`${one(id)}/sync`, { method: "POST", body: {} }),
+    update: (id: string, change: { schedule?: Schedule; name?: string }) => call<SyncSource>(one(id), { method: "PATCH", body: change }),
+    /** Removes the source with its documents, chunks and vectors. */
+    remove: (id: string) => call<SyncSourceDeleted>(one(id), { method: "DELETE" }),
+    job: (jobId: string) => call<Job>(`/api/jobs/${encodeURIComponent(jobId)}`),
+  };
+}
+
+/** "a, b\nc" → ["a", "b", "c"]: globs typed comma- or newline-separated. */
+export function splitList(text: string): string[] {
+  return text
+    .split(/[,\n]/)
+    .map((part) => part.trim())
+    .filter(Boolean);
 }

@@ -9,6 +9,10 @@ export interface Source {
   source: string | null;
   page: number | null;
   text: string;
+  /** the heading path below the document title, outermost first (absent in answers stored before it existed) */
+  headings?: string[] | null;
+  /** where in the document, beyond the page: "slide 3", "sheet Sales, rows 2–41", "page 3 (OCR)" */
+  location?: string | null;
   cited?: boolean;
   shown?: boolean;
 }
@@ -54,6 +58,98 @@ export interface DocumentSource {
   size_bytes: number | null;
   chunk_count: number;
   created_at: string | null;
+  /** the sync source (GET /api/admin/sources) it came from */
+  sync_source_id?: string | null;
+  /** when it disappeared upstream; it is removed after the grace period */
+  missing_since?: string | null;
+  /** where upstream: "docs/install.md @ 1a2b3c4" or a URL */
+  origin?: string | null;
+}
+
+export const SOURCE_KINDS = ["upload", "file", "folder", "web", "git"] as const;
+export type SourceKind = (typeof SOURCE_KINDS)[number];
+/** The kinds `POST /api/admin/sources` adds (uploads come from `POST /api/upload`). */
+export type NewSourceKind = "web" | "git" | "folder";
+export const SCHEDULES = ["never", "hourly", "daily", "weekly"] as const;
+export type Schedule = (typeof SCHEDULES)[number];
+export type SyncStatus = "new" | "syncing" | "ok" | "partial" | "failed";
+export const WEB_MODES = ["auto", "page", "sitemap", "crawl"] as const;
+export type WebMode = (typeof WEB_MODES)[number];
+
+export interface WebOptions {
+  mode: WebMode;
+  max_depth: number;
+  max_pages: number;
+}
+
+export interface GitOptions {
+  branch: string | null;
+  include: string[];
+  exclude: string[];
+}
+
+/** A file the last sync could not read, or chose not to. */
+export interface SyncPathNote {
+  path: string;
+  reason: string;
+}
+
+export interface SyncReport {
+  added: number;
+  updated: number;
+  unchanged: number;
+  removed: number;
+  chunks_embedded: number;
+  failed: SyncPathNote[];
+  skipped: SyncPathNote[];
+}
+
+/** A source's sync job as the sources list carries it. */
+export interface SyncJob {
+  id: string;
+  status: string;
+  progress: Progress;
+}
+
+/** Something kept in sync (GET /api/admin/sources): a folder, an uploaded set, a web root, a git repository. */
+export interface SyncSource {
+  id: string;
+  kind: SourceKind;
+  name: string;
+  location: string; // credentials already hidden by the server
+  schedule: Schedule;
+  status: SyncStatus;
+  options: Partial<WebOptions & GitOptions>; // web: mode, max_depth, max_pages; git: branch, include, exclude
+  document_count: number;
+  chunk_count: number;
+  missing_count: number; // documents gone upstream, kept until the grace period ends
+  last_sync_at: string | null;
+  next_sync_at: string | null;
+  last_error: string | null;
+  last_report: SyncReport | null;
+  created_at: string;
+  job: SyncJob | null;
+}
+
+/** POST /api/admin/sources's body. */
+export interface NewSyncSource {
+  kind: NewSourceKind;
+  location: string;
+  name?: string;
+  schedule?: Schedule;
+  options?: Partial<WebOptions> | Partial<GitOptions>;
+}
+
+/** POST /api/admin/sources and POST /api/admin/sources/<id>/sync answer 202 with this: the first or next sync runs. */
+export interface SyncStarted {
+  source: SyncSource;
+  job_id: string;
+}
+
+/** DELETE /api/admin/sources/<id>: the source and its documents, chunks and vectors are gone. */
+export interface SyncSourceDeleted {
+  id: string;
+  documents: number;
 }
 
 export interface Progress {
