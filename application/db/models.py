@@ -20,7 +20,7 @@ class SyncSource(Base):
     repository. Each document (``Source``, DocsGPT's name for it) belongs to one."""
 
     __tablename__ = "sync_sources"
-    __table_args__ = (UniqueConstraint("kind", "location"),)
+    __table_args__ = (UniqueConstraint("kind", "location", name="uq_sync_sources_kind_location"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # SYNC_SOURCE_KINDS

@@ -46,8 +46,8 @@ class FetchResult:
     """What one read of a source found.
 
     ``complete``: every document of the source was listed, so a document missing from ``documents``
-    (and ``unchanged_uris``) is gone upstream. False when a limit (pages, depth) or errors cut the
-    listing short: then nothing is removed.
+    (and ``unchanged_uris``) is gone upstream. False when the page limit or errors cut the listing
+    short: then nothing is removed. (A crawl's depth is part of what the source is, not a cut.)
     """
 
     documents: list[FetchedDocument] = field(default_factory=list)

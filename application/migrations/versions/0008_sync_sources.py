@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("location", sa.String(2048), nullable=False),
         sa.Column("name", sa.String(512), nullable=False),
-        sa.Column("options", sa.JSON, nullable=True),
+        sa.Column("options", sa.JSON, nullable=False),
         sa.Column("schedule", sa.String(16), nullable=False, server_default="never"),
         sa.Column("status", sa.String(16), nullable=False, server_default="new"),
         sa.Column("last_sync_at", sa.DateTime(timezone=True), nullable=True),
