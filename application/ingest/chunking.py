@@ -51,6 +51,16 @@ def chunk_ids_for(source_id: str, texts: list[str]) -> list[str]:
     return ids
 
 
+def with_own_heading(section) -> str:
+    """A section's text led by its own heading line, as the document shows it: the heading's words are
+    the best clue to what a section is about (for BM25 above all), so its first chunk keeps them."""
+    heading = section.headings[-1].strip() if section.headings else ""
+    text = section.text.strip()
+    if not heading or text.startswith(heading):
+        return text
+    return f"{heading}\n\n{text}"
+
+
 class Chunker:
     def __init__(self, embeddings, chunk_tokens: int | None = None, overlap_tokens: int = 32):
         limit = max(16, embeddings.max_seq_length - SPECIAL_TOKENS)
@@ -83,7 +93,7 @@ class Chunker:
         # a chunk never crosses a section (a heading's section, a page, a slide): an edit in one
         # section moves no chunk boundary in another, so their ids and vectors stay
         for section in document.sections:
-            for piece in splitter.split_text(section.text):
+            for piece in splitter.split_text(with_own_heading(section)):
                 piece = piece.strip()
                 if piece:
                     drafts.append(ChunkDraft(len(drafts), piece, section.page, self.count_tokens(piece),

@@ -225,11 +225,18 @@ class SourceSync:
             raise
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        status = "partial" if report.failed else "ok"
-        self._set(row.id, status=status, last_error=report.failed[0][1][:2000] if report.failed else None,
-                  last_sync_at=started, next_sync_at=self._next_sync(row.schedule, started),
-                  last_report=report.summary(), cursor=fetched.cursor or row.cursor)
+        self.record(row.id, report, started, cursor=fetched.cursor or row.cursor)
         return report
+
+    def record(self, source_id: str, report: IngestReport, started: datetime | None = None,
+               cursor: str | None = None) -> None:
+        """Write what a sync (or an upload into the uploads source) did: status, time, report."""
+        started = started or utcnow()
+        row = self.find(source_id)
+        self._set(row.id, status="partial" if report.failed else "ok",
+                  last_error=report.failed[0][1][:2000] if report.failed else None, last_sync_at=started,
+                  next_sync_at=self._next_sync(row.schedule, started), last_report=report.summary(),
+                  cursor=cursor or row.cursor)
 
     def _fetch(self, row: SyncSource, workdir: Path, progress) -> FetchResult:
         options = row.options or {}

@@ -22,18 +22,20 @@ def run_ingest(services, context: JobContext) -> dict:
     params = context.params
     paths = list(params["paths"])
     names = params.get("names", {})
+    uploads = services.sources.uploads()
     try:
         report = services.ingestor.ingest_paths(paths, progress=context.progress, uris=params.get("uris"),
-                                                sync_source_id=services.sources.uploads())
+                                                sync_source_id=uploads)
     finally:
         if params.get("staged_folder"):
             shutil.rmtree(params["staged_folder"], ignore_errors=True)
-    result = report.to_dict()
     # staged paths mean nothing to the client: report the uploaded names instead
     for key in ("added", "updated", "unchanged"):
-        result[key] = [names.get(p, p) for p in result[key]]
-    for key in ("skipped", "failed"):
-        result[key] = [{**item, "path": names.get(item["path"], item["path"])} for item in result[key]]
+        setattr(report, key, [names.get(p, p) for p in getattr(report, key)])
+    for key in ("skipped", "failed", "warnings"):
+        setattr(report, key, [(names.get(p, p), reason) for p, reason in getattr(report, key)])
+    services.sources.record(uploads, report)
+    result = report.to_dict()
     if report.failed and not (report.added or report.updated or report.unchanged):
         raise JobFailed("Nothing could be ingested; see result.failed for the reasons.", result)
     return result

@@ -38,7 +38,7 @@ def handbook(tmp_path) -> GitRepo:
     repo.write("docs/faq.txt", "Questions and answers.\n")
     repo.write("docs/drafts/pricing.md", "# Pricing (draft)\n")
     repo.write("docs/api/index.html", "<title>API</title><p>Endpoints</p>")
-    repo.write_bytes("docs/logo.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    repo.write_bytes("docs/logo.svg", b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>")
     repo.write(".github/ISSUE_TEMPLATE.md", "Describe the bug\n")
     repo.commit("first version")
     return repo
@@ -60,7 +60,7 @@ def test_first_fetch_lists_every_supported_file_with_its_uri_origin_and_commit(h
     assert rel_paths(d.uri for d in result.documents) == [
         "README.md", "docs/api/index.html", "docs/drafts/pricing.md", "docs/faq.txt", "docs/install.md"]
     assert result.unchanged_uris == [] and result.failed == []
-    assert result.skipped == [(document_uri(spec, "docs/logo.png"), "unsupported file type '.png'")]
+    assert result.skipped == [(document_uri(spec, "docs/logo.svg"), "unsupported file type '.svg'")]
 
     install = next(d for d in result.documents if d.uri.endswith("#docs/install.md"))
     assert install.uri == f"git+{handbook.path}#docs/install.md"
@@ -80,7 +80,7 @@ def test_include_and_exclude_globs_pick_the_files(handbook, tmp_path):
     spec = GitSpec(handbook.url, include=("docs/**",), exclude=("docs/drafts/**", "*.html"))
     result = fetch(spec, tmp_path / "cache")
     assert rel_paths(d.uri for d in result.documents) == ["docs/faq.txt", "docs/install.md"]
-    assert rel_paths(uri for uri, _ in result.skipped) == ["docs/logo.png"]
+    assert rel_paths(uri for uri, _ in result.skipped) == ["docs/logo.svg"]
 
     markdown_only = fetch(GitSpec(handbook.url, include=("*.md",)), tmp_path / "cache")
     assert rel_paths(d.uri for d in markdown_only.documents) == [
@@ -321,7 +321,7 @@ def test_unsupported_symbolic_and_oversized_files_are_reported(handbook, tmp_pat
     result = fetch(spec, tmp_path / "cache")
 
     assert (document_uri(spec, "docs/passwd.txt"), "a symbolic link (not followed)") in result.skipped
-    assert (document_uri(spec, "docs/logo.png"), "unsupported file type '.png'") in result.skipped
+    assert (document_uri(spec, "docs/logo.svg"), "unsupported file type '.svg'") in result.skipped
     assert [uri for uri, _ in result.failed] == [document_uri(spec, "docs/big.md")]
     assert result.failed[0][1].startswith("docs/big.md is 0.0 MB, over the 0 MB limit")
     assert result.complete
