@@ -188,6 +188,15 @@ class Outline:
             return
         self._stack.append((level, text))
 
+    def feed(self, items) -> "Outline":
+        """Take ``(level, text)`` items in order: a level is a heading, ``None`` a block of text."""
+        for level, value in items:
+            if level is None:
+                self.add(value)
+            else:
+                self.heading(level, value)
+        return self
+
     def add(self, text: str, ref=None) -> None:
         text = text.strip("\n").rstrip()
         if text.strip():

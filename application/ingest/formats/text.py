@@ -93,14 +93,8 @@ def parse_markdown(path: Path, limits: ParseLimits = DEFAULT_LIMITS) -> ParsedDo
     items = markdown_headings(text)
     if not title:
         title = next((value for level, value in items if level == 1 and value.strip()), None)
-    outline = Outline(title)
-    for level, value in items:
-        if level is None:
-            outline.add(value)
-        else:
-            outline.heading(level, value)
     return require_sections(ParsedDocument(title=one_line(title or "") or path.stem, kind="md",
-                                           sections=outline.finish()))
+                                           sections=Outline(title).feed(items).finish()))
 
 
 # --- reStructuredText -----------------------------------------------------------------------------
@@ -222,10 +216,4 @@ def _rst_by_underlines(text: str):
     first_levels = [level for level, _ in items if level is not None]
     if first_levels and first_levels.count(1) == 1:  # one top heading: it names the document
         title = next(value for level, value in items if level == 1)
-    outline = Outline(title)
-    for level, value in items:
-        if level is None:
-            outline.add(value)
-        else:
-            outline.heading(level, value)
-    return title, outline.finish()
+    return title, Outline(title).feed(items).finish()
