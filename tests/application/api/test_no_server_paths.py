@@ -119,5 +119,5 @@ def test_sources_are_shown_by_their_name_not_their_folder_on_the_server(make_app
             stored = client.get(f"/api/conversations/{response.get_json()['conversation_id']}", headers=owner)
             sources, text = stored.get_json()["messages"][0]["sources"], stored.get_data(as_text=True)
 
-    assert len(sources) == 3 and {s["source"] for s in sources} <= DOC_NAMES, sources
+    assert len(sources) >= 3 and {s["source"] for s in sources} <= DOC_NAMES, sources
     assert str(tmp_path_factory.getbasetemp()) not in text

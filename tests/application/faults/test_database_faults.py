@@ -175,7 +175,7 @@ def test_the_cli_says_in_one_line_that_the_database_refused_the_write(tmp_path, 
 
     event.listen(Pool, "checkout", read_only)  # every pool of this process, the command's own included
     try:
-        result = CliRunner().invoke(main, ["sources", "delete", str(docs_dir / "refunds.md")], env=env)
+        result = CliRunner().invoke(main, ["documents", "delete", str(docs_dir / "refunds.md")], env=env)
     finally:
         event.remove(Pool, "checkout", read_only)
 
@@ -183,5 +183,5 @@ def test_the_cli_says_in_one_line_that_the_database_refused_the_write(tmp_path, 
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error: The database refused the write because it is read-only")
     assert "nothing was saved" in lines[0]
-    listed = CliRunner().invoke(main, ["sources", "list"], env=env)
+    listed = CliRunner().invoke(main, ["documents", "list"], env=env)
     assert listed.exit_code == 0 and "refunds" in listed.output
