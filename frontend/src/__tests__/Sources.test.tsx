@@ -293,7 +293,7 @@ describe("Documents", () => {
     for (const ext of [".docx", ".pptx", ".xlsx", ".csv", ".epub", ".ipynb", ".jsonl", ".rst", ".png", ".jpeg"]) {
       expect(input.accept.split(",")).toContain(ext);
     }
-    expect(ACCEPTED_FILE_TYPES).toHaveLength(18);
+    expect(ACCEPTED_FILE_TYPES).toHaveLength(22);
     expect(await screen.findByTestId("sync-source")).toBeTruthy();
     const row = await screen.findByTestId("document-row");
     expect(row.textContent).toContain("missing upstream since");

@@ -6,10 +6,11 @@ import Sources from "./Sources";
 import { ErrorBox, ProgressBar, StatusBadge, when } from "./ui";
 import { usePolling } from "./usePolling";
 
-/** What an upload may hold: the parsers in application/ingest read these. */
+/** What an upload may hold: the parsers in application/ingest read these (SUPPORTED_EXTENSIONS; a test
+ * in tests/application/ingest/test_parsers.py keeps this list equal to it). */
 export const ACCEPTED_FILE_TYPES = [
-  ".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf", ".docx", ".pptx", ".xlsx", ".csv", ".epub", ".ipynb",
-  ".json", ".jsonl", ".png", ".jpg", ".jpeg",
+  ".txt", ".text", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf", ".docx", ".pptx", ".xlsx", ".csv", ".tsv",
+  ".epub", ".ipynb", ".json", ".jsonl", ".png", ".jpg", ".jpeg", ".tif", ".tiff",
 ];
 
 interface Upload {

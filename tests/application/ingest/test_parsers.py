@@ -215,3 +215,14 @@ def test_html_data_tables_with_paragraphs_in_cells_stay_tables(tmp_path):
                     "<tbody><tr><td><p>uri</p></td><td><p>where the document came from</p></td></tr></tbody></table>")
     [section] = parse_file(path).sections
     assert section.text == "| Field | Meaning |\n|---|---|\n| uri | where the document came from |"
+
+
+def test_the_admin_pages_list_of_file_types_is_what_the_parsers_read():
+    import re
+    from pathlib import Path
+
+    from application.ingest.parsers import SUPPORTED_EXTENSIONS
+
+    source = (Path(__file__).resolve().parents[3] / "frontend" / "src" / "admin" / "Documents.tsx").read_text()
+    listed = re.search(r"ACCEPTED_FILE_TYPES = \[(.*?)\]", source, re.S).group(1)
+    assert sorted(re.findall(r'"(\.[a-z0-9]+)"', listed)) == sorted(SUPPORTED_EXTENSIONS)
