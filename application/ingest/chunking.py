@@ -51,14 +51,10 @@ def chunk_ids_for(source_id: str, texts: list[str]) -> list[str]:
     return ids
 
 
-def with_own_heading(section) -> str:
-    """A section's text led by its own heading line, as the document shows it: the heading's words are
-    the best clue to what a section is about (for BM25 above all), so its first chunk keeps them."""
+def own_heading(section) -> str:
+    """The section's own heading line, when its text does not start with it already."""
     heading = section.headings[-1].strip() if section.headings else ""
-    text = section.text.strip()
-    if not heading or text.startswith(heading):
-        return text
-    return f"{heading}\n\n{text}"
+    return "" if not heading or section.text.lstrip().startswith(heading) else heading
 
 
 class Chunker:
@@ -72,15 +68,15 @@ class Chunker:
         self.overlap_tokens = min(overlap_tokens, size // 2)
         self.count_tokens = embeddings.count_tokens
 
-    def _splitter(self, kind: str) -> RecursiveCharacterTextSplitter:
+    def _splitter(self, kind: str, size: int | None = None) -> RecursiveCharacterTextSplitter:
         separators = (
             RecursiveCharacterTextSplitter.get_separators_for_language(Language.MARKDOWN)
             if kind == "md"
             else ["\n\n", "\n", ". ", " ", ""]
         )
         return RecursiveCharacterTextSplitter(
-            chunk_size=self.chunk_tokens,
-            chunk_overlap=self.overlap_tokens,
+            chunk_size=size or self.chunk_tokens,
+            chunk_overlap=min(self.overlap_tokens, (size or self.chunk_tokens) // 2),
             length_function=self.count_tokens,
             separators=separators,
             keep_separator="end" if kind != "md" else True,
@@ -93,9 +89,25 @@ class Chunker:
         # a chunk never crosses a section (a heading's section, a page, a slide): an edit in one
         # section moves no chunk boundary in another, so their ids and vectors stay
         for section in document.sections:
-            for piece in splitter.split_text(with_own_heading(section)):
+            for piece in self._section_pieces(section, splitter, document.kind):
                 piece = piece.strip()
                 if piece:
                     drafts.append(ChunkDraft(len(drafts), piece, section.page, self.count_tokens(piece),
                                              tuple(section.headings), section.location))
         return drafts
+
+    def _section_pieces(self, section, splitter, kind: str) -> list[str]:
+        """A section's chunks; the first starts with the section's own heading line, as the document shows
+        it (its words are the best clue to what the section is about, for BM25 above all). The heading is
+        put on the first piece after the split, so that it never ends up a chunk of its own."""
+        pieces = [p for p in splitter.split_text(section.text) if p.strip()]
+        heading = own_heading(section)
+        if not heading or not pieces:
+            return pieces
+        room = self.chunk_tokens - self.count_tokens(heading) - 2
+        if self.count_tokens(pieces[0]) > room and room >= 16:
+            # the section again with room for the heading (a re-split of the first piece alone would leave
+            # a small fragment behind it)
+            pieces = [p for p in self._splitter(kind, room).split_text(section.text) if p.strip()]
+        pieces[0] = f"{heading}\n\n{pieces[0].strip()}"
+        return pieces
