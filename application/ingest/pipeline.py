@@ -138,6 +138,11 @@ def local_documents(paths: Iterable[str | os.PathLike], uris: dict[str, str] | N
     return documents, skipped
 
 
+# the model gets this many INGEST_BATCH_SIZE batches of texts per call: sentence-transformers sorts a
+# call's texts by length before it pads them, so a larger call pads less (bench/ingest_formats.py: a call
+# per 64 texts embedded 20% slower than one call for all; progress is reported after each call)
+EMBED_CALL_BATCHES = 4
+
 # an ingest that wrote this many chunks ends with the store's optimize() (Qdrant Edge: segments merged,
 # HNSW built); smaller ones leave it to the next bulk load (a search over a few thousand unindexed
 # points is a sub-millisecond scan in Edge)
@@ -198,7 +203,7 @@ class Ingestor:
         # the model is called with full batches across documents (a document of 3 chunks alone would
         # be a batch of 3: measured 0.71x of plain encode that way, bench/ingest_formats.py), then each
         # document is written on its own: vectors, then its rows in one transaction
-        for group in _batches_of_documents(plans, self.batch_size):
+        for group in _batches_of_documents(plans, self.batch_size * EMBED_CALL_BATCHES):
             # the serving index of *now*: a swap may have happened since the first file
             index = self.index_provider()
             collections = [(index.collection, index.embeddings),
@@ -288,8 +293,9 @@ class Ingestor:
         rows = [row for _, plan in group for row in plan.to_embed]
         found: dict = {name: {} for name, _ in collections}
         found[None] = {}
-        for start in range(0, len(rows), self.batch_size):
-            batch = rows[start:start + self.batch_size]
+        step = self.batch_size * EMBED_CALL_BATCHES
+        for start in range(0, len(rows), step):
+            batch = rows[start:start + step]
             texts = [r.text for r in batch]
             sparse = index.lexical.embed_documents(texts) if index.lexical is not None else [None] * len(batch)
             found[None].update(zip((r.id for r in batch), sparse))
