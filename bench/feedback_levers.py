@@ -44,10 +44,10 @@ import numpy as np  # noqa: E402
 
 from training.fusion import FusionSettings, fuse  # noqa: E402
 from training.irjson import load_ir_json  # noqa: E402
-from training.retrieval_eval import corpus_idf  # noqa: E402
+from training.records import IRDataset  # noqa: E402
+from training.retrieval_eval import encode_dense_leg, encode_lexical_leg, ranking_metrics  # noqa: E402
 from training.split import split_ir_by_chunk  # noqa: E402
 
-LEVERS = ("fusion", "aggregate", "adapter", "termweights", "finetune")
 CANDIDATES = 50
 SHOWN = 10
 WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -76,57 +76,62 @@ class ProductView:
         self.qids = sorted(q for q in self.ir.queries if self.ir.relevant_docs.get(q))
         self.rel = {q: set(self.ir.relevant_docs[q]) for q in self.qids}
         self.cids = list(self.corpus)
-        self.D = self._unit(np.asarray(self.embeddings.embed_documents([self.corpus[c] for c in self.cids])))
-        self.Q = self._unit(np.asarray(self.embeddings.embed_documents([self.ir.queries[q] for q in self.qids])))
-        self.doc_vectors = self.lexer.embed_documents([self.corpus[c] for c in self.cids])
-        self.idf = corpus_idf(self.doc_vectors)
-        self.postings = defaultdict(list)
-        for position, vector in enumerate(self.doc_vectors):
-            for token, value in zip(vector.indices, vector.values):
-                self.postings[token].append((position, value))
-        self.lexical = self.lexical_leg()
-        self.dense = self.dense_leg(self.Q, self.D)
+        # the questions over the product's chunks (relevance stays file-level, in self.rel)
+        self.chunked = IRDataset(queries=self.ir.queries, corpus=self.corpus, relevant_docs={})
+        self.dense = self.dense_leg(self.embeddings)
+        self.lexical = self.lexical_leg(self.lexer)
 
-    @staticmethod
-    def _unit(matrix):
-        matrix = np.asarray(matrix, dtype=np.float32)
-        return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    def dense_leg(self, model):
+        """Top chunks per question by cosine (``model``: an embedding backend or a SentenceTransformer)."""
+        return encode_dense_leg(model, self.chunked, candidates=CANDIDATES, query_ids=self.qids)
 
-    def dense_leg(self, Q, D):
-        scores = self._unit(Q) @ self._unit(D).T
-        leg = {}
-        for row, qid in enumerate(self.qids):
-            top = np.argpartition(-scores[row], CANDIDATES)[:CANDIDATES]
-            leg[qid] = sorted(((self.cids[j], float(scores[row, j])) for j in top), key=lambda t: -t[1])
-        return leg
-
-    def lexical_leg(self, token_weights: dict | None = None):
-        leg = {}
-        for qid in self.qids:
-            query = self.lexer.embed_query(self.ir.queries[qid])
-            scores = defaultdict(float)
-            for token, weight in zip(query.indices, query.values):
-                factor = token_weights.get(token, 1.0) if token_weights else 1.0
-                for position, value in self.postings.get(token, ()):
-                    scores[position] += self.idf[token] * weight * value * factor
-            leg[qid] = sorted(((self.cids[p], s) for p, s in scores.items()), key=lambda t: -t[1])[:CANDIDATES]
-        return leg
+    def lexical_leg(self, encoder):
+        """Top chunks per question by BM25, as Qdrant scores it."""
+        return encode_lexical_leg(encoder, self.chunked, candidates=CANDIDATES, query_ids=self.qids)
 
     def ranker(self, settings: FusionSettings, dense=None, lexical=None, depth: int = 20):
         dense, lexical = dense or self.dense, lexical or self.lexical
         return lambda q: [f.chunk_id for f in fuse(dense[q], lexical[q], settings, depth)]
 
     def file_mrr(self, ranker, questions) -> float:
-        values = []
-        for q in questions:
-            files = list(dict.fromkeys(self.file_of[c] for c in ranker(q)))[:10]
-            values.append(next((1.0 / r for r, f in enumerate(files, 1) if f in self.rel[q]), 0.0))
-        return float(np.mean(values))
+        """File-level MRR@10: files in the order of their best chunk."""
+        return float(np.mean([ranking_metrics(list(dict.fromkeys(self.file_of[c] for c in ranker(q))),
+                                              self.rel[q])["mrr@10"] for q in questions]))
 
     def shown_positives(self):
         """(question, chunk) for every shown chunk of a relevant file: what B's users mark relevant."""
         shown = self.ranker(FusionSettings(), depth=SHOWN)
         return [(q, c) for q in self.B for c in shown(q) if self.file_of[c] in self.rel[q]]
+
+
+class AdaptedQueries:
+    """An embedding backend whose query vectors go through the adapter ``W`` (documents as they are),
+    from vectors already computed (``documents``, ``queries``: text → vector)."""
+
+    def __init__(self, documents: dict, queries: dict, W):
+        self.documents, self.queries, self.W = documents, queries, W
+
+    def embed_documents(self, texts):
+        return [self.documents[t] for t in texts]
+
+    def embed_query(self, text):
+        return self.queries[text] @ self.W
+
+
+class WeightedQueries:
+    """A lexical encoder whose query tokens are scaled by ``weights`` (token → factor, else 1)."""
+
+    def __init__(self, encoder, weights: dict):
+        self.encoder, self.weights = encoder, weights
+
+    def embed_documents(self, texts):
+        return self.encoder.embed_documents(texts)
+
+    def embed_query(self, text):
+        from plugins.lexical import SparseVector
+
+        query = self.encoder.embed_query(text)
+        return SparseVector(query.indices, [v * self.weights.get(t, 1.0) for t, v in zip(query.indices, query.values)])
 
 
 def fitted_on_b(view, make_ranker, grid):
@@ -169,30 +174,36 @@ def lever_adapter(view):
     import torch
 
     torch.manual_seed(0)
+    questions = [view.ir.queries[q] for q in view.qids]
+    texts = [view.corpus[c] for c in view.cids]
+    D = np.asarray(view.embeddings.embed_documents(texts), dtype=np.float32)
+    Q = np.asarray([view.embeddings.embed_query(q) for q in questions], dtype=np.float32)
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
     index = {c: i for i, c in enumerate(view.cids)}
     qindex = {q: i for i, q in enumerate(view.qids)}
     pairs = view.shown_positives()
-    Q, D = torch.tensor(view.Q), torch.tensor(view.D)
+    Qt, Dt = torch.tensor(Q), torch.tensor(D)
     qi = torch.tensor([qindex[q] for q, _ in pairs])
     ci = torch.tensor([index[c] for _, c in pairs])
     rows = {}
     for lam in (1e-1, 1e-2, 1e-3):
-        W = torch.nn.Parameter(torch.eye(Q.shape[1]))
+        W = torch.nn.Parameter(torch.eye(Qt.shape[1]))
         optimiser = torch.optim.Adam([W], lr=1e-3)
         for _ in range(200):
-            queries = Q[qi] @ W
-            logits = (queries / queries.norm(dim=1, keepdim=True)) @ D.T / 0.05
-            loss = torch.nn.functional.cross_entropy(logits, ci) + lam * ((W - torch.eye(Q.shape[1])) ** 2).sum()
+            queries = Qt[qi] @ W
+            logits = (queries / queries.norm(dim=1, keepdim=True)) @ Dt.T / 0.05
+            loss = torch.nn.functional.cross_entropy(logits, ci) + lam * ((W - torch.eye(Qt.shape[1])) ** 2).sum()
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-        dense = view.dense_leg((Q @ W).detach().numpy(), view.D)
-        rows[f"lambda={lam:g}"] = lever_fusion(view, dense=dense)["convex-minmax"]
+        adapted = AdaptedQueries(dict(zip(texts, D)), dict(zip(questions, Q)), W.detach().numpy())
+        rows[f"lambda={lam:g}"] = lever_fusion(view, dense=view.dense_leg(adapted))["convex-minmax"]
     return rows
 
 
 def lever_termweights(view):
-    tokens_of = {c: set(view.doc_vectors[i].indices) for i, c in enumerate(view.cids)}
+    vectors = view.lexer.embed_documents([view.corpus[c] for c in view.cids])
+    tokens_of = {c: set(vector.indices) for c, vector in zip(view.cids, vectors)}
     positives = defaultdict(set)
     for q, c in view.shown_positives():
         positives[q] |= tokens_of[c]
@@ -205,7 +216,8 @@ def lever_termweights(view):
                 hits[token] += token in tokens
         prior = sum(hits.values()) / sum(seen.values())
         weights = {t: ((hits[t] + alpha * prior) / (seen[t] + alpha)) / prior for t in seen}
-        rows[f"alpha={alpha}"] = lever_fusion(view, lexical=view.lexical_leg(weights))["convex-minmax"]
+        rows[f"alpha={alpha}"] = lever_fusion(view, lexical=view.lexical_leg(WeightedQueries(view.lexer, weights)))[
+            "convex-minmax"]
     return rows
 
 
@@ -226,14 +238,21 @@ def lever_finetune(view, questions_per_chunk: int, learning_rate: float):
         seconds = time.perf_counter() - started
         model = load_model(folder)
         model.max_seq_length = view.embeddings.max_seq_length
-        D = model.encode([view.corpus[c] for c in view.cids], batch_size=32, normalize_embeddings=True)
-        Q = model.encode([view.ir.queries[q] for q in view.qids], batch_size=32, normalize_embeddings=True)
+        dense = view.dense_leg(model)
     finally:
         shutil.rmtree(folder.parent, ignore_errors=True)
-    dense = view.dense_leg(Q, D)
     return {"pairs": len(positives), "train_seconds": round(seconds),
             "dense_only_A": round(view.file_mrr(view.ranker(FusionSettings(mode="dense"), dense), view.A), 3),
             "fusion": lever_fusion(view, dense=dense)}
+
+
+LEVERS = {
+    "fusion": lambda view, args: lever_fusion(view),
+    "aggregate": lambda view, args: lever_aggregate(view),
+    "adapter": lambda view, args: lever_adapter(view),
+    "termweights": lambda view, args: lever_termweights(view),
+    "finetune": lambda view, args: lever_finetune(view, args.ict_per_chunk, args.learning_rate),
+}
 
 
 def main(argv=None) -> int:
@@ -257,10 +276,7 @@ def main(argv=None) -> int:
               f"serving pipeline (hybrid convex-minmax 0.5) file MRR@10 on A {serving:.3f}", flush=True)
         for lever in levers:
             started = time.perf_counter()
-            if lever == "finetune":
-                outcome = lever_finetune(view, args.ict_per_chunk, args.learning_rate)
-            else:
-                outcome = globals()[f"lever_{lever}"](view)
+            outcome = LEVERS[lever](view, args)
             result[lever] = outcome
             print(f"  {lever} ({time.perf_counter() - started:.0f} s): {json.dumps(outcome)}", flush=True)
         results[Path(path).name] = result
