@@ -219,7 +219,12 @@ class SourceSync:
             if fetched.complete:
                 report.removed.extend(self._remove_missing(row.id, fetched, started))
         except BaseException as exc:
-            error = str(exc) if isinstance(exc, (SourceError, BadRequest)) else f"{exc.__class__.__name__}: {exc}"
+            if not isinstance(exc, Exception):  # a cancelled job, Ctrl-C
+                error = "The sync was stopped before it ended; the documents it had not reached are unchanged."
+            elif isinstance(exc, (SourceError, BadRequest)):
+                error = str(exc)
+            else:
+                error = f"{exc.__class__.__name__}: {exc}"
             self._set(row.id, status="failed", last_error=redact_url(error)[:2000], last_sync_at=started,
                       next_sync_at=self._next_sync(row.schedule, started))
             raise
