@@ -209,20 +209,19 @@ class Ingestor:
             collections = [(index.collection, index.embeddings),
                            *[c for c in self.extra_collections() if c[0] != index.collection]]
             try:
-                vectors = self._embed(group, index, collections,
-                                      lambda n: progress(done + n, total) if progress else None)
+                stored = self._embed_and_upsert(group, index, collections,
+                                                lambda n: progress(done + n, total) if progress else None)
             except Exception as exc:  # the model failed on this batch: its documents are reported, not lost
                 log.exception("Failed to embed %s documents", len(group))
-                vectors = None
-                error = exc
-            for item, plan in group:
+                stored = _Stored(failed={position: exc for position in range(len(group))})
+            for position, (item, plan) in enumerate(group):
                 name = str(item.document.path)
                 try:
-                    if vectors is None:
-                        raise error
-                    self._store(item, plan, index, collections, vectors)
+                    if position in stored.failed:
+                        raise stored.failed[position]
+                    self._store(item, plan, stored.sources[position], collections, stored.written[position])
                 except Exception as exc:  # one file's failure must not lose the others
-                    log.exception("Failed to ingest %s", item.document.uri)
+                    log.error("Failed to ingest %s: %s", item.document.uri, exc)
                     report.failed.append((name, f"{_shown_name(item.document)} failed while indexing: {exc}"))
                 else:
                     (report.updated if item.existed else report.added).append(name)
@@ -286,56 +285,85 @@ class Ingestor:
                 to_embed.append(row)
         return _Plan(rows, to_embed, set(old))
 
-    def _embed(self, group: list, index: ActiveIndex, collections: list,
-               on_progress: Callable[[int], None]) -> dict:
-        """Vectors of every new chunk text of ``group``: ``{collection: {chunk id: dense}}`` and, under
-        ``None``, ``{chunk id: lexical}`` (the lexical vectors do not depend on the model)."""
+    def _embed_and_upsert(self, group: list, index: ActiveIndex, collections: list,
+                          on_progress: Callable[[int], None]) -> "_Stored":
+        """Embed every new chunk text of ``group`` in calls across documents and write each document's
+        vectors as soon as they are made (progress counts stored vectors). A document whose write fails
+        is given up alone; if the model fails, or the job is cancelled, every vector written here goes."""
+        stored = _Stored(sources={position: _source_row(item, plan) for position, (item, plan) in enumerate(group)},
+                         written={position: [] for position in range(len(group))})
+        owner = {row.id: position for position, (_, plan) in enumerate(group) for row in plan.to_embed}
         rows = [row for _, plan in group for row in plan.to_embed]
-        found: dict = {name: {} for name, _ in collections}
-        found[None] = {}
-        step = self.batch_size * EMBED_CALL_BATCHES
-        for start in range(0, len(rows), step):
-            batch = rows[start:start + step]
-            texts = [r.text for r in batch]
-            sparse = index.lexical.embed_documents(texts) if index.lexical is not None else [None] * len(batch)
-            found[None].update(zip((r.id for r in batch), sparse))
-            for name, embeddings in collections:
-                found[name].update(zip((r.id for r in batch), embeddings.embed_documents(texts)))
-            on_progress(start + len(batch))
-        return found
-
-    def _store(self, item: _Prepared, plan: "_Plan", index: ActiveIndex, collections: list, vectors: dict) -> None:
-        document = item.document
-        source = Source(id=item.source_id, uri=document.uri[:2048], title=item.title[:512], kind=item.kind[:16],
-                        content_hash=item.content_hash, size_bytes=item.size_bytes, chunk_count=len(plan.rows),
-                        sync_source_id=item.sync_source_id, origin=(document.origin or None) and document.origin[:2048],
-                        missing_since=None)
-        new_ids = {row.id for row in plan.rows}
         # a collection made before the lexical leg (a local-mode one being upgraded) takes dense vectors only
         lexical_in = {name: index.lexical is not None and self.store.has_lexical(name) for name, _ in collections}
-        # 1. vectors of new texts first: if SQL fails below, only these are removed again
-        written: list[str] = []
+        step = self.batch_size * EMBED_CALL_BATCHES
         try:
-            for start in range(0, len(plan.to_embed), self.batch_size):
-                batch = plan.to_embed[start:start + self.batch_size]
-                for name, _ in collections:
-                    self.store.upsert(name, [VectorPoint(r.id, vectors[name][r.id], chunk_payload(r, source),
-                                                         vectors[None][r.id] if lexical_in[name] else None)
-                                             for r in batch])
-                written.extend(r.id for r in batch if r.id not in plan.old_ids)
-            # 2. rows in one transaction: the old chunks go, the new ones come (unchanged texts keep their ids)
+            for start in range(0, len(rows), step):
+                batch = rows[start:start + step]
+                texts = [r.text for r in batch]
+                # the lexical vectors do not depend on the model: the same ones go to every collection
+                sparse = index.lexical.embed_documents(texts) if index.lexical is not None else [None] * len(batch)
+                dense = {name: embeddings.embed_documents(texts) for name, embeddings in collections}
+                by_document: dict[int, list[int]] = defaultdict(list)
+                for i, row in enumerate(batch):
+                    by_document[owner[row.id]].append(i)
+                for position, indexes in by_document.items():
+                    if position in stored.failed:
+                        continue
+                    plan = group[position][1]
+                    # noted before the write: removing an id that was never written is harmless
+                    stored.written[position].extend(batch[i].id for i in indexes if batch[i].id not in plan.old_ids)
+                    try:
+                        for name, _ in collections:
+                            self.store.upsert(name, [
+                                VectorPoint(batch[i].id, dense[name][i], chunk_payload(batch[i], stored.sources[position]),
+                                            sparse[i] if lexical_in[name] else None) for i in indexes])
+                    except Exception as exc:  # this document alone fails; what it wrote goes
+                        stored.failed[position] = exc
+                        self._remove_vectors(collections, stored.written.pop(position))
+                on_progress(start + len(batch))
+        except BaseException:
+            for written in stored.written.values():
+                self._remove_vectors(collections, written)
+            raise
+        return stored
+
+    def _store(self, item: _Prepared, plan: "_Plan", source: Source, collections: list, written: list[str]) -> None:
+        """The document's rows in one transaction (its new vectors are written already): the old chunks go,
+        the new ones come (unchanged texts keep their ids); then the vectors of texts that are gone."""
+        try:
             with self.db.session() as session:
                 session.execute(delete(Chunk).where(Chunk.source_id == item.source_id))
                 session.merge(source)
                 session.flush()
                 session.add_all(plan.rows)
         except BaseException:
-            for name, _ in collections:
-                self.store.delete(name, written)
+            self._remove_vectors(collections, written)
             raise
-        # 3. vectors of chunks that no longer exist
-        for name, _ in collections:
-            self.store.delete(name, plan.old_ids - new_ids)
+        self._remove_vectors(collections, plan.old_ids - {row.id for row in plan.rows})
+
+    def _remove_vectors(self, collections: list, ids) -> None:
+        ids = list(ids)
+        if ids:
+            for name, _ in collections:
+                self.store.delete(name, ids)
+
+
+def _source_row(item: _Prepared, plan: "_Plan") -> Source:
+    document = item.document
+    return Source(id=item.source_id, uri=document.uri[:2048], title=item.title[:512], kind=item.kind[:16],
+                  content_hash=item.content_hash, size_bytes=item.size_bytes, chunk_count=len(plan.rows),
+                  sync_source_id=item.sync_source_id, origin=(document.origin or None) and document.origin[:2048],
+                  missing_since=None)
+
+
+@dataclass
+class _Stored:
+    """What ``_embed_and_upsert`` wrote, by the document's position in its group."""
+
+    sources: dict = field(default_factory=dict)
+    written: dict = field(default_factory=dict)
+    failed: dict = field(default_factory=dict)
 
 
 def _batches_of_documents(plans: list, batch_size: int):
