@@ -86,9 +86,12 @@ def _print_hits(hits, as_json: bool) -> None:
         return
     if not hits:
         click.echo("No results (is anything ingested? `docstune documents list`).")
+    from application.ingest.documents import heading_path
+
     for hit in hits:
-        where = f", page {hit.page}" if hit.page else ""
-        click.echo(click.style(f"[{hit.rank}] {hit.score:.3f}  {hit.title}{where}", bold=True) + f"  ({hit.uri})")
+        where = (f", page {hit.page}" if hit.page else "") + (f", {hit.location}" if hit.location else "")
+        title = heading_path(hit.title, hit.headings)
+        click.echo(click.style(f"[{hit.rank}] {hit.score:.3f}  {title}{where}", bold=True) + f"  ({hit.uri})")
         text = " ".join(hit.text.split())
         click.echo("    " + (text[:300] + "…" if len(text) > 300 else text))
 
