@@ -60,7 +60,7 @@ def get_services():
     return root.obj
 
 
-class _TqdmProgress:
+class TqdmProgress:
     """A ``progress(done, total)`` callback drawing a tqdm bar."""
 
     def __init__(self, desc: str, unit: str):
@@ -129,7 +129,7 @@ def search(question: str | None, k: int, source_ids: tuple[str, ...], as_json: b
 def reindex() -> None:
     """Embed every stored chunk with the configured model (EMBEDDINGS_NAME) and serve that index."""
     services = get_services()
-    progress = _TqdmProgress("re-indexing", "chunk")
+    progress = TqdmProgress("re-indexing", "chunk")
     try:
         name = services.serving.reindex(progress=progress)
     finally:

@@ -23,9 +23,9 @@ def _services():
 
 
 def _progress(desc: str):
-    from application.cli import _TqdmProgress
+    from application.cli import TqdmProgress
 
-    return _TqdmProgress(desc, "chunk")
+    return TqdmProgress(desc, "chunk")
 
 
 def _kind_of(target: str, git: bool) -> str:

@@ -110,9 +110,7 @@ def discover(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[tuple
         path = Path(raw).expanduser()
         if not path.exists():
             raise BadRequest(f"{raw} does not exist")
-        found, passed = discover_folder(path) if path.is_dir() else ([path], [])
-        skipped.extend(passed)
-        for candidate in found:
+        for candidate in discover_folder(path) if path.is_dir() else [path]:
             if is_supported(candidate):
                 files.append(candidate)
             else:
@@ -120,9 +118,9 @@ def discover(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[tuple
     return files, skipped
 
 
-def discover_folder(root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+def discover_folder(root: Path) -> list[Path]:
     """Every visible file under ``root`` (sorted); hidden files and folders (``.git``) are left out."""
-    return sorted(p for p in root.rglob("*") if p.is_file() and not _hidden(p, root)), []
+    return sorted(p for p in root.rglob("*") if p.is_file() and not _hidden(p, root))
 
 
 def _hidden(path: Path, root: Path) -> bool:
@@ -245,11 +243,10 @@ class Ingestor:
             existing = session.get(Source, source_id)
             if existing is not None and existing.content_hash == content_hash:
                 # the same bytes: nothing to embed; it is (again) this source's and present upstream
-                if (existing.sync_source_id != sync_source_id and sync_source_id) or existing.missing_since \
-                        or (document.origin and existing.origin != document.origin):
-                    existing.sync_source_id = sync_source_id or existing.sync_source_id
-                    existing.missing_since = None
-                    existing.origin = document.origin or existing.origin
+                # (the session writes only the values that differ)
+                existing.sync_source_id = sync_source_id or existing.sync_source_id
+                existing.missing_since = None
+                existing.origin = document.origin or existing.origin
                 return None
         if not data:
             raise DocumentError("is empty")

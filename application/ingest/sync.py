@@ -1,6 +1,6 @@
 """Sources that stay in sync: add a folder, a web site or a git repository once; a sync re-reads it.
 
-A sync reads the whole source (its fetcher: ``discover_folder``, ``application.ingest.web``,
+A sync reads the whole source (its fetcher: ``local_documents``, ``application.ingest.web``,
 ``application.ingest.git``) and hands the documents to the ``Ingestor``, which skips unchanged
 bytes and embeds only changed chunk texts. A document missing from a *complete* listing is marked
 missing, and removed once ``SYNC_DELETE_GRACE_HOURS`` have passed; a listing cut short (a page limit,
@@ -31,7 +31,7 @@ from application.db.models import SYNC_SCHEDULES, SYNC_SOURCE_KINDS, Source, Syn
 from application.errors import BadRequest, NotFound
 from application.ingest.documents import FetchedDocument, FetchResult, SourceError
 from application.ingest.parsers import is_supported
-from application.ingest.pipeline import IngestReport, delete_documents, discover_folder, source_id_for
+from application.ingest.pipeline import IngestReport, delete_documents, local_documents, source_id_for
 from application.redaction import redact_url
 from application.request_values import quoted
 
@@ -261,14 +261,8 @@ class SourceSync:
                 # an unmounted disk must not delete every document: the sync fails, nothing is removed
                 raise SourceError(f"The folder {root} does not exist or is not a folder (any more); "
                                   f"nothing was removed. Mount it again, or delete the source.")
-            files, _ = discover_folder(root)
-            result = FetchResult()
-            for path in files:
-                if is_supported(path):
-                    result.documents.append(FetchedDocument(uri=str(path.resolve()), path=path))
-                else:
-                    result.skipped.append((str(path), f"unsupported type {path.suffix or '(none)'}"))
-            return result
+            documents, skipped = local_documents([root])
+            return FetchResult(documents=documents, skipped=skipped)
         if row.kind == "web":
             from application.ingest.web import fetch_web
 
