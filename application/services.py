@@ -1,7 +1,7 @@
 """The application's resources, built once per process (or per app in tests).
 
 ``Services`` holds the database, the vector store client, the embedding and lexical
-encoders, the job runtime and ``serving`` (``application.serving.ServingIndex``: the serving
+encoders, the job runtime and ``serving`` (``application.retrieval.serving.ServingIndex``: the serving
 collection, its model and its retrieval settings, with search, re-index, swap and rollback).
 It offers the operations on documents the CLI and the HTTP API share: ingest, list and delete
 sources. Nothing here knows about HTTP.
@@ -20,8 +20,8 @@ from sqlalchemy import func, select, text
 from application.db import Database
 from application.db.models import Chunk, Source
 from application.errors import BadRequest, NotFound
-from application.index import ActiveIndex
-from application.serving import Retrieval, ServingIndex  # noqa: F401  (Retrieval: re-exported)
+from application.retrieval.index import ActiveIndex
+from application.retrieval.serving import Retrieval, ServingIndex  # noqa: F401  (Retrieval: re-exported)
 from application.settings import Settings, get_settings
 from application.vectorstore import SearchHit, VectorStore, collection_name_for, create_vector_store
 

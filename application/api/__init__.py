@@ -33,7 +33,7 @@ def create_app(settings=None, services=None) -> Flask:
     an app closes only the Services it created itself."""
     from application.llm import PromptTemplate, create_llm
     from application.settings import get_settings
-    from application.tasks import AppJobs
+    from application.jobs.runtime import AppJobs
 
     settings = settings or get_settings()
     owns_services = services is None

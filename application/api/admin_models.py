@@ -5,7 +5,7 @@ from flask import Blueprint, jsonify, request, send_file
 
 from application.api.context import get_services, json_body, require_admin
 from application.errors import BadRequest
-from application.jobs import swaps
+from application import models_admin
 from application.request_values import flag, some_of, whole_number
 
 bp = Blueprint("admin_models", __name__)
@@ -14,20 +14,20 @@ bp = Blueprint("admin_models", __name__)
 @bp.get("/api/admin/models")
 @require_admin
 def list_models():
-    return jsonify(swaps.models_overview(get_services()))
+    return jsonify(models_admin.models_overview(get_services()))
 
 
 @bp.get("/api/admin/models/<version>/report")
 @require_admin
 def model_report(version: str):
-    path = swaps.report_file(get_services().settings, version, ".md")
+    path = models_admin.report_file(get_services().settings, version, ".md")
     return send_file(path, mimetype="text/markdown")
 
 
 @bp.get("/api/admin/models/<version>/plot.png")
 @require_admin
 def model_plot(version: str):
-    path = swaps.report_file(get_services().settings, version, ".png")
+    path = models_admin.report_file(get_services().settings, version, ".png")
     return send_file(path, mimetype="image/png")
 
 
@@ -37,7 +37,7 @@ def promote(version: str):
     services = get_services()
     body = json_body() if request.get_data() else {}
     force = flag(body.get("force"), "force", default=False)
-    checked = swaps.validate_promotion(services, version, force=force)
+    checked = models_admin.validate_promotion(services, version, force=force)
     job = services.jobs.submit_swap("promote", {"version": checked.version, "force": force})
     return jsonify({"job_id": job["id"], "version": checked.version, "status": job["status"]}), 202
 
@@ -53,7 +53,7 @@ def rollback():
         raise Conflict(f"A swap is {running['status']} (job {running['id']}); cancel it or wait before rolling back.")
     before = services.serving.info()
     services.serving.rollback()
-    swaps.follow_serving_in_registry(services)
+    models_admin.follow_serving_in_registry(services)
     return jsonify({"serving": services.serving.info(), "previous": before})
 
 
@@ -61,7 +61,7 @@ def rollback():
 @require_admin
 def retrain():
     body = json_body() if request.get_data() else {}
-    options = swaps.parse_retrain_options(body)
+    options = models_admin.parse_retrain_options(body)
     job = get_services().jobs.submit("retrain", options)
     return jsonify({"job_id": job["id"], "status": job["status"]}), 202
 
@@ -86,7 +86,7 @@ def submit_job_without_options(kind: str):
 @bp.get("/api/admin/feedback/stats")
 @require_admin
 def feedback_stats():
-    from application.jobs.feedback_stats import feedback_stats as stats
+    from application.chat.feedback_stats import feedback_stats as stats
 
     latest = whole_number(request.args.get("latest", "20"), "latest", minimum=0, maximum=200)
     return jsonify(stats(get_services().db, latest=latest))

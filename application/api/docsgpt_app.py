@@ -7,6 +7,8 @@ DocsTune has no use of its own for, each answered in the smallest shape the app 
 * ``GET /api/models``: the one LLM this server answers with.
 * ``GET /api/get_prompts``, ``GET /api/get_single_prompt``: the one prompt (the file ``PROMPT_FILE``); the
   app's prompt writes are a 404 that says so (a 4xx: nothing is wrong with the server).
+* ``GET /api/task_status``'s Celery-style states, read from the job row (:func:`task_view`), so it works
+  from any process.
 * ``GET /api/messages/<id>/tail``: a message's state, which the app polls when it reopens a conversation
   whose last answer is still being written.
 
@@ -20,13 +22,33 @@ from sqlalchemy.orm import selectinload
 from application.api.context import chat_state, current_owner, get_services
 from application.api.conversations import docsgpt_query
 from application.api.crosssite import is_cross_site
-from application.chat import store
+from application.db import transactions
 from application.chat.conversations import message_dict
 from application.db.chat import Feedback, Message
 from application.errors import NotFound
 from application.request_values import quoted, text
 
 bp = Blueprint("docsgpt_app", __name__)
+
+# Celery's state names, which DocsGPT's clients already understand
+PENDING, PROGRESS, SUCCESS, FAILURE = "PENDING", "PROGRESS", "SUCCESS", "FAILURE"
+_CELERY_STATES = {"queued": PENDING, "running": PROGRESS, "done": SUCCESS, "failed": FAILURE, "cancelled": FAILURE}
+
+
+def task_view(job: dict) -> dict:
+    """A job row as DocsGPT's ``task_status`` answer (plus the job's own fields)."""
+    return {
+        "task_id": job["id"],
+        "job_id": job["id"],
+        "kind": job["kind"],
+        "status": _CELERY_STATES[job["status"]],
+        "job_status": job["status"],
+        "progress": {k: job["progress"][k] for k in ("done", "total", "percent")},
+        "result": job["result"],
+        "error": job["error"],
+        "created_at": job["created_at"],
+        "finished_at": job["finished_at"],
+    }
 
 #: the id and name of DocsTune's one prompt, as the app lists and sends it back (``prompt_id``)
 PROMPT_ID = "default"
@@ -103,5 +125,5 @@ def owned_message(db, message_id: str, owner: str | None) -> dict:
             raise NotFound(f"No message {quoted(message_id)} of yours.")
         return message_dict(message, owner)
 
-    return store.read(db, load)
+    return transactions.read(db, load)
 

@@ -60,7 +60,7 @@ def _accepted_names(serving, registry) -> str:
 def _model_for(name) -> tuple[str, object]:
     """(model id to answer with, backend) for the request's ``model``: the serving model, a registry
     version or a plugin's backend name. A path is never one: it is refused, not read."""
-    from application.jobs.swaps import registry_for
+    from application.models_admin import registry_for
     from training.registry import RegistryError, is_version_name
 
     services = get_services()
@@ -150,7 +150,7 @@ def create_embeddings():
 @bp.get("/v1/models")
 def list_models():
     _require_key()
-    from application.jobs.swaps import registry_for
+    from application.models_admin import registry_for
 
     services = get_services()
     now = int(time.time())

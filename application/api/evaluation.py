@@ -15,7 +15,7 @@ bp = Blueprint("evaluation", __name__)
 @require_admin
 def summary():
     """``{questions, fingerprint, feedback, import, serving}``: the set and the serving pipeline's latest score."""
-    from application.evaluation_set import evaluation_summary
+    from application.db.evaluation_set import evaluation_summary
 
     return jsonify(evaluation_summary(get_services().db))
 
@@ -26,7 +26,7 @@ def export():
     """The set as IR JSON over every stored chunk (``docstune eval --dataset`` reads it)."""
     from dataclasses import asdict
 
-    from application.evaluation_set import export_ir
+    from application.db.evaluation_set import export_ir
 
     body = json.dumps(asdict(export_ir(get_services().db)), ensure_ascii=False)
     return Response(body, mimetype="application/json",
@@ -38,7 +38,7 @@ def export():
 def import_set():
     """Add IR JSON questions (``{queries, corpus, relevant_docs}``) to the set; ids or exact chunk texts
     must match stored chunks. ``{added, already_there, unmatched, questions}``."""
-    from application.evaluation_set import import_ir
+    from application.db.evaluation_set import import_ir
     from training.irjson import ir_dataset_from_dict
     from training.records import TrainingDataError
 

@@ -8,7 +8,7 @@ from application.api.context import chat_state, get_services, json_body, require
 from application.api.jobs import job_id_of
 from application.errors import BadRequest, Conflict
 from application.request_values import quoted, text
-from application.tasks import task_view
+from application.api.docsgpt_app import task_view
 from application.uploads import stage_uploads, start_ingest_job
 
 bp = Blueprint("sources", __name__)

@@ -17,7 +17,7 @@ from typing import Iterator
 
 from sqlalchemy import func, select
 
-from application.chat import store
+from application.db import transactions
 from application.chat.conversations import in_conversation, replace_from, source_link
 from application.db.base import utcnow
 from application.db.chat import Conversation, Message, MessageChunk
@@ -138,7 +138,7 @@ def start_answer(
     db = services.db
     if request.conversation_id:
         # checked before retrieval: a stranger's id fails fast and costs no embedding
-        store.read(db, lambda s: _owned_conversation(s, request.conversation_id, owner))
+        transactions.read(db, lambda s: _owned_conversation(s, request.conversation_id, owner))
     if request.chunks:
         # the pipeline that found the hits is what the message records (a swap may happen right after)
         retrieval = services.serving.retrieve(request.question, k=request.chunks, source_ids=request.source_ids)
@@ -194,7 +194,7 @@ def store_pending_message(
         )
         return conversation.id
 
-    return store.write(db, insert), message_id
+    return transactions.write(db, insert), message_id
 
 
 def stream_answer(services, llm: LLM, pending: PendingAnswer, deadline: float | None = None) -> Iterator[dict]:
@@ -322,7 +322,7 @@ def record_outcome(db, message_id: str, answer: str, outcome: dict) -> None:
             row.cited = row.rank in cited
 
     try:
-        store.write(db, update)
+        transactions.write(db, update)
     except Exception:  # never mask the answer's own outcome; the row stays "streaming"
         log.exception("Could not record the outcome of message %s", message_id)
 
@@ -349,7 +349,7 @@ def _stored_history(db, conversation_id: str | None, limit: int, before: int | N
         rows = session.execute(query.order_by(Message.position.desc()).limit(limit)).all()
         return [(q, a) for q, a in reversed(rows)]
 
-    return store.read(db, load)
+    return transactions.read(db, load)
 
 
 def _conversation_name(question: str) -> str:

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from application.chat import store
+from application.db import transactions
 from application.db.api_keys import ApiKey
 from application.db.base import utcnow
 from application.db.models import Source
@@ -77,11 +77,11 @@ def create_api_key(db, name, sources=None) -> dict:
         session.flush()
         return {**_public(row), "key": key}
 
-    return store.write(db, insert)
+    return transactions.write(db, insert)
 
 
 def list_api_keys(db) -> list[dict]:
-    return store.read(db, lambda s: [_public(r) for r in s.scalars(select(ApiKey).order_by(ApiKey.created_at))])
+    return transactions.read(db, lambda s: [_public(r) for r in s.scalars(select(ApiKey).order_by(ApiKey.created_at))])
 
 
 def revoke_api_key(db, key_id: str) -> dict:
@@ -95,7 +95,7 @@ def revoke_api_key(db, key_id: str) -> dict:
         session.delete(row)
         return public
 
-    return store.write(db, delete)
+    return transactions.write(db, delete)
 
 
 def find_api_key(db, key: str) -> KeyHolder | None:
@@ -114,4 +114,4 @@ def find_api_key(db, key: str) -> KeyHolder | None:
             row.last_used_at = now
         return KeyHolder(row.id, row.name, tuple(row.sources) if row.sources else None)
 
-    return store.write(db, lookup)
+    return transactions.write(db, lookup)

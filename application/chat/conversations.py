@@ -7,7 +7,7 @@ from datetime import timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from application.chat import store
+from application.db import transactions
 from application.db.chat import Conversation, Feedback, Message
 from application.errors import NotFound
 from application.redaction import shown_uri
@@ -84,7 +84,7 @@ def list_conversations(db, owner: str | None, limit: int = 100) -> list[dict]:
             for c, n in rows
         ]
 
-    return store.read(db, load)
+    return transactions.read(db, load)
 
 
 def get_conversation(db, conversation_id: str, owner: str | None) -> dict:
@@ -104,7 +104,7 @@ def get_conversation(db, conversation_id: str, owner: str | None) -> dict:
             "messages": [message_dict(m, owner) for m in messages],
         }
 
-    return store.read(db, load)
+    return transactions.read(db, load)
 
 
 def message_dict(message: Message, owner: str) -> dict:
@@ -150,7 +150,7 @@ def rename_conversation(db, conversation_id: str, owner: str | None, name) -> di
         conversation.name = name
         return {"id": conversation.id, "name": conversation.name}
 
-    return store.write(db, update)
+    return transactions.write(db, update)
 
 
 def delete_conversation(db, conversation_id: str, owner: str | None) -> dict:
@@ -159,7 +159,7 @@ def delete_conversation(db, conversation_id: str, owner: str | None) -> dict:
         session.delete(conversation)
         return {"id": conversation_id, "deleted": True}
 
-    return store.write(db, delete)
+    return transactions.write(db, delete)
 
 
 def delete_all_conversations(db, owner: str | None) -> dict:
@@ -172,4 +172,4 @@ def delete_all_conversations(db, owner: str | None) -> dict:
             session.delete(conversation)
         return {"deleted": len(conversations)}
 
-    return store.write(db, delete)
+    return transactions.write(db, delete)

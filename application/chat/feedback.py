@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from application.chat import store
+from application.db import transactions
 from application.chat.conversations import feedback_dict
 from application.db.chat import MARKS, VERDICTS, Conversation, Feedback, Message, SourceMark
 from application.errors import BadRequest, NotFound
@@ -116,7 +116,7 @@ def record_feedback(db, request: FeedbackRequest, owner: str | None) -> dict:
                 session.expunge(feedback)
         return state
 
-    return store.write(db, apply)
+    return transactions.write(db, apply)
 
 
 def _state(feedback: Feedback) -> dict:

@@ -23,7 +23,7 @@ def evalset():
 @evalset.command("show")
 def show():
     """How many questions, from where, its fingerprint, and the serving pipeline's latest score on it."""
-    from application.evaluation_set import evaluation_summary
+    from application.db.evaluation_set import evaluation_summary
 
     click.echo(json.dumps(evaluation_summary(_services().db), indent=1))
 
@@ -33,7 +33,7 @@ def show():
 @_fail_cleanly
 def export(out_file):
     """Write the set as IR JSON over every stored chunk (docstune eval --dataset reads it)."""
-    from application.evaluation_set import export_ir
+    from application.db.evaluation_set import export_ir
     from training.irjson import save_ir_json
 
     ir = export_ir(_services().db)
@@ -46,7 +46,7 @@ def export(out_file):
 @_fail_cleanly
 def import_command(ir_file):
     """Add the questions of an IR JSON file; their relevant ids (or exact chunk texts) must match stored chunks."""
-    from application.evaluation_set import import_ir
+    from application.db.evaluation_set import import_ir
     from training.irjson import load_ir_json
 
     result = import_ir(_services().db, load_ir_json(ir_file))

@@ -178,7 +178,7 @@ def retrain(loss, epochs, learning_rate, max_seq_length, batch_size, seed, hard_
     `docstune jobs` and GET /api/jobs show. Stop `docstune serve` first with the embedded Qdrant
     Edge (one process per folder), or use POST /api/admin/retrain.
     """
-    from application.jobs.swaps import parse_retrain_options
+    from application.models_admin import parse_retrain_options
 
     given = {"loss": loss, "epochs": epochs, "learning_rate": learning_rate, "max_seq_length": max_seq_length,
              "batch_size": batch_size, "seed": seed, "hard_negatives": hard_negatives,

@@ -106,7 +106,7 @@ def _deployment_evaluation_set(settings):
 
     try:
         from application.cli import get_services
-        from application.evaluation_set import load_evaluation_set
+        from application.db.evaluation_set import load_evaluation_set
 
         return load_evaluation_set(get_services().db)
     except DocsTuneError:

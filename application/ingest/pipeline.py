@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 from application.db import Database
 from application.db.models import Chunk, Source
 from application.errors import BadRequest
-from application.index import ActiveIndex, chunk_payload
+from application.retrieval.index import ActiveIndex, chunk_payload
 from application.ingest.chunking import ChunkDraft, Chunker, chunk_ids_for
 from application.ingest.documents import FetchedDocument
 from application.ingest.parsers import DocumentError, ParsedDocument, ParseLimits, is_supported, parse_file

@@ -7,7 +7,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from application.index import collection_record, drop_collection
+from application.retrieval.index import collection_record, drop_collection
 from application.jobs.contract import JobContext, JobFailed
 from application.vectorstore import ACTIVE_ALIAS, collection_name_for
 
@@ -94,7 +94,7 @@ def run_reindex(services, context: JobContext) -> dict:
 
 def run_promote(services, context: JobContext) -> dict:
     """Re-index with a registry version, switch the alias, then move the registry's active pointer."""
-    from application.jobs.swaps import registry_for, validate_promotion
+    from application.models_admin import registry_for, validate_promotion
     from training.registry import RegistryError
 
     force = bool(context.params.get("force"))
@@ -135,7 +135,7 @@ def prepared_feedback(services, feedback_file, what: str):
     """The rated questions split by the deployment's frozen evaluation set (the questions it holds
     and those the rule assigns to it now judge, the rest train), over every stored chunk; what the
     rule added to the set is stored first (the set only grows, whatever the run does next)."""
-    from application.evaluation_set import stored_chunk_texts, sync_from_feedback
+    from application.db.evaluation_set import stored_chunk_texts, sync_from_feedback
     from training.pipeline import prepare_from_feedback
     from training.records import TrainingDataError
 
@@ -152,7 +152,7 @@ def run_retrain(services, context: JobContext) -> dict:
     """Feedback → pairs (+ synthetic questions) → fine-tune the serving model → judge it on the frozen
     evaluation set → register (→ promote only on ``better``). One run as ``docstune train`` assembles
     it (``training.pipeline.run_training``): the job's parameters are its options."""
-    from application.jobs.swaps import registry_for
+    from application.models_admin import registry_for
     from training.pipeline import TrainingOptions, plan_run, run_training
     from training.records import TrainingDataError
 
@@ -215,7 +215,7 @@ def run_retrain(services, context: JobContext) -> dict:
 def measure_serving(services, held_out, frozen, trigger: str) -> dict:
     """The serving pipeline (its collection, its weight) on the frozen evaluation set ``frozen``
     (``held_out``: its questions as IR JSON over the stored chunks), recorded."""
-    from application.evaluation_set import record_serving_evaluation
+    from application.db.evaluation_set import record_serving_evaluation
     from training.retrieval_eval import evaluate_pipeline
 
     index = services.serving.current
@@ -229,8 +229,8 @@ def measure_serving(services, held_out, frozen, trigger: str) -> dict:
 
 def run_evaluate(services, context: JobContext) -> dict:
     """Bring the frozen evaluation set up to date with the ratings, and measure the serving pipeline on it."""
-    from application.evaluation_set import evaluation_summary, load_evaluation_set, stored_chunk_texts
-    from application.evaluation_set import sync_from_feedback
+    from application.db.evaluation_set import evaluation_summary, load_evaluation_set, stored_chunk_texts
+    from application.db.evaluation_set import sync_from_feedback
     from training.records import TrainingDataError
 
     context.progress(0, 2, "bringing the evaluation set up to date with the ratings")

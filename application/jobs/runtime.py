@@ -203,7 +203,7 @@ class JobRuntime:
         there is something to clean, so a worker that starts does not open Qdrant (the embedded Edge:
         one process per folder) for nothing.
         """
-        from application.index import building_collections, drop_collection
+        from application.retrieval.index import building_collections, drop_collection
 
         failed = self.store.recover_interrupted(self.settings.jobs_stale_seconds)
         for job_id in failed:
@@ -379,3 +379,25 @@ class JobRuntime:
         except Conflict:
             return None
         return self._enqueue(job)
+
+
+class AppJobs:
+    """The job worker as one app sees it (``JOBS_WORKER=thread``: the app hosts it): started with the app (if it started it), stopped with it."""
+
+    def __init__(self, runtime, started_here: bool):
+        self.runtime = runtime
+        self.started_here = started_here
+
+    @classmethod
+    def attach(cls, services) -> "AppJobs":
+        runtime = services.jobs
+        if services.settings.jobs_worker not in ("thread", "immediate"):
+            return cls(runtime, False)
+        started = runtime.start_worker()
+        # this process runs the jobs (and holds the index): what the serving index waits for starts now
+        runtime.start_pending_reindex()
+        return cls(runtime, started)
+
+    def shutdown(self, wait: bool = True) -> None:
+        if self.started_here:
+            self.runtime.stop_worker(wait=wait)

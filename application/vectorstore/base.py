@@ -3,13 +3,24 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Iterable, Sequence
+
+from application.errors import ServiceUnavailable
 
 ACTIVE_ALIAS = "chunks_active"
 COLLECTION_PREFIX = "chunks__"
 # a collection of an install from before the embedded engine was Qdrant Edge (a qdrant-client
 # local-mode folder), served under this prefix until its re-index into Edge completes
 LEGACY_PREFIX = "legacy:"
+
+def folder_in_use_error(path: Path) -> ServiceUnavailable:
+    """The one start-up error for a vector folder that another process holds."""
+    return ServiceUnavailable(
+        f"The Qdrant folder {path} is in use by another DocsTune process (the embedded engine allows one). "
+        f"Stop that process, run one server with threads (docstune serve), or set QDRANT_URL to a "
+        f"Qdrant server to share the index between processes."
+    )
 
 
 def collection_name_for(fingerprint: str) -> str:

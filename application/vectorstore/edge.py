@@ -45,6 +45,7 @@ from application.vectorstore.base import (
     ScoredPoint,
     VectorPoint,
     VectorStore,
+    folder_in_use_error,
 )
 
 log = logging.getLogger(__name__)
@@ -58,13 +59,6 @@ SCROLL_PAGE = 1000
 LEGACY_FILES = ("meta.json", "collection", ".lock")
 
 
-def folder_in_use_error(path: Path) -> ServiceUnavailable:
-    """The one start-up error for a vector folder that another process holds."""
-    return ServiceUnavailable(
-        f"The Qdrant folder {path} is in use by another DocsTune process (the embedded engine allows one). "
-        f"Stop that process, run one server with threads (docstune serve), or set QDRANT_URL to a "
-        f"Qdrant server to share the index between processes."
-    )
 
 
 def _edge():

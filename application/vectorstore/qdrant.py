@@ -17,7 +17,8 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from application.errors import ServiceUnavailable
 from application.redaction import redact_url
-from application.vectorstore.base import ACTIVE_ALIAS, LEXICAL_VECTOR, ScoredPoint, VectorPoint, VectorStore
+from application.vectorstore.base import (ACTIVE_ALIAS, LEXICAL_VECTOR, ScoredPoint, VectorPoint, VectorStore,
+                                         folder_in_use_error)
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,6 @@ class QdrantVectorStore(VectorStore):
     @classmethod
     def open_local_folder(cls, path: Path) -> "QdrantVectorStore":
         """A qdrant-client local-mode folder (DocsTune before Qdrant Edge), to serve it while it is upgraded."""
-        from application.vectorstore.edge import folder_in_use_error
-
         try:
             client = QdrantClient(path=str(path))
         except RuntimeError as exc:

@@ -2,7 +2,7 @@
 the lexical tokenizer and the fusion weight that go with it (qdrant-client's facade and llm's
 ``Collection`` are the models: a collection and its model are never read apart).
 
-``ServingIndex.current`` is the snapshot a search reads once (``application.index.ActiveIndex``);
+``ServingIndex.current`` is the snapshot a search reads once (``application.retrieval.index.ActiveIndex``);
 ``retrieve`` returns its hits *with* the pipeline that found them, so a message records the model
 that produced its chunks even when a swap lands in between. ``reindex``, ``swap_to`` and
 ``rollback`` change what serves, one at a time (``swap_lock``). Reading never starts work:
@@ -22,7 +22,7 @@ from sqlalchemy import select
 from application.db import Database
 from application.db.models import Chunk, Source, VectorCollection
 from application.errors import BadRequest, Conflict
-from application.index import (
+from application.retrieval.index import (
     ActiveIndex,
     activate,
     building_collections,

@@ -98,7 +98,7 @@ def models_overview(services) -> dict:
         pending = {"job_id": swap["id"], "kind": swap["kind"], "status": swap["status"],
                    "version": params.get("version"), "model_name": params.get("model_name") or params.get("model"),
                    "progress": swap["progress"]}
-    from application.evaluation_set import evaluation_summary
+    from application.db.evaluation_set import evaluation_summary
 
     return {
         "serving": services.serving.info(),

@@ -4,7 +4,7 @@ what the serving pipeline scored on each state of it.
 
 Example::
 
-    from application.evaluation_set import load_evaluation_set, export_ir
+    from application.db.evaluation_set import load_evaluation_set, export_ir
     frozen = load_evaluation_set(services.db)
     save_ir_json(export_ir(services.db), "evaluation.json")
 """
