@@ -184,7 +184,7 @@ def build_synthetic(args, services, data_dir: Path) -> dict:
     from sqlalchemy import func, select
 
     from application.db.models import Chunk, Source, VectorCollection
-    from application.index import activate, chunk_payload, ensure_collection, open_active_index
+    from application.retrieval.index import activate, chunk_payload, ensure_collection, open_active_index
     from application.ingest.chunking import chunk_id_for
     from application.ingest.pipeline import source_id_for
     from application.vectorstore import VectorPoint

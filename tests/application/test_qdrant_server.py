@@ -146,7 +146,7 @@ def test_a_collection_made_before_the_payload_index_existed_gets_it_at_start_up(
 def test_opening_the_index_adds_the_missing_payload_index_to_the_serving_collection(stub, tmp_path):
     from application.db import Database
     from application.errors import IndexMismatchError
-    from application.index import open_active_index
+    from application.retrieval.index import open_active_index
 
     stub.add_collection("chunks__old", 8)
     stub.set_alias("chunks_active", "chunks__old")

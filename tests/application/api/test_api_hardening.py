@@ -23,12 +23,12 @@ def fresh_owner():
 @pytest.fixture
 def stored_rows(chat_services):
     """The number of rows in every table a request could write to (chat, feedback, jobs)."""
-    from application.chat import store
+    from application.db import transactions
     from application.db.chat import Conversation, Feedback, Message, MessageChunk, SourceMark
     from application.db.jobs import Job
 
     def count():
-        return store.read(chat_services.db, lambda session: {
+        return transactions.read(chat_services.db, lambda session: {
             model.__tablename__: session.scalar(select(func.count()).select_from(model))
             for model in (Conversation, Message, MessageChunk, Feedback, SourceMark, Job)
         })

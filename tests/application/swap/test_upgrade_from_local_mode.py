@@ -9,7 +9,7 @@ import time
 import pytest
 
 from application.db import Database
-from application.index import open_active_index
+from application.retrieval.index import open_active_index
 from application.ingest.chunking import Chunker
 from application.ingest.pipeline import Ingestor
 from application.vectorstore import LEGACY_PREFIX
@@ -57,7 +57,7 @@ def test_the_old_folder_serves_until_the_reindex_into_edge_then_is_removed(old_i
     folder = settings.qdrant_path_resolved
     services = Services(settings)
     try:
-        with caplog.at_level(logging.WARNING, logger="application.index"):
+        with caplog.at_level(logging.WARNING, logger="application.retrieval.index"):
             index = services.index
         assert index.collection == LEGACY_PREFIX + before["collection"]
         assert index.pending is index.embeddings  # the re-index into Edge is what is pending
