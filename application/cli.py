@@ -1,4 +1,4 @@
-"""The ``docstune`` command: thin click commands over ``application.services``.
+"""The ``docstune`` command: thin click commands over the ``application.container.DocsTune`` container.
 
 Heavy modules (torch, sentence-transformers, Qdrant) are imported inside the
 commands, so ``docstune --help`` answers at once.
@@ -9,8 +9,12 @@ import importlib
 import json
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from application.container import DocsTune
 
 COMMAND_MODULES = ("application.commands.sources", "application.commands.training", "application.commands.chat", "application.commands.jobs",
                    "application.commands.evaluation", "application.commands.keys")
@@ -48,14 +52,14 @@ def main(verbose: bool) -> None:
     )
 
 
-def get_services():
-    """One Services per command run, built from the environment and closed when the command ends."""
+def get_services() -> DocsTune:
+    """One container per command run, built from the environment and closed when the command ends."""
     root = click.get_current_context().find_root()
     if root.obj is None:
-        from application.services import build_services
+        from application.container import DocsTune
         from application.settings import Settings
 
-        root.obj = build_services(Settings())
+        root.obj = DocsTune(Settings())
         root.call_on_close(root.obj.close)
     return root.obj
 
@@ -106,7 +110,7 @@ def search(question: str | None, k: int, source_ids: tuple[str, ...], as_json: b
     """Find the chunks that best answer QUESTION."""
     services = get_services()
     if question is not None and not interactive:
-        _print_hits(services.search(question, k, list(source_ids) or None), as_json)
+        _print_hits(services.serving.search(question, k, list(source_ids) or None), as_json)
         return
     from application.errors import BadRequest
 
@@ -120,7 +124,7 @@ def search(question: str | None, k: int, source_ids: tuple[str, ...], as_json: b
         if not question.strip():
             return
         try:
-            _print_hits(services.search(question, k, list(source_ids) or None), as_json)
+            _print_hits(services.serving.search(question, k, list(source_ids) or None), as_json)
         except BadRequest as exc:
             click.echo(f"Error: {exc}", err=True)
 
@@ -134,20 +138,26 @@ def reindex() -> None:
         name = services.serving.reindex(progress=progress)
     finally:
         progress.close()
-    click.echo(f"{services.chunk_count()} chunks embedded into {name}; it is now the active collection.")
+    click.echo(f"{services.documents.chunk_count()} chunks embedded into {name}; it is now the active collection.")
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
-    """Check the database, the vector index and the embedding model."""
-    checks = get_services().ready()
+    """Check the database, the vector index, the model, the job queue and the LLM, and say where each is."""
+    from application.dependencies import dependency_report, worker_mode
+    from application.redaction import Redactor
+
+    app = get_services()
+    checks = Redactor.of(app.settings).hide_secrets_in(dependency_report(app, worker_mode(app.settings)))
     if as_json:
         click.echo(json.dumps(checks, indent=2))
     else:
         for name, check in checks.items():
             if isinstance(check, dict):
-                detail = check.get("error") or ", ".join(f"{k}={v}" for k, v in check.items() if k != "ok")
+                detail = ", ".join(f"{k}={v}" for k, v in check.items() if k not in ("ok", "error"))
+                if check.get("error"):
+                    detail = f"{check['error']} ({detail})"
                 click.echo(f"{name:<13} {'ok' if check['ok'] else 'FAILING'}  {detail}")
     if not checks["ok"]:
         sys.exit(1)

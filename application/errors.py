@@ -2,6 +2,8 @@
 what happened and what to do next; the API and the CLI print the message as is."""
 from __future__ import annotations
 
+import sys
+
 
 class DocsTuneError(Exception):
     status_code = 500
@@ -14,6 +16,19 @@ class DocsTuneError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+ECHOES = "docstune_echoes"
+
+
+def echoed(shown: str) -> str:
+    """``shown`` (what the client sent, as a message quotes it), remembered for this request: the answer shows
+    it as sent. Redacting a secret inside an echo would answer a right guess of the admin token or of a server
+    folder differently from a wrong one; the server's own words around it are still redacted."""
+    flask = sys.modules.get("flask")  # not loaded: no request to remember it for (the CLI)
+    if flask is not None and flask.has_request_context():
+        flask.g.setdefault(ECHOES, set()).add(shown)
+    return shown
 
 
 class BadRequest(DocsTuneError):

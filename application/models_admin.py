@@ -103,7 +103,7 @@ def models_overview(services) -> dict:
     return {
         "serving": services.serving.info(),
         "evaluation": evaluation_summary(services.db),
-        "configured": services.configured_info(),
+        "configured": services.models.configured_info(),
         "pending": pending,
         "versions": [version_summary(settings, v, registry) for v in reversed(registry.versions())],
     }

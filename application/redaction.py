@@ -3,7 +3,8 @@
 Three audiences:
 
 * the server log, the CLI, an admin (``redact_url``, ``Redactor.hide_secrets``): passwords and keys
-  become ``***``; hosts and paths stay, they are what a person fixes;
+  become ``***`` in every form we send them (as written, URL-encoded, a URL's ``user:password`` as the
+  basic-auth header's base64), since an upstream's error may quote our request; hosts and paths stay;
 * any other client (``Redactor.hide_addresses``): no internal address either; a configured URL,
   its host and port, a server folder become the name of the setting that holds it
   (``<QDRANT_URL>``, ``<DATA_DIR>``), which says what to check without saying where it is;
@@ -18,12 +19,13 @@ Example::
 """
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 SECRET = "***"
 #: a key shorter than this is not looked for in free text (it would match ordinary words)
@@ -48,6 +50,19 @@ def redact_url(url: str) -> str:
         return url
     netloc = f"{parts.username or ''}:{SECRET}@{parts.hostname or ''}" + (f":{port}" if port else "")
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def basic_authorization(url: str) -> str | None:
+    """The ``Authorization`` value a client sends for the URL's ``user:password`` (``Basic <base64>``), or None
+    without one: the LLM clients send it (``application.llm.credentials``), the redactor hides it."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.username is None and parts.password is None:
+        return None
+    pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode()
+    return "Basic " + base64.b64encode(pair).decode()
 
 
 def shown_uri(uri: str | None) -> str:
@@ -119,8 +134,8 @@ class Redactor:
             for password in _passwords(url):
                 replacements.setdefault(password, SECRET)
         for _, key in self.keys:
-            if len(key) >= MIN_SECRET_CHARS:
-                replacements.setdefault(key, SECRET)
+            for form in _key_forms(key):
+                replacements.setdefault(form, SECRET)
         return _replace(str(text), replacements)
 
     def hide_addresses(self, text: str) -> str:
@@ -149,8 +164,8 @@ class Redactor:
             for password in _passwords(url):
                 replacements.setdefault(password, SECRET)
         for _, key in self.keys:
-            if len(key) >= MIN_SECRET_CHARS:
-                replacements.setdefault(key, SECRET)
+            for form in _key_forms(key):
+                replacements.setdefault(form, SECRET)
         for name, path in self.paths:
             for form in _path_forms(path):
                 replacements.setdefault(form, f"<{name}>")
@@ -182,17 +197,34 @@ def _url_forms(url: str) -> list[str]:
 
 
 def _passwords(url: str) -> list[str]:
+    """Every form of the URL's password that a message may quote: as written in the URL, decoded, encoded
+    again, and the basic-auth header we send it in (an upstream's error may echo our request's headers)."""
     try:
         password = urlsplit(url).password
     except ValueError:
         return []
+    authorization = basic_authorization(url)
+    found = set()
+    if authorization:
+        token = authorization.removeprefix("Basic ")
+        found.add(authorization)
+        if len(token) >= MIN_SECRET_CHARS:
+            found.add(token)
     if not password:
-        return []
+        return sorted(found)
+    forms = {password, unquote(password), quote(unquote(password), safe="")}
     # a short password is hidden where a URL shows it (``:pw@``); alone it would match ordinary words
-    found = {f":{password}@", f":{unquote(password)}@"}
+    found |= {f":{form}@" for form in forms}
     if len(password) >= MIN_SECRET_CHARS:
-        found |= {password, unquote(password)}
+        found |= forms
     return sorted(found)
+
+
+def _key_forms(key: str) -> set[str]:
+    """A key as sent (``Bearer <key>``, a header, a query) and URL-encoded; none for a short one."""
+    if len(key) < MIN_SECRET_CHARS:
+        return set()
+    return {key, quote(key, safe="")}
 
 
 def _path_forms(path: str) -> Iterable[str]:

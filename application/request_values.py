@@ -1,56 +1,36 @@
-"""The values a request carries (JSON bodies, query strings), read one way everywhere: a whole number, a flag,
-a piece of text, and how an error message may show what the client sent.
+"""The rules of the values a request carries, shared by the request models (``application/api/fields.py``) and
+the few readers outside HTTP (the CLI's key names): what is text, what is a whole number, and how an error
+message may show what the client sent.
 
-Each reader returns the checked value or raises :class:`~application.errors.BadRequest` naming the field, so
-bad input is a 400 before anything is stored. Example::
+The HTTP routes declare their fields with ``api.fields.Text`` / ``WholeNumber``, which apply these rules.
+``text`` is the reader for callers without a request model. Example::
 
-    from application.request_values import text, whole_number
-    chunks = whole_number(body.get("chunks", 4), "chunks", minimum=1, maximum=20)   # 4, "4"; not "²", 2**63
-    name = text(body.get("name"), "name", max_chars=256)                          # not "\\ud800"
+    from application.request_values import quoted, text
+    name = text(value, "name", max_chars=256)          # not "\\ud800", not "", trimmed
+    raise NotFound(f"No prompt {quoted(prompt_id)}")   # never more than ~60 characters of the input
 """
 from __future__ import annotations
 
 import re
 
-from application.errors import BadRequest
+from application.errors import BadRequest, echoed
 
 #: PostgreSQL's INTEGER (SQLite's are 64-bit): the narrower one bounds every number that is stored or compared
 SQL_INTEGER_MAX = 2**31 - 1
-SQL_BIGINT_MAX = 2**63 - 1
 
 # ASCII digits only: str.isdigit() also says yes to "²" (which int() refuses) and int() reads "٣" and "３"
 _WHOLE_NUMBER = re.compile(r"-?[0-9]{1,19}")
-_FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 #: how much of a value, and how many items of a list, an error message shows
 SHOWN_CHARS = 60
 SHOWN_ITEMS = 5
 
 
-def whole_number(value, field: str, *, minimum: int = 0, maximum: int = SQL_INTEGER_MAX, hint: str = "") -> int:
-    """A JSON integer, or a string of ASCII digits (query strings; DocsGPT sends ``"chunks": "2"``), from
-    ``minimum`` to ``maximum``. ``hint`` says what the number means, after the range in the message."""
-    assert -SQL_BIGINT_MAX - 1 <= minimum <= maximum <= SQL_BIGINT_MAX, "bounds past SQL's 64-bit integers"
-    number = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
-        number = int(value.strip())
-    if number is None or not minimum <= number <= maximum:
-        raise BadRequest(f"'{field}' must be a whole number from {minimum} to {maximum}{': ' + hint if hint else ''}.")
-    return number
-
-
-def flag(value, field: str, default: bool | None = None) -> bool:
-    """JSON ``true``/``false`` (and, from a query string, ``true``/``false``, ``1``/``0``, ``yes``/``no``);
-    missing (None) is ``default`` when one is given."""
-    if value is None and default is not None:
-        return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _FLAGS:
-        return _FLAGS[value.strip().lower()]
-    raise BadRequest(f"'{field}' must be true or false.")
+def parse_whole_number(value) -> int | None:
+    """The number a string of ASCII digits (white space around it allowed) writes, else None."""
+    if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
+        return int(value.strip())
+    return None
 
 
 def unicode_problem(value: str) -> str | None:
@@ -67,14 +47,6 @@ def unicode_problem(value: str) -> str | None:
     return "it contains a NUL character (\\u0000)" if "\x00" in value else None
 
 
-def check_unicode(value: str, field: str) -> str:
-    """``value`` unchanged, or a 400 naming ``field`` when it is not text that can be stored (see above)."""
-    problem = unicode_problem(value)
-    if problem:
-        raise BadRequest(f"'{field}' cannot be used: {problem}.")
-    return value
-
-
 def text(value, field: str, *, max_chars: int | None, required: bool = True, strip: bool = True,
          collapse_spaces: bool = False, expected: str = "a string") -> str | None:
     """A string that is Unicode text, trimmed (``strip``; with ``collapse_spaces`` every run of white space
@@ -86,7 +58,9 @@ def text(value, field: str, *, max_chars: int | None, required: bool = True, str
         return None
     if not isinstance(value, str):
         raise BadRequest(f"'{field}' must be {expected}, not {json_type(value)}.")
-    check_unicode(value, field)
+    problem = unicode_problem(value)
+    if problem:
+        raise BadRequest(f"'{field}' cannot be used: {problem}.")
     if collapse_spaces:
         value = " ".join(value.split())
     elif strip:
@@ -113,7 +87,7 @@ def json_type(value) -> str:
 def quoted(value, max_chars: int = SHOWN_CHARS) -> str:
     """``repr(value)`` cut to about ``max_chars``: a message that echoes input never grows with it."""
     shown = repr(value)
-    return shown if len(shown) <= max_chars else shown[: max_chars - 1] + "…"
+    return echoed(shown if len(shown) <= max_chars else shown[: max_chars - 1] + "…")
 
 
 def some_of(items, shown_items: int = SHOWN_ITEMS, show=quoted) -> str:

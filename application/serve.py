@@ -10,6 +10,8 @@ import sys
 
 from gunicorn.app.base import BaseApplication
 
+from application.readiness import readiness
+
 
 class DocsTuneServer(BaseApplication):
     def __init__(self, settings, host: str, port: int, threads: int, admin_token_note: str = ""):
@@ -47,7 +49,7 @@ class DocsTuneServer(BaseApplication):
 
     def _worker_ready(self, worker) -> None:
         print("Loading the embedding model and the index ...", file=sys.stderr, flush=True)
-        checks = worker.wsgi.extensions["docstune"].services.ready()
+        checks = readiness(worker.wsgi.extensions["docstune"])
         status = "ready" if checks.get("ok") else "started, but NOT ready (GET /ready says why)"
         llm = worker.wsgi.extensions["docstune"].llm.name
         print(

@@ -172,6 +172,12 @@ class Settings(BaseSettings):
     def database_url_resolved(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'docstune.db').resolve()}"
 
+    def create_data_dir(self) -> Path:
+        """DATA_DIR, created for its owner only (0700): it holds the database, the admin token, the uploads and
+        the models. A folder that already exists keeps the mode its operator gave it."""
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return self.data_dir
+
     @property
     def qdrant_path_resolved(self) -> Path:
         return self.qdrant_path or self.data_dir / "qdrant"

@@ -11,6 +11,7 @@ import threading
 
 from application import create_app
 from application.api.auth import ensure_admin_token
+from application.readiness import readiness
 from application.settings import get_settings
 
 log = logging.getLogger("docstune")
@@ -23,4 +24,4 @@ if _created:
 app = create_app(_settings)
 
 # load the embedding model and open the index now, not on the first question
-threading.Thread(target=app.extensions["docstune"].services.ready, name="docstune-warmup", daemon=True).start()
+threading.Thread(target=readiness, args=(app.extensions["docstune"],), name="docstune-warmup", daemon=True).start()

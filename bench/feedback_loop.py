@@ -307,41 +307,40 @@ def cid_of(source_uri: str | None, files: dict[str, str]) -> str | None:
     return files.get(source_uri.rsplit("/", 1)[-1])
 
 
-def file_rank(hits: list[dict], relevant: set[str], files: dict[str, str]) -> tuple[int | None, list[str]]:
-    """1-based rank of the first relevant file among the distinct files, in ranking order."""
+def ranked_files(hits: list[dict], files: dict[str, str]) -> list[str]:
+    """The distinct files of the hits (their corpus ids), in ranking order."""
     ranked: list[str] = []
     for hit in sorted(hits, key=lambda h: h.get("rank", 0)):
         cid = cid_of(hit.get("source"), files) or f"?{hit.get('source')}"
         if cid not in ranked:
             ranked.append(cid)
-    for position, cid in enumerate(ranked, 1):
-        if cid in relevant:
-            return position, ranked
-    return None, ranked
+    return ranked
 
 
 def measure(client: Client, questions: list[dict], files: dict[str, str], chunks: int) -> dict:
-    ranks, latencies, distinct, errors = [], [], [], 0
+    from training.retrieval_eval import ranking_metrics  # the metrics every evaluation uses
+
+    scored, latencies, distinct, errors = [], [], [], 0
     for q in questions:
         started = time.perf_counter()
         try:
             hits = client.call("POST", "/api/search", json={"question": q["question"], "chunks": chunks})
         except RuntimeError:
             errors += 1
-            ranks.append(None)
+            scored.append(ranking_metrics([], q["relevant"]))  # a failed search finds nothing
             continue
         latencies.append((time.perf_counter() - started) * 1000)
-        rank, ranked = file_rank(hits, set(q["relevant"]), files)
-        ranks.append(rank)
+        ranked = ranked_files(hits, files)
+        scored.append(ranking_metrics(ranked, q["relevant"]))
         distinct.append(len(ranked))
     n = len(questions)
 
-    def hit(k):
-        return round(sum(1 for r in ranks if r is not None and r <= k) / n, 4) if n else None
+    def mean(name):
+        return round(sum(m[name] for m in scored) / n, 4) if n else None
 
     latencies.sort()
-    return {"questions": n, "errors": errors, "hit@1": hit(1), "hit@5": hit(5), "hit@10": hit(10),
-            "mrr@10": round(sum(1 / r for r in ranks if r is not None and r <= 10) / n, 4) if n else None,
+    return {"questions": n, "errors": errors, "hit@1": mean("accuracy@1"), "hit@5": mean("accuracy@5"),
+            "hit@10": mean("accuracy@10"), "mrr@10": mean("mrr@10"),
             "distinct_files_mean": round(sum(distinct) / len(distinct), 1) if distinct else None,
             "fewer_than_10_files": sum(1 for d in distinct if d < 10),
             "search_p50_ms": round(latencies[len(latencies) // 2], 1) if latencies else None}

@@ -17,8 +17,8 @@ The vectors are real where it matters and synthetic where it would only cost tim
 once with the bundled model and cached, the rest noisy copies of them; the queries are the data
 set's real questions, embedded).
 
-**ingest**: the old measurement: ingest ``--max-mb`` of real text through ``Services.ingest_paths``
-(parse + chunk + embed + write to Edge), then search it with ``Services.search`` (the serving pipeline).
+**ingest**: the old measurement: ingest ``--max-mb`` of real text through ``DocumentLibrary.ingest_paths``
+(parse + chunk + embed + write to Edge), then search it with ``ServingIndex.search`` (the serving pipeline).
 
     .venv/bin/python bench/ingest_and_search.py                       # store at 20k and 100k
     .venv/bin/python bench/ingest_and_search.py --sizes 20000 --local-max 20000
@@ -200,15 +200,15 @@ def run_store(engine: str, folder: Path, points, ids, source_ids, seed, data, ar
 
 
 def main_store(args) -> dict:
-    from application.services import Services
+    from application.container import DocsTune
     from application.settings import Settings
     from synthetic import load_seed, synthesize
 
     with tempfile.TemporaryDirectory() as tmp:
-        services = Services(Settings(DATA_DIR=Path(tmp) / "data"))  # only for the bundled model
-        embeddings = services.embeddings
+        services = DocsTune(Settings(DATA_DIR=Path(tmp) / "data"))  # only for the bundled model
+        embeddings = services.models.configured()
         seed = load_seed(embeddings, args.chunk_tokens, args.seed_chunks, args.lyft)
-        lexical = services.lexical if not args.no_lexical else None
+        lexical = services.models.lexical() if not args.no_lexical else None
         services.close()
     report = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "mode": "store",
               "model": seed.model, "fingerprint": seed.fingerprint, "dimension": seed.dimension,
@@ -272,7 +272,7 @@ def main_ingest(args) -> dict:
     from sqlalchemy import select
 
     from application.db.models import Chunk
-    from application.services import Services
+    from application.container import DocsTune
     from application.settings import Settings
     from synthetic import questions_from
 
@@ -280,19 +280,19 @@ def main_ingest(args) -> dict:
         docs = Path(tmp) / "docs"
         docs.mkdir()
         size = gather_text(docs, args.lyft, int(args.max_mb * 1e6))
-        services = Services(Settings(DATA_DIR=Path(tmp) / "data", CHUNK_TOKENS=args.chunk_tokens))
-        services.embeddings.embed_query("warm up")
+        services = DocsTune(Settings(DATA_DIR=Path(tmp) / "data", CHUNK_TOKENS=args.chunk_tokens))
+        services.models.configured().embed_query("warm up")
         started = time.perf_counter()
-        report = services.ingest_paths([docs])
+        report = services.documents.ingest_paths([docs])
         ingest_s = time.perf_counter() - started
-        chunks = services.chunk_count()
+        chunks = services.documents.chunk_count()
         print(f"ingested {size / 1e6:.2f} MB in {len(report.added)} files: {chunks} chunks in {ingest_s:.1f} s "
               f"= {chunks / ingest_s:.1f} chunks/s (parse + chunk + embed + write to Qdrant Edge), "
               f"{len(report.failed)} failed")
         started = time.perf_counter()
         with services.db.session() as session:
             sample = list(session.scalars(select(Chunk.text).limit(512)))
-        services.embeddings.embed_documents(sample)
+        services.models.configured().embed_documents(sample)
         embed_s = time.perf_counter() - started
         print(f"embedding alone: {len(sample) / embed_s:.1f} chunks/s ({len(sample)} chunks of <= "
               f"{args.chunk_tokens} tokens)")
@@ -302,10 +302,10 @@ def main_ingest(args) -> dict:
         for _ in range(args.searches):
             question = random.choice(questions)
             t0 = time.perf_counter()
-            services.search(question, k=args.k)
+            services.serving.search(question, k=args.k)
             latencies.append((time.perf_counter() - t0) * 1000)
         summary = latency_summary(latencies)
-        print(f"Services.search over {chunks} chunks (embed the question + {services.settings.retrieval_mode} "
+        print(f"ServingIndex.search over {chunks} chunks (embed the question + {services.settings.retrieval_mode} "
               f"retrieval + SQL), k={args.k}: p50 {summary['p50_ms']:.1f} ms, p95 {summary['p95_ms']:.1f} ms, "
               f"p99 {summary['p99_ms']:.1f} ms")
         services.close()

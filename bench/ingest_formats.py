@@ -13,7 +13,7 @@ Then, in one process and on the same chunk texts:
 2. **plain encode**: ``SentenceTransformer(<bundled model>).encode(texts, batch_size=EMBEDDINGS_BATCH_SIZE,
    normalize_embeddings=True)`` — what the product's backend passes to ``encode`` — on the same chunk
    texts (checked equal to the ones the ingest stores in SQL ``chunks``);
-3. **full ingest**: ``Services(Settings(DATA_DIR=<tmp>)).ingest_paths([folder])`` — the real product path
+3. **full ingest**: ``DocsTune(Settings(DATA_DIR=<tmp>)).ingest_paths([folder])`` — the real product path
    (folder source → sync → parse → chunk → embed → Qdrant Edge + SQLite), each time into a fresh data
    folder with the model loaded beforehand (its load time is not counted). Its stages are timed by
    wrapping the product's functions in this process (``parse_file``, ``Chunker.split``, the dense and
@@ -212,10 +212,10 @@ def stage_timers():
 
 # -- the measurements ---------------------------------------------------------------------------------
 def services_for(data_dir: Path):
-    from application.services import Services
+    from application.container import DocsTune
     from application.settings import Settings
 
-    return Services(Settings(DATA_DIR=str(data_dir)))
+    return DocsTune(Settings(DATA_DIR=str(data_dir)))
 
 
 def parse_and_chunk(services, folder: Path) -> dict:
@@ -226,7 +226,7 @@ def parse_and_chunk(services, folder: Path) -> dict:
     from application.ingest.pipeline import discover
 
     settings = services.settings
-    chunker = Chunker(services.embeddings, settings.chunk_tokens, settings.chunk_overlap_tokens)
+    chunker = Chunker(services.models.configured(), settings.chunk_tokens, settings.chunk_overlap_tokens)
     files, _ = discover([folder])
     limits = settings.parse_limits()
     per_kind: Counter = Counter()
@@ -337,7 +337,7 @@ def main() -> None:
         services = services_for(work / name)
         timing: dict = {}
         with clock(timing):  # the product's model, loaded before any clock starts
-            services.embeddings.embed_documents(["warm up"])
+            services.models.configured().embed_documents(["warm up"])
         return services, timing["wall"]
 
     services, product_load = fresh_services("data-parse")
@@ -370,7 +370,7 @@ def main() -> None:
     with clock(timing):
         if not args.no_profile:
             profile.enable()
-        profiled_report = profiled_services.ingest_paths([folder])
+        profiled_report = profiled_services.documents.ingest_paths([folder])
         profile.disable()
     profile_result = {"seconds": round(timing["wall"], 2), "chunks": profiled_report.chunks,
                       "profiled": not args.no_profile}
@@ -393,7 +393,7 @@ def main() -> None:
         ingest_services, _ = fresh_services(f"data-{repeat}")
         timing = {}
         with stage_timers() as timer, clock(timing):
-            report = ingest_services.ingest_paths([folder])
+            report = ingest_services.documents.ingest_paths([folder])
         ingest_runs.append(timing)
         stage_runs.append({stage: round(seconds, 3) for stage, seconds in timer.seconds.items()})
         stage_calls = dict(timer.calls)
@@ -478,7 +478,7 @@ def main() -> None:
     print(f"Medians of {args.repeats} ingests and {args.repeats + 1} plain encodes, interleaved; "
           f"CPU = this process's CPU time (all threads); torch threads: {torch.get_num_threads()}.\n")
     print("| stage | wall s | chunks/s | CPU s | chunks/CPU-s |\n|---|---|---|---|---|")
-    print(f"| full ingest (Services.ingest_paths) | {ingest_wall:.1f} | {rates['full_ingest']} | {ingest_cpu:.1f} | "
+    print(f"| full ingest (DocumentLibrary.ingest_paths) | {ingest_wall:.1f} | {rates['full_ingest']} | {ingest_cpu:.1f} | "
           f"{cpu_rates['full_ingest']} |")
     print(f"| parse + chunk only | {parse_timing['wall']:.1f} | {rates['parse_chunk_only']} | "
           f"{parse_timing['cpu']:.1f} | "

@@ -19,7 +19,7 @@ The corpus (--corpus):
   vectors and BM25 lexical vectors into the Qdrant Edge collection ``chunks__<fingerprint>`` of the
   bundled model, recorded ``complete`` with its lexical version, optimised, and the alias
   ``chunks_active`` pointed at it: exactly what ``open_active_index`` serves without a re-index.
-* ``real``: ingest the text for real through ``Services.ingest_paths`` (parse, chunk, embed,
+* ``real``: ingest the text for real through ``DocumentLibrary.ingest_paths`` (parse, chunk, embed,
   write): honest end to end, but embedding on a CPU makes it minutes per thousand chunks.
 
 Questions: the data set's queries (the server embeds them: a search pays for one query embedding).
@@ -134,12 +134,12 @@ def ensure_corpus(args, data_dir: Path) -> dict:
     os.environ.clear()
     os.environ.update(env)
     try:
-        from application.services import Services
+        from application.container import DocsTune
         from application.settings import Settings
 
-        services = Services(Settings())
+        services = DocsTune(Settings())
         try:
-            have = services.chunk_count()  # SQL only: Qdrant is not opened for this
+            have = services.documents.chunk_count()  # SQL only: Qdrant is not opened for this
             if have >= args.chunks and marker.exists():
                 print(f"corpus: reusing {data_dir} ({have} chunks)", flush=True)
                 return {**json.loads(marker.read_text()), "chunks": have}
@@ -153,8 +153,8 @@ def ensure_corpus(args, data_dir: Path) -> dict:
             for attempt in range(6):
                 size = write_corpus(docs, args.lyft, budget)
                 print(f"corpus: ingesting {size / 1e6:.2f} MB from {docs} ...", flush=True)
-                report = services.ingest_paths([docs])
-                chunks = services.chunk_count()
+                report = services.documents.ingest_paths([docs])
+                chunks = services.documents.chunk_count()
                 print(f"corpus: {chunks} chunks ({len(report.added)} files added, {len(report.failed)} failed)",
                       flush=True)
                 if chunks >= args.chunks:
@@ -196,7 +196,7 @@ def build_synthetic(args, services, data_dir: Path) -> dict:
             raise SystemExit(f"{data_dir} already holds sources or collections but no finished bench corpus: "
                              f"remove it (rm -r {data_dir}) and run again")
     started = time.perf_counter()
-    embeddings, lexical = services.embeddings, services.lexical
+    embeddings, lexical = services.models.configured(), services.models.lexical()
     seed = load_seed(embeddings, args.chunk_tokens, args.seed_chunks, args.lyft, log=lambda m: print(m, flush=True))
     data = synthesize(seed, args.chunks, sources=args.sources, noise=args.noise)
     seed_lexical = lexical.embed_documents(seed.texts)
@@ -243,7 +243,7 @@ def build_synthetic(args, services, data_dir: Path) -> dict:
         session.get(VectorCollection, name).chunk_count = written
     activate(db, store, name)
     # what the server will decide: this collection, this model, lexical vectors ready, nothing to re-index
-    index = open_active_index(db, store, embeddings, services.load_model, lexical=lexical)
+    index = open_active_index(db, store, embeddings, services.models.load, lexical=lexical)
     if index.collection != name or index.pending is not None or not index.lexical_ready or index.lexical_pending:
         raise SystemExit(f"the built corpus would not serve as is: {index}")
     count = store.count(name)

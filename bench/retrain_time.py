@@ -9,8 +9,10 @@ Simulates the chat's users on an IR JSON data set, then runs the service's own r
 2. a perfect user rates every shown answer: ``like`` when any shown chunk is relevant, else
    ``dislike``; every shown source is marked ``relevant``/``irrelevant`` by the ground truth and the
    relevant ones are cited. That is written as the service's feedback JSONL;
-3. one round, timed by stage: export (writing the JSONL) and ``prepare_from_feedback(path,
-   chunk_texts=<whole corpus>)`` (plus the data-selection rule, if the config has one), then
+3. one round, timed by stage: export (the ratings as ``FeedbackRecord``s in memory, as the service reads
+   them from SQL; here from the simulation's JSONL), ``build_pairs_from_feedback`` once and
+   ``prepare_from_feedback(resolved, chunk_texts=<whole corpus>)`` (plus the data-selection rule, if the
+   config has one), then
    ``run_training(..., retrieval=FusionSettings(), lexical="bm25-en")`` as ``run_retrain`` calls it:
    hard-negative mining, fine-tuning, judging (the gate over pipelines on the feedback's own
    held-out 20 %), writing the report;
@@ -200,7 +202,7 @@ def run_round(ir_path: Path, cache: Path, spec: dict, profile: Path | None) -> d
     import training.hard_negatives as hard_negatives
     import training.pipeline as pipeline
     from plugins.sentence_transformers_backend import bundled_model_path
-    from training.feedback import build_pairs_from_feedback, hardest_training_set
+    from training.feedback import build_pairs_from_feedback, hardest_training_set, read_feedback_jsonl
     from training.fusion import FusionSettings
     from training.irjson import load_ir_json
     from training.pipeline import PreparedData, prepare_from_feedback, run_training
@@ -214,20 +216,18 @@ def run_round(ir_path: Path, cache: Path, spec: dict, profile: Path | None) -> d
     loads = {"start": load()}
 
     with tempfile.TemporaryDirectory(prefix="docstune-retrain-time-") as work:
-        feedback = Path(work) / "feedback.jsonl"
         round_started = time.perf_counter()
 
-        def export():  # the service writes the rated messages as JSONL (here: from the simulation's file)
-            lines = (cache / "feedback.jsonl").read_text(encoding="utf-8").splitlines()
-            feedback.write_text("\n".join(json.dumps(json.loads(l), ensure_ascii=False) for l in lines) + "\n")
-        stages.timed("export", export)()
+        def export():  # the service reads the rated messages from SQL as records (here: the simulation's file)
+            return read_feedback_jsonl(cache / "feedback.jsonl")
+        records = stages.timed("export", export)()
 
         def prepare() -> PreparedData:
-            prepared = prepare_from_feedback(feedback, chunk_texts=corpus)
+            resolved = build_pairs_from_feedback(records, corpus)  # resolved once, as the retrain job does
+            prepared = prepare_from_feedback(resolved, chunk_texts=corpus)
             if spec["select"] == "hardest":  # the questions prepare_from_feedback kept for training, fewer rows
                 data = prepared.train
                 questions = {p.query for p in data.pairs} | {t.query for t in data.triplets} | {q for q, _ in data.positives}
-                resolved = build_pairs_from_feedback(feedback, corpus)
                 prepared.train = hardest_training_set(resolved.subset(questions), spec["negatives"])
                 prepared.stats.update(prepared.train.stats())
             return prepared

@@ -36,7 +36,7 @@ def main() -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from application.services import Services
+    from application.container import DocsTune
     from application.settings import Settings
     from plugins.sentence_transformers_backend import bundled_model_path
 
@@ -54,18 +54,18 @@ def main() -> None:
                       f"checked by team {i % 5} every {i % 7 + 1} days." for i in range(f, min(f + per_file, args.chunks))]
         (docs / f"part{f:06d}.md").write_text("\n\n".join(paragraphs), encoding="utf-8")
 
-    services = Services(Settings(DATA_DIR=root / "data", CHUNK_TOKENS=48, CHUNK_OVERLAP_TOKENS=0,
+    services = DocsTune(Settings(DATA_DIR=root / "data", CHUNK_TOKENS=48, CHUNK_OVERLAP_TOKENS=0,
                                  JOBS_WORKER="off", INGEST_BATCH_SIZE=64))
     t0 = time.perf_counter()
-    services.ingest_paths([docs])
-    chunks = services.chunk_count()
+    services.documents.ingest_paths([docs])
+    chunks = services.documents.chunk_count()
     ingest_s = time.perf_counter() - t0
     questions = [f"Where is the zq{i} gadget kept?" for i in range(0, args.chunks, max(1, args.chunks // 97))]
 
     at_rest = []
     for i in range(args.searches_at_rest):
         start = time.perf_counter()
-        services.search(questions[i % len(questions)], k=4)
+        services.serving.search(questions[i % len(questions)], k=4)
         at_rest.append(time.perf_counter() - start)
 
     during, stop, mixed = [], threading.Event(), []
@@ -74,7 +74,7 @@ def main() -> None:
         i = 0
         while not stop.is_set():
             start = time.perf_counter()
-            services.search(questions[i % len(questions)], k=4)
+            services.serving.search(questions[i % len(questions)], k=4)
             during.append(time.perf_counter() - start)
             i += 1
 

@@ -1,7 +1,7 @@
-"""Fixtures shared by every test: temp data folders and a Services on the real bundled model.
+"""Fixtures shared by every test: temp data folders and a container (``DocsTune``) on the real bundled model.
 
 The bundled all-MiniLM-L6-v2 is loaded once per test process (the plugin registry
-caches one instance), so each test can build its own Services cheaply.
+caches one instance), so each test can build its own container cheaply.
 """
 from __future__ import annotations
 
@@ -159,7 +159,7 @@ def write_docs(folder: Path, docs: dict[str, str] = DOCS) -> Path:
 
 @contextmanager
 def app_factory(services, settings_for):
-    """``make(**overrides)`` builds a cheap test app (TESTING on) around one shared Services with
+    """``make(**overrides)`` builds a cheap test app (TESTING on) around one shared container with
     ``settings_for(**overrides)``; every app it built is closed when the block ends."""
     from application import create_app
     from application.api import close_app
@@ -193,9 +193,9 @@ def make_settings(tmp_path):
 
 @pytest.fixture
 def services(make_settings):
-    from application.services import Services
+    from application.container import DocsTune
 
-    built = Services(make_settings())
+    built = DocsTune(make_settings())
     yield built
     built.close()
 

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from training.irjson import write_text_atomically
+from training.files import atomic_open, atomic_write_text
 from training.records import IRDataset
 
 HIT_RATE_KS = (1, 3, 5, 10)
@@ -189,10 +189,11 @@ def plot_hit_rate(run: EvaluationRun, path: str | os.PathLike) -> Path:
     ax.legend()
     fig.tight_layout()
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_open(path, "wb") as handle:
+            fig.savefig(handle, format="png")
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -263,8 +264,8 @@ def write_evaluation_outputs(run: EvaluationRun, out_dir: str | os.PathLike, ver
     if verdict is not None:
         payload["gate"] = verdict.to_dict()
     paths = {"metrics": out / "metrics.json", "report": out / "report.md", "plot": out / "hit_rate.png"}
-    write_text_atomically(paths["metrics"], json.dumps(payload, indent=1))
-    write_text_atomically(paths["report"], markdown_report(run, verdict))
+    atomic_write_text(paths["metrics"], json.dumps(payload, indent=1))
+    atomic_write_text(paths["report"], markdown_report(run, verdict))
     plot_hit_rate(run, paths["plot"])
     return paths
 

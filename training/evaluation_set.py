@@ -10,6 +10,11 @@ change its chunks, and questions imported as IR JSON (``docstune evalset import`
 A feedback question whose chunk is the relevant chunk of any question already in the set is an
 evaluation question too, so no evaluation chunk is ever a training positive.
 
+Why a second held-out rule beside ``training.split.choose_held_out_chunks`` (a seeded shuffle for a data
+set given whole, once): ratings arrive run after run, and a shuffle of a set that changes would move
+questions between the sides; a hash of the text keeps each on its side for good, at the price of an
+evaluation share that is only about ``share``.
+
 Example::
 
     from training.evaluation_set import EvaluationSet

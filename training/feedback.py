@@ -324,13 +324,19 @@ def _resolve_pair(judgements: list[Judgement], stats) -> int | None:
 
 
 def build_pairs_from_feedback(
-    path: str | os.PathLike, chunk_texts: dict[str, str] | None = None
+    feedback: str | os.PathLike | Iterable[FeedbackRecord], chunk_texts: dict[str, str] | None = None
 ) -> ResolvedFeedback:
-    """Read a feedback JSONL and resolve it; raise if nothing usable is left."""
-    resolved = resolve_feedback(read_feedback_jsonl(path), chunk_texts)
+    """Resolve the ratings — a feedback JSONL file (``docstune feedback export``) or records already in
+    memory (the retrain job reads them from SQL: no file is written and read back); raise if nothing
+    usable is left."""
+    if isinstance(feedback, (str, os.PathLike)):
+        records, source = read_feedback_jsonl(feedback), f"{feedback}: "
+    else:
+        records, source = list(feedback), ""
+    resolved = resolve_feedback(records, chunk_texts)
     if not resolved.labels:
         raise TrainingDataError(
-            f"{path}: the feedback holds no usable (question, chunk) pair "
+            f"{source}the feedback holds no usable (question, chunk) pair "
             f"(votes without cited or marked sources, or every pair dropped as a tie)"
         )
     return resolved

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from training.files import atomic_write_text
 from training.records import TrainingDataError, TrainingSet
 
 LOSSES = ("online_contrastive", "mnrl", "cosine")
@@ -307,6 +308,4 @@ def write_model_card(folder: str | os.PathLike, result: FinetuneResult, metrics:
         lines += [f"| {k} | {v:.4f} |" for k, v in metrics.items() if isinstance(v, (int, float))]
     lines += ["", "Load it with `SentenceTransformer(path)`; no DocsTune code is needed.", ""]
     text = existing + "\n\n" + "\n".join(lines)
-    tmp = readme.with_name(".README.md.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, readme)
+    atomic_write_text(readme, text)

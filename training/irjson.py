@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
+from training.files import atomic_write_text
 from training.records import IRDataset, TrainingDataError
 
 REQUIRED_KEYS = ("queries", "corpus", "relevant_docs")
@@ -66,22 +66,9 @@ def load_ir_json(path: str | os.PathLike) -> IRDataset:
 
 
 def save_ir_json(ir: IRDataset, path: str | os.PathLike) -> Path:
-    """Write ``ir`` to ``path`` atomically (temp file + ``os.replace``)."""
+    """Write ``ir`` to ``path`` atomically and durably."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(path, json.dumps(ir.to_dict(), ensure_ascii=False, indent=1))
+    atomic_write_text(path, json.dumps(ir.to_dict(), ensure_ascii=False, indent=1))
     return path
 
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """Readers see the old file or the new one, never half of it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

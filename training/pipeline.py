@@ -27,7 +27,7 @@ from pathlib import Path
 
 from training.evaluate import EvaluationRun, write_evaluation_outputs
 from training.evaluation_set import EVALUATION_SHARE, EvaluationSet
-from training.feedback import build_pairs_from_feedback, hardest_training_set
+from training.feedback import ResolvedFeedback, build_pairs_from_feedback, hardest_training_set
 from training.finetune import (
     FEEDBACK_DEFAULTS,
     LOSSES,
@@ -151,27 +151,35 @@ def plan_run(prepared: "PreparedData", options: TrainingOptions | None = None, *
                    prepared.mine_hard_negatives(options.hard_negatives))
 
 
-def prepare_from_feedback(path, *, held_out_fraction: float = EVALUATION_SHARE,
+def prepare_from_feedback(feedback, *, held_out_fraction: float = EVALUATION_SHARE,
                           chunk_texts: dict[str, str] | None = None,
-                          evaluation: EvaluationSet | None = None, seed: int | None = None) -> PreparedData:
+                          evaluation: EvaluationSet | None = None, grown: EvaluationSet | None = None,
+                          seed: int | None = None) -> PreparedData:
     """Rated questions split by the frozen evaluation set (``training.evaluation_set``): the
     questions ``evaluation`` holds and those the stable rule assigns to it (``held_out_fraction``
-    of the chunks) judge; the rest train. ``chunk_texts`` (the deployment's whole corpus) is what
-    the evaluation searches; without it, only the chunks the feedback names. ``seed`` is accepted
-    for symmetry with the other kinds and not used: the rule has no randomness.
+    of the chunks) judge; the rest train.
+
+    ``feedback``: a feedback JSONL path, ``FeedbackRecord``s in memory, or the ``ResolvedFeedback``
+    the caller resolved already. ``grown``: ``evaluation`` after the rule assigned these ratings, when
+    the caller grew (and stored) it already — the set is grown once per run. ``chunk_texts`` (the
+    deployment's whole corpus) is what the evaluation searches; without it, only the chunks the
+    feedback names. ``seed`` is accepted for symmetry with the other kinds and not used: the rule
+    has no randomness.
     """
     del seed
-    resolved = build_pairs_from_feedback(path, chunk_texts)
-    grown = (evaluation or EvaluationSet()).grown(resolved, held_out_fraction)
+    resolved = feedback if isinstance(feedback, ResolvedFeedback) else build_pairs_from_feedback(feedback, chunk_texts)
+    frozen = evaluation or EvaluationSet()
+    grown = grown if grown is not None else frozen.grown(resolved, held_out_fraction)
     train_questions = [q for q in resolved.questions() if not grown.holds(q)]
     # per question its positives and only the negative shown highest: fewer, harder rows (docs/training.md)
     train = hardest_training_set(resolved.subset(train_questions))
     if not len(train):
-        raise TrainingDataError(f"{path}: no training pairs are left after taking out the {len(grown)} "
+        source = f"{feedback}: " if isinstance(feedback, (str, os.PathLike)) else ""
+        raise TrainingDataError(f"{source}no training pairs are left after taking out the {len(grown)} "
                                 f"evaluation questions (rate more answers)")
     held_out = grown.to_ir({**resolved.texts, **(chunk_texts or {})})
     stats = {**resolved.stats, "train_questions": len(train_questions), "held_out_questions": len(held_out.queries),
-             "evaluation_set": grown.describe(), "evaluation_added": len(grown.added_since(evaluation or EvaluationSet())),
+             "evaluation_set": grown.describe(), "evaluation_added": len(grown.added_since(frozen)),
              **train.stats()}
     kept_out = grown.chunks
     mining = [t for cid, t in resolved.texts.items() if cid not in kept_out]

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
-from training.irjson import write_text_atomically
+from training.files import atomic_write_text
 from training.records import TrainingDataError
 
 METADATA_FILE = "version.json"
@@ -244,7 +244,7 @@ class ModelRegistry:
                     files=copied,
                     retrieval=retrieval or {},
                 )
-                write_text_atomically(staging / METADATA_FILE, json.dumps(record.to_dict(), indent=1, default=str))
+                atomic_write_text(staging / METADATA_FILE, json.dumps(record.to_dict(), indent=1, default=str))
                 os.rename(staging, final)
             except BaseException:
                 if move and model_dir.exists() and not source.exists():
@@ -255,7 +255,7 @@ class ModelRegistry:
 
     def _write_pointer(self, pointer: dict) -> None:
         pointer["updated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        write_text_atomically(self.root / ACTIVE_FILE, json.dumps(pointer, indent=1))
+        atomic_write_text(self.root / ACTIVE_FILE, json.dumps(pointer, indent=1))
 
     def promote(self, name: str, *, force: bool = False) -> ModelVersion:
         """Make ``name`` the active version; a rejected one only with ``force``."""

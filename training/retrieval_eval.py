@@ -195,6 +195,11 @@ def build_legs(ir: IRDataset, *, dense=None, lexical=None, candidates: int = DEF
 
 
 # -- metrics -------------------------------------------------------------------------------
+# The project's one definition of the ranking metrics: every pipeline evaluation, the gate's per-question
+# pairs, the weight fitting and the benchmarks score with these. ``training.evaluate.evaluate_models`` (bare
+# models, ``docstune eval`` without --retrieval) uses sentence-transformers' InformationRetrievalEvaluator
+# instead, the library's own, for its precision/recall/MAP rows; it keeps no per-question scores and cannot
+# rank a fused list, hence these. test_eval_retrieval checks that the two agree on a dense ranking.
 def ranking_metrics(ranked_ids: Sequence[str], relevant: Iterable[str]) -> dict[str, float]:
     """hit-rate (accuracy)@1/@3/@5/@10, MRR@10 and NDCG@10 of one ranking with binary relevance."""
     relevant = set(relevant)
@@ -212,6 +217,13 @@ def ranking_metrics(ranked_ids: Sequence[str], relevant: Iterable[str]) -> dict[
     }
 
 
+def mean_metrics(per_query: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Each metric's mean over the queries (all 0.0 for none)."""
+    if not per_query:
+        return {name: 0.0 for name in METRIC_NAMES}
+    return {name: statistics.fmean(m[name] for m in per_query.values()) for name in METRIC_NAMES}
+
+
 @dataclass
 class PipelineResult:
     """Metrics of one fusion on a set of queries: per query, and their mean."""
@@ -221,9 +233,7 @@ class PipelineResult:
 
     @property
     def mean(self) -> dict[str, float]:
-        if not self.per_query:
-            return {name: 0.0 for name in METRIC_NAMES}
-        return {name: statistics.fmean(m[name] for m in self.per_query.values()) for name in METRIC_NAMES}
+        return mean_metrics(self.per_query)
 
 
 def describe_fusion(fusion: Fusion) -> str:

@@ -5,6 +5,14 @@ out, so no held-out chunk's question is ever trained on (two questions about one
 chunk land on the same side). Identical question texts always stay together.
 The held-out side keeps the whole corpus, so evaluation searches every chunk.
 
+One of the project's two held-out rules, on purpose. This one is for a data set given whole, once
+(IR JSON, a synthetic corpus, the benchmarks): a seeded shuffle holds out exactly the fraction
+asked for, and ``--seed`` gives another split to check a result is not one split's luck. Ratings
+are the other case (``training.evaluation_set.is_evaluation_chunk``): they grow run after run,
+and a question must stay on its side for good whatever else was rated since — a shuffle of a
+set that changes would move it, so they use a hash of the chunk's text, with no seed and no state.
+Feedback is never split by this module.
+
 Example::
 
     from training.split import split_ir_by_chunk
@@ -16,7 +24,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from training.feedback import ResolvedFeedback, question_key
+from training.feedback import question_key
 from training.records import IRDataset, TrainingDataError
 
 
@@ -61,22 +69,3 @@ def split_ir_by_chunk(ir: IRDataset, held_out_fraction: float = 0.2, seed: int =
 
     return IRSplit(part(train_q), part([q for q in relevant if q in held]), held_chunks)
 
-
-@dataclass
-class FeedbackSplit:
-    train: ResolvedFeedback
-    held_out: ResolvedFeedback
-    held_out_chunks: set[str]
-
-
-def split_feedback_by_chunk(
-    resolved: ResolvedFeedback, held_out_fraction: float = 0.2, seed: int = 42
-) -> FeedbackSplit:
-    """Split resolved feedback by positive chunk; questions with only negatives always train."""
-    positives = {q: resolved.positive_chunks(q) for q in resolved.questions()}
-    held_chunks = choose_held_out_chunks({c for cids in positives.values() for c in cids}, held_out_fraction, seed)
-    held = _held_out_questions(positives, held_chunks)
-    train = [q for q in resolved.questions() if q not in held]
-    if not held or not any(positives[q] for q in train):
-        raise TrainingDataError("the split left one side without rated questions; collect more feedback")
-    return FeedbackSplit(resolved.subset(train), resolved.subset(held), held_chunks)

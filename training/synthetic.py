@@ -31,7 +31,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from training.irjson import write_text_atomically
+from training.files import atomic_write_text
 from training.records import IRDataset, SyntheticQuery, TrainingDataError, TrainingSet
 
 PROMPT_PATH = Path(__file__).parent / "prompts" / "synthetic_queries.txt"
@@ -146,7 +146,7 @@ class ClaudeQuestionGenerator:
             answer = "".join(block.text for block in reply.content if getattr(block, "type", "") == "text")
             questions = parse_questions(answer, self.questions_per_chunk)
             self.cache_dir.mkdir(parents=True, exist_ok=True)
-            write_text_atomically(cache_file, json.dumps({"model": self.model, "questions": questions}))
+            atomic_write_text(cache_file, json.dumps({"model": self.model, "questions": questions}))
         return [SyntheticQuery(chunk_id, q, self.method) for q in questions]
 
     def generate(self, chunks: dict[str, str], show_progress: bool = True) -> list[SyntheticQuery]:

@@ -24,7 +24,6 @@ Example::
 from __future__ import annotations
 
 import random
-import statistics
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
@@ -32,12 +31,12 @@ from training.fusion import FusionSettings
 from training.gate import GateConfig, GateVerdict, judge
 from training.records import TrainingDataError
 from training.retrieval_eval import (
-    METRIC_NAMES,
     RetrievalLegs,
     WEIGHT_GRID,
     describe_fusion,
     evaluate_pipeline,
     fit_weight,
+    mean_metrics,
     ranking_metrics,
     rank_query,
 )
@@ -74,7 +73,7 @@ class CrossFitted:
 
     @property
     def mean(self) -> dict[str, float]:
-        return _mean(self.per_query)
+        return mean_metrics(self.per_query)
 
 
 def cross_fit(legs: RetrievalLegs, base: FusionSettings, *, query_ids=None, folds: int = CROSS_FIT_FOLDS,
@@ -193,13 +192,13 @@ def judge_pipelines(baseline_legs: RetrievalLegs, candidate_legs: RetrievalLegs,
         candidate = cross_fit(candidate_legs, serving, folds=folds).per_query
         # what a tune alone would give the serving model: a new model must beat that, not a stale weight
         refitted = cross_fit(baseline_legs, serving, folds=folds).per_query
-        if _mean(refitted)[metric] > _mean(baseline)[metric]:
+        if mean_metrics(refitted)[metric] > mean_metrics(baseline)[metric]:
             baseline, baseline_name = refitted, f"{baseline_label} · weight re-fitted (cross-fitted)"
     else:
         settings = serving
         candidate = evaluate_pipeline(candidate_legs, serving).per_query
-    rows = {baseline_name: _mean(baseline),
-            f"candidate · {describe_fusion(settings)}" + (" (fitted, cross-fitted)" if tunable else ""): _mean(candidate)}
+    rows = {baseline_name: mean_metrics(baseline),
+            f"candidate · {describe_fusion(settings)}" + (" (fitted, cross-fitted)" if tunable else ""): mean_metrics(candidate)}
     if baseline_name.endswith("(cross-fitted)"):
         rows[f"{baseline_label} · {describe_fusion(serving)}"] = evaluate_pipeline(baseline_legs, serving).mean
     if serving.mode != "dense":
@@ -207,14 +206,8 @@ def judge_pipelines(baseline_legs: RetrievalLegs, candidate_legs: RetrievalLegs,
         rows["candidate · dense"] = evaluate_pipeline(candidate_legs, replace(serving, mode="dense")).mean
         rows[f"lexical ({baseline_legs.lexical_label or 'bm25'})"] = evaluate_pipeline(
             baseline_legs, replace(serving, mode="lexical")).mean
-    return PipelineJudgement(_mean(baseline), _mean(candidate), settings, serving, judge(baseline, candidate, gate),
+    return PipelineJudgement(mean_metrics(baseline), mean_metrics(candidate), settings, serving, judge(baseline, candidate, gate),
                              rows, len(qids), baseline, candidate)
-
-
-def _mean(per_query: dict[str, dict[str, float]]) -> dict[str, float]:
-    if not per_query:
-        return {name: 0.0 for name in METRIC_NAMES}
-    return {name: statistics.fmean(m[name] for m in per_query.values()) for name in METRIC_NAMES}
 
 
 def _rounded(metrics: dict[str, float]) -> dict[str, float]:

@@ -1,55 +1,233 @@
 """Admin: model versions, promote / rollback (swaps with no downtime), retrain, feedback statistics."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request, send_file
+from typing import Annotated, Any, Literal
 
-from application.api.context import get_services, json_body, require_admin
-from application.errors import BadRequest
+from flask import jsonify, send_file
+from pydantic import BaseModel, Field, StrictBool, create_model, model_validator
+
 from application import models_admin
-from application.request_values import flag, some_of, whole_number
+from application.api.context import get_services
+from application.api.evaluation import EvaluationSummary
+from application.api.fields import Text, WholeNumber, refuse
+from application.api.groups import ADMIN
+from application.api.jobs import (JobAccepted, NoOptions, Progress, describe_job_options, job_options,
+                                  submit_job_without_options)
+from application.api.openapi import Error
+from application.errors import BadRequest, Conflict
+from training.finetune import LOSSES
+from training.pipeline import TrainingOptions
 
-bp = Blueprint("admin_models", __name__)
+bp = ADMIN.blueprint("admin_models", __name__, tag="admin")
+
+Metrics = dict[str, float]
 
 
-@bp.get("/api/admin/models")
-@require_admin
+class VersionPath(BaseModel):
+    version: Text(64, strip=False) = Field(description="A registry version, such as `v0002`.")
+
+
+# -- what the admin page reads -------------------------------------------------------------------------
+class ServingRetrieval(BaseModel):
+    """The pipeline around the serving model: the retrieval settings, the weight and where it came from."""
+
+    model_config = {"extra": "allow"}
+
+    mode: str
+    method: str
+    weight: float
+    normalise: str
+    weight_source: Literal["FUSION_WEIGHT", "fitted", "default"]
+    weight_detail: str
+    fitted: dict[str, Any] | None = None
+    running: str
+    lexical_version: str | None = None
+    lexical_ready: bool | None = None
+
+
+class ServingModel(BaseModel):
+    """What serves now."""
+
+    version: str | None
+    model_name: str
+    fingerprint: str
+    collection: str
+    dimension: int
+    retrieval: ServingRetrieval
+
+
+class EvaluationSetInfo(BaseModel):
+    questions: int
+    fingerprint: str
+
+
+class Gate(BaseModel):
+    """The evaluation gate's verdict on a version (null verdict: no gate ran)."""
+
+    verdict: str | None
+    reason: str | None = None
+    questions: int | None = None
+    interval: tuple[float, float] | None = None
+    wins: int | None = None
+    losses: int | None = None
+    evaluation_set: EvaluationSetInfo | None = None
+
+
+class VersionMetrics(BaseModel):
+    candidate: Metrics
+    baseline: Metrics
+
+
+class ModelVersion(BaseModel):
+    version: str
+    parent: str | None
+    created_at: str | None
+    status: str
+    gate: Gate
+    metrics: VersionMetrics
+    report_url: str | None
+    plot_url: str | None
+    model_path: str
+    fingerprint: str | None
+    base_model: str | None
+    checkpoint_exists: bool
+    retrieval: dict[str, Any] = Field(description="The retrieval settings it serves with; {}: registered before them.")
+
+
+class PendingSwap(BaseModel):
+    """A swap being built."""
+
+    job_id: str
+    kind: str
+    status: str
+    version: str | None
+    model_name: str | None
+    progress: Progress | None
+
+
+class ModelsOverview(BaseModel):
+    serving: ServingModel
+    evaluation: EvaluationSummary
+    configured: dict[str, Any] | None = Field(description="The configured base model, when it is not what serves.")
+    pending: PendingSwap | None
+    versions: list[ModelVersion] = Field(description="Newest first.")
+
+
+class Rollback(BaseModel):
+    serving: ServingModel = Field(description="What serves now.")
+    previous: ServingModel = Field(description="What served before.")
+
+
+class LatestRating(BaseModel):
+    message_id: str
+    question: str
+    verdict: Literal["like", "dislike"] | None
+    comment: str | None
+    voted_at: str
+    sources: dict[str, Literal["relevant", "irrelevant"]]
+
+
+class DayCount(BaseModel):
+    day: str
+    likes: int
+    dislikes: int
+
+
+class FeedbackStats(BaseModel):
+    total: int
+    likes: int
+    dislikes: int
+    by_day: list[DayCount]
+    latest: list[LatestRating]
+
+
+class StatsQuery(BaseModel):
+    latest: WholeNumber(0, 200) = Field(20, description="How many of the latest ratings to list.")
+
+
+# -- what a request sends ----------------------------------------------------------------------------
+class PromoteOptions(BaseModel):
+    force: StrictBool = Field(False, description="Promote even when the gate did not say better.")
+
+
+class PromoteAccepted(JobAccepted):
+    version: str
+
+
+def _checked_retrain_options(data: Any) -> Any:
+    # the rules are training's (TrainingOptions.from_params, through the CLI's parse_retrain_options)
+    try:
+        return models_admin.parse_retrain_options(data)
+    except BadRequest as exc:
+        raise refuse(exc.message, whole=True) from None
+
+
+class _RetrainFlags(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    include_synthetic: StrictBool | None = Field(None, description="Add synthetic questions about the stored chunks.")
+    auto_promote: StrictBool | None = Field(None, description="Promote (re-index and switch) if the gate says better.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _training_options(cls, data: Any) -> Any:
+        return _checked_retrain_options(data)
+
+
+#: ``POST /api/admin/retrain``'s body: ``docstune train``'s options (``training.pipeline.TrainingOptions``, its
+#: LIMITS) and the two flags of a retrain; the device is the server's setting
+RetrainOptions = create_model(
+    "RetrainOptions", __base__=_RetrainFlags, __doc__="Options; left out: the data's measured defaults.",
+    loss=(Literal[LOSSES] | None, None),
+    hard_negatives=(StrictBool | None, None),
+    **{name: (Annotated[kind, Field(strict=True, ge=low, le=high)] | None, None)
+       for name, kind, low, high in TrainingOptions.LIMITS},
+)
+
+
+# -- the routes ----------------------------------------------------------------------------------------
+@bp.get("/api/admin/models", operation_id="listModels", responses={200: ModelsOverview})
 def list_models():
+    """What serves, what is configured, what is being built, every version"""
     return jsonify(models_admin.models_overview(get_services()))
 
 
-@bp.get("/api/admin/models/<version>/report")
-@require_admin
-def model_report(version: str):
-    path = models_admin.report_file(get_services().settings, version, ".md")
-    return send_file(path, mimetype="text/markdown")
+MARKDOWN = {"description": "Markdown.", "content": {"text/markdown": {"schema": {"type": "string"}}}}
+PNG = {"description": "PNG.", "content": {"image/png": {"schema": {"type": "string", "contentMediaType": "image/png"}}}}
 
 
-@bp.get("/api/admin/models/<version>/plot.png")
-@require_admin
-def model_plot(version: str):
-    path = models_admin.report_file(get_services().settings, version, ".png")
-    return send_file(path, mimetype="image/png")
+@bp.get("/api/admin/models/<version>/report", operation_id="modelReport", responses={200: MARKDOWN, 404: Error})
+def model_report(path: VersionPath):
+    """A version's evaluation report"""
+    return send_file(models_admin.report_file(get_services().settings, path.version, ".md"), mimetype="text/markdown")
 
 
-@bp.post("/api/admin/models/<version>/promote")
-@require_admin
-def promote(version: str):
+@bp.get("/api/admin/models/<version>/plot.png", operation_id="modelPlot", responses={200: PNG, 404: Error})
+def model_plot(path: VersionPath):
+    """A version's evaluation plot"""
+    return send_file(models_admin.report_file(get_services().settings, path.version, ".png"), mimetype="image/png")
+
+
+@bp.post("/api/admin/models/<version>/promote", operation_id="promoteModel",
+         responses={202: PromoteAccepted, 404: Error, 409: Error})
+def promote(path: VersionPath):
+    """Serve a version (a swap job: re-embed, then switch with no downtime)"""
     services = get_services()
-    body = json_body() if request.get_data() else {}
-    force = flag(body.get("force"), "force", default=False)
-    checked = models_admin.validate_promotion(services, version, force=force)
+    force = job_options(PromoteOptions).force
+    checked = models_admin.validate_promotion(services, path.version, force=force)
     job = services.jobs.submit_swap("promote", {"version": checked.version, "force": force})
     return jsonify({"job_id": job["id"], "version": checked.version, "status": job["status"]}), 202
 
 
-@bp.post("/api/admin/models/rollback")
-@require_admin
+describe_job_options(bp, "promoteModel", PromoteOptions, "Nothing, or `{\"force\": true}`.")
+
+
+@bp.post("/api/admin/models/rollback", operation_id="rollbackModel", responses={200: Rollback, 409: Error})
 def rollback():
+    """Serve the previous model again"""
     services = get_services()
     running = services.jobs.running_swap()
     if running is not None:
-        from application.errors import Conflict
-
         raise Conflict(f"A swap is {running['status']} (job {running['id']}); cancel it or wait before rolling back.")
     before = services.serving.info()
     services.serving.rollback()
@@ -57,36 +235,29 @@ def rollback():
     return jsonify({"serving": services.serving.info(), "previous": before})
 
 
-@bp.post("/api/admin/retrain")
-@require_admin
+@bp.post("/api/admin/retrain", operation_id="retrain", responses={202: JobAccepted})
 def retrain():
-    body = json_body() if request.get_data() else {}
-    options = models_admin.parse_retrain_options(body)
+    """Fine-tune a candidate model on the feedback (a job)"""
+    options = job_options(RetrainOptions).model_dump(exclude_none=True)
     job = get_services().jobs.submit("retrain", options)
     return jsonify({"job_id": job["id"], "status": job["status"]}), 202
 
 
-@bp.post("/api/admin/tune")
-@require_admin
+describe_job_options(bp, "retrain", RetrainOptions, "Options; nothing: the defaults.")
+
+
+@bp.post("/api/admin/tune", operation_id="tune", responses={202: JobAccepted})
 def tune():
-    """Fit the fusion weight of the serving pipeline on the rated questions (a job of seconds)."""
+    """Fit the fusion weight of the serving pipeline on the rated questions (a job of seconds)"""
     return submit_job_without_options("tune")
 
 
-def submit_job_without_options(kind: str):
-    """``202 {job_id, status}`` for a job that takes no options; a body with any is a 400."""
-    body = json_body() if request.get_data() else {}
-    if body:
-        raise BadRequest(f"Unknown option(s): {some_of(sorted(body))}; {request.method} {request.path} "
-                         "takes none.")
-    job = get_services().jobs.submit(kind, {})
-    return jsonify({"job_id": job["id"], "status": job["status"]}), 202
+describe_job_options(bp, "tune", NoOptions, NoOptions.__doc__)
 
 
-@bp.get("/api/admin/feedback/stats")
-@require_admin
-def feedback_stats():
+@bp.get("/api/admin/feedback/stats", operation_id="feedbackStats", responses={200: FeedbackStats})
+def feedback_stats(query: StatsQuery):
+    """Feedback totals, per day, and the latest ratings"""
     from application.chat.feedback_stats import feedback_stats as stats
 
-    latest = whole_number(request.args.get("latest", "20"), "latest", minimum=0, maximum=200)
-    return jsonify(stats(get_services().db, latest=latest))
+    return jsonify(stats(get_services().db, latest=query.latest))

@@ -29,7 +29,7 @@ def ensure_admin_token(settings) -> tuple[str, bool]:
     if token:
         return token, False
     path = settings.admin_token_file
-    path.parent.mkdir(parents=True, exist_ok=True)
+    settings.create_data_dir()
     token = secrets.token_urlsafe(32)
     try:
         # O_EXCL: when two processes start at once, exactly one writes the token

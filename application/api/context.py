@@ -3,50 +3,30 @@ request, the admin check, and the JSON body."""
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass, field
 from functools import wraps
 
 from flask import current_app, g, request
 
 from application.chat.owners import OWNER_COOKIE, OWNER_HEADER, api_key_owner, new_owner_token, owner_key
+from application.container import DocsTune
 from application.errors import BadRequest, DocsTuneError, ServiceUnavailable
+from application.settings import Settings
 
 
 class AdminAuthRequired(DocsTuneError):
     status_code = 401
 
 
-@dataclass
-class ChatState:
-    """Everything an app serves with; built once by ``create_app``."""
-
-    settings: object
-    services: object
-    llm: object
-    template: object
-    tasks: object
-    admin_token: str | None
-    owns_services: bool = True
-    closed: bool = field(default=False)
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self.tasks.shutdown(wait=True)  # an ingestion in progress finishes (it is not resumable)
-        if self.owns_services:
-            self.services.close()
-
-
-def chat_state() -> ChatState:
+def chat_state() -> DocsTune:
+    """The app's container (its settings, LLM, template and admin token over the shared resources)."""
     return current_app.extensions["docstune"]
 
 
-def get_services():
-    return chat_state().services
+def get_services() -> DocsTune:
+    return chat_state()
 
 
-def get_settings():
+def get_settings() -> Settings:
     return chat_state().settings
 
 
@@ -166,18 +146,22 @@ def is_admin_request() -> bool:
     return bool(expected and given) and hmac.compare_digest(given.encode(), expected.encode())
 
 
+def check_admin() -> None:
+    """``Authorization: Bearer <ADMIN_TOKEN>``, compared in constant time (every route of the admin group)."""
+    if not chat_state().admin_token:
+        raise ServiceUnavailable(
+            "Admin routes are off: set ADMIN_TOKEN, or start the server with `docstune serve`, which creates one."
+        )
+    if not is_admin_request():
+        raise AdminAuthRequired("This route needs 'Authorization: Bearer <admin token>' (ADMIN_TOKEN).")
+
+
 def require_admin(view):
-    """``Authorization: Bearer <ADMIN_TOKEN>``, compared in constant time."""
+    """:func:`check_admin` before ``view`` (a route outside the admin group)."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        expected = chat_state().admin_token
-        if not expected:
-            raise ServiceUnavailable(
-                "Admin routes are off: set ADMIN_TOKEN, or start the server with `docstune serve`, which creates one."
-            )
-        if not is_admin_request():
-            raise AdminAuthRequired("This route needs 'Authorization: Bearer <admin token>' (ADMIN_TOKEN).")
+        check_admin()
         return view(*args, **kwargs)
 
     return wrapper

@@ -1,47 +1,177 @@
 """A client's own conversations (REST routes, plus DocsGPT's names for the same)."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from typing import Any, Literal
+
+from flask import jsonify
+from pydantic import BaseModel, RootModel
 from werkzeug.exceptions import MethodNotAllowed
 
-from application.api.context import current_owner, get_services, json_body
+from application.api.context import current_owner, get_services
+from application.api.fields import ID_CHARS, Text
+from application.api.groups import PUBLIC_CHAT, error_responses
 from application.chat import conversations
-from application.errors import BadRequest
+from application.chat.conversations import MAX_NAME_CHARS
 
-bp = Blueprint("conversations", __name__)
+bp = PUBLIC_CHAT.blueprint("conversations", __name__, tag="conversations")
 
 
-@bp.get("/api/conversations")
+# -- requests -----------------------------------------------------------------------------------
+Id = Text(ID_CHARS, strip=False)
+Name = Text(MAX_NAME_CHARS, collapse_spaces=True)
+
+
+class ConversationPath(BaseModel):
+    conversation_id: Id
+
+
+class ConversationQuery(BaseModel):
+    """DocsGPT names the conversation in the query string."""
+
+    id: Id
+
+
+class RenameRequest(BaseModel):
+    name: Name
+
+
+class DocsGPTRenameRequest(RenameRequest):
+    id: Id
+
+
+# -- responses ----------------------------------------------------------------------------------
+class ConversationSummary(BaseModel):
+    id: str
+    name: str
+    created_at: str | None = None
+    updated_at: str | None = None
+    message_count: int | None = None
+
+
+class StoredSource(BaseModel):
+    """A chunk retrieved for a message: ``shown`` with the answer, ``cited`` by it."""
+
+    chunk_id: str
+    n: int | None = None
+    rank: int
+    score: float | None = None
+    dense_score: float | None = None
+    lexical_score: float | None = None
+    title: str | None = None
+    source: str | None = None
+    link: str | None = None
+    page: int | None = None
+    headings: list[str] = []
+    location: str | None = None
+    text: str | None = None
+    shown: bool | None = None
+    cited: bool | None = None
+
+
+class MessageRating(BaseModel):
+    feedback: Literal["like", "dislike"] | None = None
+    sources: dict[str, Any] = {}
+    comment: str | None = None
+    updated_at: str | None = None
+
+
+class Message(BaseModel):
+    id: str
+    position: int | None = None
+    question: str
+    answer: str
+    status: Literal["streaming", "ok", "partial", "failed"]
+    error: str | None = None
+    llm: str | None = None
+    model_fingerprint: str | None = None
+    retrieval: dict | None = None
+    created_at: str | None = None
+    completed_at: str | None = None
+    sources: list[StoredSource] = []
+    feedback: MessageRating | None = None
+
+
+class Conversation(ConversationSummary):
+    messages: list[Message]
+
+
+ConversationList = RootModel[list[ConversationSummary]]
+
+
+class DocsGPTConversationItem(BaseModel):
+    id: str
+    name: str
+
+
+DocsGPTConversationList = RootModel[list[DocsGPTConversationItem]]
+
+
+class DocsGPTMessage(BaseModel):
+    """One message in the shape of DocsGPT's ``queries`` items."""
+
+    prompt: str
+    response: str
+    message_id: str
+    status: str
+    sources: list = []
+    timestamp: str | None = None
+    feedback: Literal["like", "dislike"] | None = None
+    metadata: dict | None = None
+
+
+class DocsGPTConversation(BaseModel):
+    queries: list[DocsGPTMessage]
+
+
+class Renamed(BaseModel):
+    id: str
+    name: str
+
+
+class Deleted(BaseModel):
+    """Deleted, with its messages and ratings."""
+
+    id: str
+    deleted: Literal[True]
+
+
+class DeletedCount(BaseModel):
+    """How many were deleted (0 without an owner)."""
+
+    deleted: int
+
+
+# -- REST routes ----------------------------------------------------------------------------------
+@bp.get("/api/conversations", operation_id="listConversations", responses={200: ConversationList})
 def list_conversations():
+    """Your conversations, newest first"""
     return jsonify(conversations.list_conversations(get_services().db, current_owner()))
 
 
-@bp.get("/api/conversations/<conversation_id>")
-def get_conversation(conversation_id: str):
-    return jsonify(conversations.get_conversation(get_services().db, conversation_id, current_owner()))
+@bp.get("/api/conversations/<conversation_id>", operation_id="getConversation", responses={200: Conversation})
+def get_conversation(path: ConversationPath):
+    """One conversation with its messages"""
+    return jsonify(conversations.get_conversation(get_services().db, path.conversation_id, current_owner()))
 
 
-@bp.patch("/api/conversations/<conversation_id>")
-def rename_conversation(conversation_id: str):
-    name = json_body().get("name")
-    return jsonify(conversations.rename_conversation(get_services().db, conversation_id, current_owner(), name))
+@bp.patch("/api/conversations/<conversation_id>", operation_id="renameConversation", responses={200: Renamed})
+def rename_conversation(path: ConversationPath, body: RenameRequest):
+    """Rename a conversation"""
+    return jsonify(conversations.rename_conversation(get_services().db, path.conversation_id, current_owner(),
+                                                     body.name))
 
 
-@bp.delete("/api/conversations/<conversation_id>")
-def delete_conversation(conversation_id: str):
-    return jsonify(conversations.delete_conversation(get_services().db, conversation_id, current_owner()))
+@bp.delete("/api/conversations/<conversation_id>", operation_id="deleteConversation", responses={200: Deleted})
+def delete_conversation(path: ConversationPath):
+    """Delete a conversation"""
+    return jsonify(conversations.delete_conversation(get_services().db, path.conversation_id, current_owner()))
 
 
 # -- DocsGPT's routes ------------------------------------------------------------------
-def _id_arg() -> str:
-    conversation_id = request.args.get("id")
-    if not conversation_id:
-        raise BadRequest("Pass the conversation as ?id=<conversation id>.")
-    return conversation_id
-
-
-@bp.get("/api/get_conversations")
+@bp.get("/api/get_conversations", operation_id="docsgptGetConversations",
+        responses={200: DocsGPTConversationList})
 def docsgpt_get_conversations():
+    """DocsGPT: your conversations"""
     rows = conversations.list_conversations(get_services().db, current_owner())
     return jsonify([{"id": r["id"], "name": r["name"]} for r in rows])
 
@@ -50,9 +180,11 @@ def docsgpt_get_conversations():
 DOCSGPT_STATUS = {"ok": "complete", "partial": "complete", "failed": "failed", "streaming": "streaming"}
 
 
-@bp.get("/api/get_single_conversation")
-def docsgpt_get_single_conversation():
-    conversation = conversations.get_conversation(get_services().db, _id_arg(), current_owner())
+@bp.get("/api/get_single_conversation", operation_id="docsgptGetSingleConversation",
+        responses={200: DocsGPTConversation})
+def docsgpt_get_single_conversation(query: ConversationQuery):
+    """DocsGPT: one conversation's messages"""
+    conversation = conversations.get_conversation(get_services().db, query.id, current_owner())
     return jsonify({"queries": [docsgpt_query(m) for m in conversation["messages"]],
                     "agent_id": None, "is_shared_usage": False, "shared_token": None})
 
@@ -74,24 +206,32 @@ def docsgpt_query(message: dict) -> dict:
     return query
 
 
-@bp.post("/api/delete_conversation")
-def docsgpt_delete_conversation():
-    return jsonify(conversations.delete_conversation(get_services().db, _id_arg(), current_owner()))
+@bp.post("/api/delete_conversation", operation_id="docsgptDeleteConversation", responses={200: Deleted})
+def docsgpt_delete_conversation(query: ConversationQuery):
+    """DocsGPT: delete a conversation"""
+    return jsonify(conversations.delete_conversation(get_services().db, query.id, current_owner()))
 
 
-@bp.post("/api/update_conversation_name")
-def docsgpt_update_conversation_name():
-    body = json_body()
-    return jsonify(conversations.rename_conversation(get_services().db, body.get("id"), current_owner(), body.get("name")))
+@bp.post("/api/update_conversation_name", operation_id="docsgptUpdateConversationName", responses={200: Renamed})
+def docsgpt_update_conversation_name(body: DocsGPTRenameRequest):
+    """DocsGPT: rename a conversation"""
+    return jsonify(conversations.rename_conversation(get_services().db, body.id, current_owner(), body.name))
 
 
-@bp.post("/api/delete_all_conversations")
+@bp.post("/api/delete_all_conversations", operation_id="docsgptDeleteAllConversations",
+         responses={200: DeletedCount})
 def docsgpt_delete_all_conversations():
+    """DocsGPT: delete all your conversations"""
     return jsonify(conversations.delete_all_conversations(get_services().db, current_owner()))
 
 
-@bp.get("/api/delete_all_conversations")
+@bp.get("/api/delete_all_conversations", operation_id="docsgptDeleteAllConversationsByGet",
+        responses=error_responses(405))
 def docsgpt_delete_all_conversations_by_get():
+    """DocsGPT's route name; a GET deletes nothing
+
+    Always 405: a link or an image on another site must not delete anything. Use POST.
+    """
     # DocsGPT's route name, but a GET never changes anything: a link or an <img> on any other site
     # would otherwise delete a visitor's conversations with their cookie
     raise MethodNotAllowed(

@@ -3,7 +3,7 @@
 * **Reads and writes from this server's own pages** (the web UI) carry the owner cookie; nothing changes.
 * **A page of another site** (DocsGPT's widget embedded on a docs site, its React app on another port)
   is served only when ``CORS_ALLOWED_ORIGINS`` names its origin, or is ``*``: then the public chat routes
-  answer its preflights (flask-cors) — without credentials, so the browser never sends the cookie along.
+  answer its preflights (flask-cors, attached to the public chat group in ``groups.py``) — without credentials, so the browser never sends the cookie along.
   With ``*`` every such request must carry an API key (``api_key`` in the body or ``Authorization: Bearer``).
 * **A write with the owner cookie from another site is refused** (403), whatever the settings: browsers
   attach the cookie to a "simple" cross-site POST (a form, ``fetch(..., {mode: "no-cors"})``) from the same
@@ -23,16 +23,6 @@ from application.errors import DocsTuneError
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-# the routes a DocsGPT client calls from another site's page (admin routes never answer preflights)
-PUBLIC_CHAT_ROUTES = (
-    r"/stream", r"/api/answer", r"/api/search", r"/api/feedback",
-    r"/api/conversations", r"/api/conversations/*",
-    r"/api/get_conversations", r"/api/get_single_conversation", r"/api/delete_conversation",
-    r"/api/update_conversation_name", r"/api/delete_all_conversations",
-    r"/api/models", r"/api/config",
-    r"/api/get_prompts", r"/api/get_single_prompt", r"/api/create_prompt", r"/api/update_prompt",
-    r"/api/delete_prompt", r"/api/messages/*",
-)
 # DocsGPT's React app sends an Idempotency-Key with every question (DocsTune does not act on it)
 ALLOWED_HEADERS = ("Content-Type", "Authorization", OWNER_HEADER, "Idempotency-Key")
 
@@ -59,14 +49,12 @@ def _listed(origin: str | None, allowed: tuple[str, ...]) -> bool:
 
 
 def check_cross_site_write(settings) -> None:
-    """``before_request``: refuse a cross-site write that only the cookie authenticates, and one from a site
+    """Before every route of the groups with the cross-site rule (``groups.py``): refuse a cross-site write that only the cookie authenticates, and one from a site
     ``CORS_ALLOWED_ORIGINS`` does not name unless it carries an API key."""
     from application.api.context import current_api_key, is_admin_request
 
     if request.method not in UNSAFE_METHODS or not is_cross_site():
         return
-    if request.blueprint == "embeddings":
-        return  # /v1 takes no cookie and no DocsGPT key: only its own Bearer key, checked by the route
     if is_admin_request():
         return  # the admin token is a header no page of another site can add without knowing it
     has_key = current_api_key() is not None
@@ -82,22 +70,3 @@ def check_cross_site_write(settings) -> None:
             "Bearer <key>), or that site's origin in CORS_ALLOWED_ORIGINS on the server."
         )
 
-
-def add_cors(app, settings) -> None:
-    """CORS on the public chat routes for the origins in ``CORS_ALLOWED_ORIGINS`` (none: no CORS at all)."""
-    origins = list(settings.cors_origins)
-    if not origins:
-        return
-    from flask_cors import CORS
-
-    options = {"origins": "*" if "*" in origins else origins}
-    CORS(
-        app,
-        resources={route: options for route in PUBLIC_CHAT_ROUTES},
-        supports_credentials=False,  # never the cookie: another site's page identifies itself by an API key
-        allow_headers=list(ALLOWED_HEADERS),
-        expose_headers=[OWNER_HEADER, "Retry-After", "X-RateLimit-Remaining"],
-        methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-        max_age=600,
-        vary_header=True,
-    )

@@ -16,19 +16,25 @@ What each route reads in DocsGPT's code is in docs/api.md ("DocsGPT compatibilit
 """
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from typing import Literal
+
+from flask import jsonify
+from pydantic import BaseModel, RootModel
 from sqlalchemy.orm import selectinload
 
 from application.api.context import chat_state, current_owner, get_services
 from application.api.conversations import docsgpt_query
 from application.api.crosssite import is_cross_site
+from application.api.fields import ID_CHARS, Text
+from application.api.groups import PUBLIC_CHAT
 from application.db import transactions
 from application.chat.conversations import message_dict
 from application.db.chat import Feedback, Message
 from application.errors import NotFound
-from application.request_values import quoted, text
+from application.request_values import quoted
 
-bp = Blueprint("docsgpt_app", __name__)
+# public chat: the app calls them from another site's page too (CORS), with a key or an owner
+bp = PUBLIC_CHAT.blueprint("docsgpt_app", __name__, tag="chat")
 
 # Celery's state names, which DocsGPT's clients already understand
 PENDING, PROGRESS, SUCCESS, FAILURE = "PENDING", "PROGRESS", "SUCCESS", "FAILURE"
@@ -57,8 +63,68 @@ TAIL_FIELDS = ("message_id", "status", "response", "thought", "sources", "tool_c
                "last_heartbeat_at")
 
 
-@bp.get("/api/config")
+PromptId = Text(64)
+MessageId = Text(ID_CHARS, strip=False)
+
+
+class PromptQuery(BaseModel):
+    id: PromptId
+
+
+class MessagePath(BaseModel):
+    message_id: MessageId
+
+
+class AppConfig(BaseModel):
+    auth_type: Literal["simple_jwt"] | None
+    requires_auth: bool
+    graphrag_available: Literal[False]
+    hybrid_available: Literal[False]
+
+
+class LLMModel(BaseModel):
+    id: str
+    provider: str
+    display_name: str
+    description: str | None = None
+    supported_attachment_types: list = []
+    context_window: None = None
+
+
+class LLMModels(BaseModel):
+    models: list[LLMModel]
+    default_model_id: str
+    count: Literal[1]
+
+
+class PromptItem(BaseModel):
+    id: Literal["default"]
+    name: Literal["default"]
+    type: Literal["public"]
+
+
+PromptList = RootModel[list[PromptItem]]
+
+
+class PromptText(BaseModel):
+    """Its ``[system]`` and ``[user]`` sections."""
+
+    content: str
+
+
+class MessageTail(BaseModel):
+    """As in ``queries`` of ``/api/get_single_conversation``, with ``error``."""
+
+    message_id: str
+    status: Literal["complete", "failed", "streaming"]
+    response: str
+    error: str | None
+    sources: list = []
+
+
+@bp.get("/api/config", operation_id="docsgptConfig", responses={200: AppConfig})
 def config():
+    """DocsGPT's app: how it identifies its user"""
     # DocsGPT's useTokenAuth.ts: auth_type null → no login; "simple_jwt" → a token box, then Bearer <token>.
     # A page of another site sends no cookie, so without a key each request would be a new, empty owner.
     needs_key = is_cross_site()
@@ -68,8 +134,9 @@ def config():
     return response
 
 
-@bp.get("/api/models")
+@bp.get("/api/models", operation_id="docsgptModels", responses={200: LLMModels})
 def models():
+    """DocsGPT's app: the one LLM this server answers with"""
     state = chat_state()
     name = state.llm.name
     provider = state.settings.llm_provider_resolved
@@ -81,36 +148,46 @@ def models():
     return jsonify({"models": [model], "default_model_id": name, "count": 1})
 
 
-@bp.get("/api/get_prompts")
+@bp.get("/api/get_prompts", operation_id="docsgptGetPrompts", responses={200: PromptList})
 def get_prompts():
+    """DocsGPT's app: the prompts (DocsTune has one)"""
     return jsonify([{"id": PROMPT_ID, "name": PROMPT_ID, "type": "public"}])
 
 
-@bp.get("/api/get_single_prompt")
-def get_single_prompt():
-    prompt_id = text(request.args.get("id"), "id", max_chars=64)
-    if prompt_id != PROMPT_ID:
-        raise NotFound(f"No prompt {quoted(prompt_id)}; DocsTune has one, {PROMPT_ID!r} (GET /api/get_prompts).")
+@bp.get("/api/get_single_prompt", operation_id="docsgptGetSinglePrompt", responses={200: PromptText})
+def get_single_prompt(query: PromptQuery):
+    """DocsGPT's app: the prompt's text (the file PROMPT_FILE)"""
+    if query.id != PROMPT_ID:
+        raise NotFound(f"No prompt {quoted(query.id)}; DocsTune has one, {PROMPT_ID!r} (GET /api/get_prompts).")
     template = chat_state().template
     # the template's text as its file holds it (never its path: that is a folder of the server)
     return jsonify({"content": f"[system]\n{template.system}\n\n[user]\n{template.user}\n"})
 
 
 def prompts_are_a_file():
+    """DocsGPT's app: change a prompt; DocsTune's one prompt is a file
+
+    Always 404 (after the cross-site check): the prompt is the file `PROMPT_FILE` on the server.
+    """
     raise NotFound(
         "DocsTune has one prompt, the file PROMPT_FILE on the server; it cannot be created, changed or deleted "
         "through the API. An admin edits a copy of application/prompts/answer.txt and points PROMPT_FILE at it."
     )
 
 
-for _route in ("/api/create_prompt", "/api/update_prompt", "/api/delete_prompt"):
-    bp.add_url_rule(_route, _route.rsplit("/", 1)[1], prompts_are_a_file, methods=["POST"])
+for _route, _operation in (("/api/create_prompt", "docsgptCreatePrompt"), ("/api/update_prompt", "docsgptUpdatePrompt"),
+                           ("/api/delete_prompt", "docsgptDeletePrompt")):
+    bp.post(_route, operation_id=_operation)(prompts_are_a_file)
 
 
-@bp.get("/api/messages/<message_id>/tail")
-def message_tail(message_id: str):
-    message = owned_message(get_services().db, text(message_id, "message_id", max_chars=64, strip=False),
-                            current_owner())
+@bp.get("/api/messages/<message_id>/tail", operation_id="docsgptMessageTail", responses={200: MessageTail})
+def message_tail(path: MessagePath):
+    """DocsGPT's app: the state of a message of yours
+
+    The app polls it when it reopens a conversation whose last answer is being written. A message a retry
+    replaced reads as missing.
+    """
+    message = owned_message(get_services().db, path.message_id, current_owner())
     query = docsgpt_query(message)
     return jsonify({**{field: query[field] for field in TAIL_FIELDS}, "error": message["error"]})
 

@@ -15,15 +15,20 @@ import logging
 import struct
 import time
 
-from flask import Blueprint, jsonify, request
+from typing import Annotated, Any, Literal
 
-from application.api.context import AdminAuthRequired, chat_state, get_services, json_body
+from flask import jsonify, request
+from pydantic import BaseModel, Field, PlainValidator, StrictInt
+
+from application.api.context import AdminAuthRequired, chat_state, get_services
 from application.api.errors import client_text
+from application.api.fields import JsonSchemaNow, Text, refuse, setting_value
+from application.api.groups import EMBEDDINGS, describe
 from application.errors import BadRequest, DocsTuneError, NotFound
 from application.redaction import shown_uri
-from application.request_values import check_unicode
+from application.request_values import unicode_problem
 
-bp = Blueprint("embeddings", __name__)
+bp = EMBEDDINGS.blueprint("embeddings", __name__, tag="embeddings")
 log = logging.getLogger(__name__)
 
 ACTIVE_MODEL_ID = "active"
@@ -31,7 +36,9 @@ ACTIVE_MODEL_ID = "active"
 LISTED_NAMES = 12
 
 
+@bp.before_request
 def _require_key() -> None:
+    """The key before anything else: a request without it learns nothing about its body."""
     state = chat_state()
     keys = [k for k in (state.settings.embeddings_api_key, state.admin_token) if k]
     if not keys:
@@ -64,13 +71,10 @@ def _model_for(name) -> tuple[str, object]:
     from training.registry import RegistryError, is_version_name
 
     services = get_services()
-    serving = services.index.embeddings
+    serving = services.serving.current.embeddings
     if name in (None, "", ACTIVE_MODEL_ID):
         return name or ACTIVE_MODEL_ID, serving
     registry = registry_for(services.settings)
-    if not isinstance(name, str):
-        raise BadRequest(f"model must be a string; {_accepted_names(serving, registry)}.")
-    check_unicode(name, "model")
     if name == serving.fingerprint:
         return name, serving
     if is_version_name(name):
@@ -79,40 +83,121 @@ def _model_for(name) -> tuple[str, object]:
         except RegistryError as exc:
             raise NotFound(f"Unknown model {name.strip()!r}: {exc}; {_accepted_names(serving, registry)}.") from exc
         try:
-            return version.version, services.load_model(version.model_path)
+            return version.version, services.models.load(version.model_path)
         except Exception as exc:  # the server's paths are in the log, not in the answer
             log.warning("Model %s cannot be loaded for /v1/embeddings: %s", version.version, exc)
             raise NotFound(f"Model {version.version} cannot be loaded on this server (its files are missing or "
                            f"broken; the server log says why); {_accepted_names(serving, registry)}.") from exc
     if name in _backend_names():
-        return name, serving if name == serving.name else services.load_model(name)
+        return name, serving if name == serving.name else services.models.load(name)
     looks_like_a_path = "/" in name or "\\" in name or name.startswith((".", "~"))
     what = "Model names are not paths" if looks_like_a_path else f"Unknown model {name[:80]!r}"
     raise NotFound(f"{what}; {_accepted_names(serving, registry)}.")
 
 
-def _inputs(body: dict, settings) -> list[str]:
-    raw = body.get("input")
+def _inputs(raw: Any) -> list[str]:
+    """``input``: one text or a list of texts, never token ids, within EMBEDDINGS_MAX_INPUTS and
+    EMBEDDINGS_MAX_INPUT_CHARS."""
     if isinstance(raw, str):
         texts = [raw]
     elif isinstance(raw, list) and raw and all(isinstance(t, str) for t in raw):
         texts = raw
     elif isinstance(raw, list) and raw and all(isinstance(t, (int, list)) for t in raw):
-        raise BadRequest("input must be text, not token ids (with LangChain's OpenAIEmbeddings, "
-                         "set check_embedding_ctx_length=False).")
+        raise refuse("input must be text, not token ids (with LangChain's OpenAIEmbeddings, "
+                     "set check_embedding_ctx_length=False).", whole=True)
     else:
-        raise BadRequest("input must be a non-empty string or a non-empty list of strings.")
-    if len(texts) > settings.embeddings_max_inputs:
-        raise BadRequest(f"{len(texts)} inputs in one request; the limit is {settings.embeddings_max_inputs} "
-                         f"(EMBEDDINGS_MAX_INPUTS).")
+        raise refuse("input must be a non-empty string or a non-empty list of strings.", whole=True)
+    most_inputs, most_chars = setting_value("embeddings_max_inputs"), setting_value("embeddings_max_input_chars")
+    if len(texts) > most_inputs:
+        raise refuse(f"{len(texts)} inputs in one request; the limit is {most_inputs} (EMBEDDINGS_MAX_INPUTS).",
+                     whole=True)
     for i, text in enumerate(texts):
-        check_unicode(text, f"input[{i}]" if isinstance(raw, list) else "input")  # the tokenizer needs UTF-8
+        name = f"input[{i}]" if isinstance(raw, list) else "input"
+        problem = unicode_problem(text)  # the tokenizer needs UTF-8
+        if problem:
+            raise refuse(f"'{name}' cannot be used: {problem}.", whole=True)
         if not text.strip():
-            raise BadRequest(f"input[{i}] is empty.")
-        if len(text) > settings.embeddings_max_input_chars:
-            raise BadRequest(f"input[{i}] has {len(text)} characters; the limit is "
-                             f"{settings.embeddings_max_input_chars} (EMBEDDINGS_MAX_INPUT_CHARS).")
+            raise refuse(f"{name} is empty.", whole=True)
+        if len(text) > most_chars:
+            raise refuse(f"{name} has {len(text)} characters; the limit is {most_chars} "
+                         f"(EMBEDDINGS_MAX_INPUT_CHARS).", whole=True)
     return texts
+
+
+def _text_schema() -> dict:
+    return {"type": "string", "minLength": 1, "maxLength": setting_value("embeddings_max_input_chars")}
+
+
+Inputs = Annotated[list[str], PlainValidator(_inputs), JsonSchemaNow(lambda: {
+    "oneOf": [_text_schema(), {"type": "array", "items": _text_schema(), "minItems": 1,
+                               "maxItems": setting_value("embeddings_max_inputs")}],
+    "description": "Text, or up to EMBEDDINGS_MAX_INPUTS texts of up to EMBEDDINGS_MAX_INPUT_CHARS characters; "
+                   "not token ids."})]
+
+
+class EmbeddingRequest(BaseModel):
+    """OpenAI's embeddings request; ``user`` and other fields are ignored."""
+
+    input: Inputs
+    model: Text(256, strip=False, empty_is_none=True) | None = Field(
+        None, description="`active` (what serves the chat, the default), the serving model's fingerprint, a "
+                          "registry version (`v0002`) or an embedding plugin's name; never a path.")
+    encoding_format: Literal["float", "base64"] | None = Field(None, description="`float` (the default) or "
+                                                                                 "`base64` (little-endian float32).")
+    dimensions: StrictInt | None = Field(None, description="Must be the model's own dimension.")
+
+
+class Embedding(BaseModel):
+    object: Literal["embedding"]
+    index: int
+    embedding: list[float] | str = Field(description="The vector, or its float32 bytes in base64.")
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class EmbeddingList(BaseModel):
+    """One vector per input, in order."""
+
+    object: Literal["list"]
+    data: list[Embedding]
+    model: str
+    usage: Usage
+
+
+class EmbeddingModel(BaseModel):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+    name: str | None = Field(None, description="The serving model's name (`active` only).")
+    fingerprint: str | None
+    dimension: int | None = None
+    status: str | None = Field(None, description="A registry version's status.")
+
+
+class ModelList(BaseModel):
+    """`active` first, then every registry version."""
+
+    object: Literal["list"]
+    data: list[EmbeddingModel]
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    code: int
+
+
+class OpenAIError(BaseModel):
+    """Every failure on `/v1`, in OpenAI's shape (its clients show `message` to their users)."""
+
+    error: OpenAIErrorDetail
+
+
+describe(bp, OpenAIError)
 
 
 def _encode(vector: list[float], encoding_format: str):
@@ -121,23 +206,18 @@ def _encode(vector: list[float], encoding_format: str):
     return [float(x) for x in vector]
 
 
-@bp.post("/v1/embeddings")
-def create_embeddings():
-    _require_key()
-    body = json_body()
-    settings = chat_state().settings
-    texts = _inputs(body, settings)
-    encoding_format = body.get("encoding_format") or "float"
-    if encoding_format not in ("float", "base64"):
-        raise BadRequest("encoding_format must be 'float' or 'base64'.")
-    model_id, backend = _model_for(body.get("model"))
-    dimensions = body.get("dimensions")
-    if dimensions is not None and dimensions != backend.dimension:
-        raise BadRequest(f"{model_id} makes {backend.dimension}-d vectors; it cannot shorten them to {dimensions}.")
+@bp.post("/v1/embeddings", operation_id="createEmbeddings", responses={200: EmbeddingList})
+def create_embeddings(body: EmbeddingRequest):
+    """Embed texts (OpenAI's embeddings API)"""
+    model_id, backend = _model_for(body.model)
+    if body.dimensions is not None and body.dimensions != backend.dimension:
+        raise BadRequest(f"{model_id} makes {backend.dimension}-d vectors; it cannot shorten them to "
+                         f"{body.dimensions}.")
     # documents, not queries: a RAG stack indexes with this, and asks with it too (no prefixes differ by default)
-    vectors = backend.embed_documents(texts)
+    vectors = backend.embed_documents(body.input)
     counter = getattr(backend, "count_tokens", None)
-    tokens = sum(counter(t) if counter else len(t.split()) for t in texts)
+    tokens = sum(counter(t) if counter else len(t.split()) for t in body.input)
+    encoding_format = body.encoding_format or "float"
     return jsonify({
         "object": "list",
         "data": [{"object": "embedding", "index": i, "embedding": _encode(v, encoding_format)}
@@ -147,14 +227,14 @@ def create_embeddings():
     })
 
 
-@bp.get("/v1/models")
+@bp.get("/v1/models", operation_id="listEmbeddingModels", responses={200: ModelList})
 def list_models():
-    _require_key()
+    """The models `/v1/embeddings` serves"""
     from application.models_admin import registry_for
 
     services = get_services()
     now = int(time.time())
-    serving = services.index.embeddings
+    serving = services.serving.current.embeddings
     # the serving name may be a folder on the server: its name only
     data = [{"id": ACTIVE_MODEL_ID, "object": "model", "created": now, "owned_by": "docstune",
              "name": shown_uri(serving.name), "fingerprint": serving.fingerprint, "dimension": serving.dimension}]

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import logging
+import re
+from typing import Callable
 
-from flask import current_app, jsonify, request
+from flask import current_app, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, TooManyRequests
 
-from application.errors import BadRequest, DocsTuneError, database_unavailable
+from application.errors import ECHOES, BadRequest, DocsTuneError, database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +22,21 @@ def client_text(message: str) -> str:
 
     state = chat_state()
     redactor = Redactor.of(state.settings, state.admin_token)
-    return redactor.hide_secrets(message) if is_admin_request() else redactor.hide_addresses(message)
+    return redacted_around_echoes(message, redactor.hide_secrets if is_admin_request() else redactor.hide_addresses)
+
+
+def redacted_around_echoes(message: str, redact: Callable[[str], str]) -> str:
+    """``redact`` applied to ``message`` except where it quotes the client's own input (``application.errors.echoed``):
+    an echo is shown as sent, so that the answer never depends on whether the input was a secret."""
+    echoes = g.get(ECHOES)
+    if not echoes:
+        return redact(message)
+    pattern = re.compile("|".join(re.escape(echo) for echo in sorted(echoes, key=len, reverse=True)))
+    shown, start = [], 0
+    for match in pattern.finditer(message):
+        shown += [redact(message[start:match.start()]), match.group(0)]
+        start = match.end()
+    return "".join(shown) + redact(message[start:])
 
 
 def register_error_handlers(app) -> None:

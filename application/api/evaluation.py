@@ -2,28 +2,89 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Response, jsonify
+from pydantic import BaseModel, Field, model_validator
 
-from application.api.context import get_services, json_body, require_admin
+from application.api.context import get_services
+from application.api.fields import refuse
+from application.api.groups import ADMIN
+from application.api.jobs import JobAccepted, NoOptions, describe_job_options, submit_job_without_options
 from application.errors import BadRequest
 
-bp = Blueprint("evaluation", __name__)
+bp = ADMIN.blueprint("evaluation", __name__, tag="admin")
 
 
-@bp.get("/api/admin/evaluation")
-@require_admin
+class ServingEvaluation(BaseModel):
+    """The serving pipeline's latest score on the set."""
+
+    set_fingerprint: str
+    questions: int
+    collection: str | None
+    model_name: str | None
+    version: str | None
+    retrieval: dict[str, Any] | None
+    metrics: dict[str, float]
+    trigger: str
+    created_at: str | None
+    current: bool = Field(description="Measured on the set as it is now.")
+
+
+class EvaluationSummary(BaseModel):
+    """The frozen evaluation set (its size, where its questions came from) and the serving pipeline's latest
+    score on it."""
+
+    questions: int
+    fingerprint: str
+    feedback: int = Field(description="Questions from the ratings.")
+    import_: int = Field(alias="import", description="Questions an admin imported.")
+    serving: ServingEvaluation | None
+
+
+class IRJson(BaseModel):
+    """IR JSON, as sentence-transformers' InformationRetrievalEvaluator reads it (``training.irjson``)."""
+
+    queries: dict[str, str] = Field(description="{question id: question}")
+    corpus: dict[str, str] = Field(description="{chunk id: chunk text}")
+    relevant_docs: dict[str, list[str]] = Field(
+        description="{question id: [chunk id, ...]} (one id, or BEIR's {id: score}, also)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _its_shape(cls, data: Any) -> Any:
+        # training's reader is the one definition of the format (it also takes one id, or {id: score})
+        from training.irjson import ir_dataset_from_dict
+        from training.records import TrainingDataError
+
+        try:
+            ir = ir_dataset_from_dict(data, "the uploaded IR JSON")
+        except TrainingDataError as exc:
+            raise refuse(f"{exc}.", whole=True) from None
+        return {"queries": ir.queries, "corpus": ir.corpus, "relevant_docs": ir.relevant_docs}
+
+
+class EvaluationImport(BaseModel):
+    added: int
+    already_there: int
+    unmatched: int = Field(description="Questions whose chunks match no stored chunk.")
+    questions: int = Field(description="The set's size now.")
+
+
+@bp.get("/api/admin/evaluation", operation_id="evaluationSummary", responses={200: EvaluationSummary})
 def summary():
-    """``{questions, fingerprint, feedback, import, serving}``: the set and the serving pipeline's latest score."""
+    """The frozen evaluation set and the serving pipeline's latest score"""
     from application.db.evaluation_set import evaluation_summary
 
     return jsonify(evaluation_summary(get_services().db))
 
 
-@bp.get("/api/admin/evaluation/export")
-@require_admin
+@bp.get("/api/admin/evaluation/export", operation_id="exportEvaluation", responses={200: IRJson})
 def export():
-    """The set as IR JSON over every stored chunk (``docstune eval --dataset`` reads it)."""
+    """The set as IR JSON over every stored chunk
+
+    `docstune eval --dataset` reads it.
+    """
     from dataclasses import asdict
 
     from application.db.evaluation_set import export_ir
@@ -33,26 +94,25 @@ def export():
                     headers={"Content-Disposition": 'attachment; filename="evaluation_set.json"'})
 
 
-@bp.post("/api/admin/evaluation/import")
-@require_admin
-def import_set():
-    """Add IR JSON questions (``{queries, corpus, relevant_docs}``) to the set; ids or exact chunk texts
-    must match stored chunks. ``{added, already_there, unmatched, questions}``."""
+@bp.post("/api/admin/evaluation/import", operation_id="importEvaluation", responses={200: EvaluationImport})
+def import_set(body: IRJson):
+    """Add IR JSON questions to the set
+
+    Ids or exact chunk texts in `corpus` must match stored chunks.
+    """
     from application.db.evaluation_set import import_ir
-    from training.irjson import ir_dataset_from_dict
-    from training.records import TrainingDataError
+    from training.records import IRDataset, TrainingDataError
 
     try:
-        ir = ir_dataset_from_dict(json_body(), "the uploaded IR JSON")
-        return jsonify(import_ir(get_services().db, ir))
+        return jsonify(import_ir(get_services().db, IRDataset(body.queries, body.corpus, body.relevant_docs)))
     except TrainingDataError as exc:
         raise BadRequest(f"{exc}.") from exc
 
 
-@bp.post("/api/admin/evaluate")
-@require_admin
+@bp.post("/api/admin/evaluate", operation_id="evaluate", responses={202: JobAccepted})
 def evaluate():
-    """Bring the set up to date with the ratings and measure the serving pipeline on it (a job of seconds)."""
-    from application.api.admin_models import submit_job_without_options
-
+    """Add newly rated questions to the set and measure the serving pipeline (a job of seconds)"""
     return submit_job_without_options("evaluate")
+
+
+describe_job_options(bp, "evaluate", NoOptions, NoOptions.__doc__)

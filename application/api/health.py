@@ -2,14 +2,15 @@
 
 ``/ready`` answers 503 when a check fails, so that a load balancer keeps traffic away. Anyone
 sees which check failed and a reason that names no path, host or URL; the admin
-(``Authorization: Bearer <admin token>``) also sees each check's details and the failing one's
-``error`` (e.g. ``vector_store``: "Cannot reach Qdrant at http://qdrant:6333: ..."), less passwords and keys.
+(``Authorization: Bearer <admin token>``) also sees each check's details, what each part runs on and where
+(``application.dependencies``) and the failing one's ``error`` (e.g. ``vector_store``: "Cannot reach Qdrant at
+http://qdrant:6333: ..."), less passwords and keys. Any other token is refused (401) as on the admin routes.
 """
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
-from application.api.context import chat_state, is_admin_request
+from application.api.context import chat_state, require_admin
 
 bp = Blueprint("health", __name__)
 
@@ -35,23 +36,29 @@ def health():
 
 @bp.get("/ready")
 def ready():
-    from application.jobs.queue import queue_check
+    if request.headers.get("Authorization") is not None:
+        # a token offered is checked like on every admin route: a wrong one is a 401 that spends the
+        # failed-credential budget, and while that budget is spent the details wait (429); plain /ready never does
+        return admin_ready()
+    checks = report()
+    return jsonify(public_checks(checks)), 200 if checks["ok"] else 503
+
+
+@require_admin
+def admin_ready():
     from application.redaction import Redactor
 
     state = chat_state()
-    services = state.services
-    checks = services.ready()
-    runtime = services.jobs
-    jobs = queue_check(runtime.huey, services.settings)
-    jobs["worker"] = ("in this process" if runtime.worker_running
-                      else "immediate" if runtime.huey.immediate else "separate (docstune worker)")
-    checks["jobs"] = jobs
-    checks["llm"] = {"ok": True, "name": state.llm.name}
-    checks["ok"] = all(v.get("ok") for k, v in checks.items() if isinstance(v, dict))
-    status = 200 if checks["ok"] else 503
-    if is_admin_request():
-        return jsonify(Redactor.of(services.settings, state.admin_token).hide_secrets_in(checks)), status
-    return jsonify(public_checks(checks)), status
+    checks = report()
+    return jsonify(Redactor.of(state.settings, state.admin_token).hide_secrets_in(checks)), 200 if checks["ok"] else 503
+
+
+def report() -> dict:
+    """Every check, with what each part runs on and where (``application.dependencies``)."""
+    from application.dependencies import dependency_report, worker_mode
+
+    state = chat_state()
+    return dependency_report(state, worker_mode(state.settings, state.jobs))
 
 
 def public_checks(checks: dict) -> dict:

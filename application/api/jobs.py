@@ -1,33 +1,128 @@
 """Admin: background jobs (ingest, reindex, retrain, promote) as rows with status and progress."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from typing import Annotated, Any, Literal
 
-from application.api.context import get_services, require_admin
-from application.request_values import text, whole_number
+from flask import jsonify, request
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_validator
 
-bp = Blueprint("jobs", __name__)
+from application.api.context import get_services, json_body
+from application.api.fields import ID_CHARS, Text, WholeNumber, refuse, report_validation_error
+from application.api.groups import ADMIN, describe
+from application.api.openapi import Error
+from application.db.jobs import JOB_KINDS, JOB_STATUSES
+from application.request_values import some_of
 
+bp = ADMIN.blueprint("jobs", __name__, tag="admin")
 
-@bp.get("/api/jobs")
-@require_admin
-def list_jobs():
-    limit = whole_number(request.args.get("limit", "50"), "limit", minimum=1, maximum=500)
-    return jsonify({"jobs": get_services().jobs.store.list(limit=limit, kind=request.args.get("kind") or None)})
-
-
-@bp.get("/api/jobs/<job_id>")
-@require_admin
-def get_job(job_id: str):
-    return jsonify(get_services().jobs.store.get(job_id_of(job_id)))
+#: a job id in a URL or a query (PostgreSQL cannot even compare text holding NUL)
+JobId = Text(ID_CHARS, strip=False)
 
 
-@bp.post("/api/jobs/<job_id>/cancel")
-@require_admin
-def cancel_job(job_id: str):
-    return jsonify(get_services().jobs.store.request_cancel(job_id_of(job_id)))
+class JobPath(BaseModel):
+    job_id: JobId = Field(description="A job id.")
 
 
-def job_id_of(value, field: str = "job_id") -> str:
-    """A job id from the URL or the query (PostgreSQL cannot even compare text holding NUL)."""
-    return text(value, field, max_chars=64, strip=False)
+class JobsQuery(BaseModel):
+    limit: WholeNumber(1, 500) = Field(50, description="How many.")
+    kind: Annotated[Literal[JOB_KINDS] | None, BeforeValidator(lambda kind: kind or None)] = Field(
+        None, description="Only jobs of this kind (left out or empty: every kind).")
+
+
+class Progress(BaseModel):
+    """How far a job (or a source's sync) got."""
+
+    done: int | None = None
+    total: int | None = None
+    percent: float | None = None
+    message: str | None = None
+
+
+class Job(BaseModel):
+    """A background job: what it is, where it stands, what it made."""
+
+    id: str
+    kind: Literal[JOB_KINDS]
+    status: Literal[JOB_STATUSES]
+    progress: Progress | None
+    params: dict[str, Any]
+    result: Any = Field(description="What the job made (its kind says the shape); null until it is done.")
+    error: str | None
+    cancel_requested: bool
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+
+
+class JobList(BaseModel):
+    jobs: list[Job]
+
+
+class JobAccepted(BaseModel):
+    """The job was queued; follow it at ``/api/jobs/{job_id}``."""
+
+    job_id: str
+    status: str
+
+
+@bp.get("/api/jobs", operation_id="listJobs", responses={200: JobList})
+def list_jobs(query: JobsQuery):
+    """Background jobs, newest first"""
+    return jsonify({"jobs": get_services().jobs.store.list(limit=query.limit, kind=query.kind)})
+
+
+@bp.get("/api/jobs/<job_id>", operation_id="getJob", responses={200: Job, 404: Error})
+def get_job(path: JobPath):
+    """One job"""
+    return jsonify(get_services().jobs.store.get(path.job_id))
+
+
+@bp.post("/api/jobs/<job_id>/cancel", operation_id="cancelJob", responses={200: Job, 404: Error, 409: Error})
+def cancel_job(path: JobPath):
+    """Cancel a job (queued: at once; running: at its next batch)
+
+    The answer is the job, with `cancel_requested`.
+    """
+    return jsonify(get_services().jobs.store.request_cancel(path.job_id))
+
+
+# -- the options a job is started with: a JSON body that may be left out --------------------------
+# (the admin group refuses an empty body to a view that takes ``body``; these views read theirs here)
+def job_options(model: type[BaseModel]) -> BaseModel:
+    """The request's JSON body as ``model``; no body at all is ``{}`` (the defaults)."""
+    try:
+        return model.model_validate(json_body() if request.get_data(cache=True) else {})
+    except ValidationError as exc:
+        report_validation_error(exc)
+
+
+def describe_job_options(bp, operation_id: str, model: type[BaseModel], description: str) -> None:
+    """``model`` as the optional JSON body of ``operation_id`` in the description."""
+    from flask_openapi3.models import MediaType, RequestBody, Schema
+
+    describe(bp, model)
+    operation = next(getattr(item, method) for item in bp.paths.values() for method in ("post", "put", "patch")
+                     if getattr(item, method) is not None and getattr(item, method).operationId == operation_id)
+    operation.requestBody = RequestBody(required=False, description=description, content={
+        "application/json": MediaType(schema=Schema(**{"$ref": f"#/components/schemas/{model.__name__}"}))})
+
+
+class NoOptions(BaseModel):
+    """Nothing, or ``{}``: this job takes no options."""
+
+    model_config = {"extra": "forbid", "json_schema_extra": {"maxProperties": 0}}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _none(cls, data):
+        if isinstance(data, dict) and data:
+            raise refuse(f"Unknown option(s): {some_of(sorted(data, key=str))}; {request.method} {request.path} "
+                         "takes none.", whole=True)
+        return data
+
+
+def submit_job_without_options(kind: str):
+    """``202 {job_id, status}`` for a job that takes no options; a body with any is a 400."""
+    job_options(NoOptions)
+    job = get_services().jobs.submit(kind, {})
+    return jsonify({"job_id": job["id"], "status": job["status"]}), 202

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, send_from_directory
+from flask import Response, current_app, send_from_directory
+from pydantic import BaseModel, Field
 from werkzeug.exceptions import NotFound
 
-bp = Blueprint("web", __name__)
+from application.api.groups import ANYONE, error_responses
+
+bp = ANYONE.blueprint("web", __name__, tag="web")
 
 DEFAULT_DIST_DIR = Path(__file__).resolve().parents[2] / "frontend" / "dist"
 
@@ -28,23 +31,34 @@ NOT_BUILT = """<!doctype html>
 """
 
 
-@bp.record_once
-def _exempt_from_rate_limits(state) -> None:
-    # static files are not what the limits protect; a page load fetches several
-    limiter = state.app.extensions.get("docstune_limiter")
-    if limiter is not None:
-        limiter.exempt(bp)
-
-
 def dist_dir() -> Path:
     return Path(current_app.config.get("WEB_DIST_DIR") or DEFAULT_DIST_DIR)
 
 
-@bp.get("/")
-@bp.get("/c/<path:conversation_id>")
-@bp.get("/admin")
-@bp.get("/admin/<path:page>")
-def index(**_route) -> Response:
+PAGE = {200: {"description": "The web UI's page (or a note that it has not been built).",
+               "content": {"text/html": {"schema": {"type": "string"}}}}}
+FILE = {200: {"description": "A file of the build.", "content": {"*/*": {"schema": {"type": "string"}}}},
+        **error_responses(404)}
+
+
+SLASHES = " It may contain `/` (send it as is, or percent-encoded)."
+
+
+class ConversationPage(BaseModel):
+    conversation_id: str = Field(description="A conversation id." + SLASHES)
+
+
+class AdminPage(BaseModel):
+    page: str = Field(description="The page." + SLASHES)
+
+
+class AssetPath(BaseModel):
+    filename: str = Field(description="The asset." + SLASHES)
+
+
+@bp.get("/", operation_id="webIndex", responses=PAGE)
+def index() -> Response:
+    """The web UI"""
     dist = dist_dir()
     if not (dist / "index.html").is_file():
         return Response(NOT_BUILT, status=200, mimetype="text/html")
@@ -53,14 +67,35 @@ def index(**_route) -> Response:
     return response
 
 
-@bp.get("/assets/<path:filename>")
-def assets(filename: str) -> Response:
+# client routes of the React app: its index.html, which reads the path itself
+@bp.get("/c/<path:conversation_id>", operation_id="webConversation", responses=PAGE)
+def conversation_page(path: ConversationPage) -> Response:
+    """The web UI on one conversation"""
+    return index()
+
+
+@bp.get("/admin", operation_id="webAdmin", responses=PAGE)
+def admin() -> Response:
+    """The web UI's admin pages"""
+    return index()
+
+
+@bp.get("/admin/<path:page>", operation_id="webAdminPage", responses=PAGE)
+def admin_page(path: AdminPage) -> Response:
+    """One admin page of the web UI"""
+    return index()
+
+
+@bp.get("/assets/<path:filename>", operation_id="webAsset", responses=FILE)
+def assets(path: AssetPath) -> Response:
+    """A built asset (cached for good)"""
     # Vite puts a content hash in every asset name, so they may be cached for good
-    return send_from_directory(dist_dir() / "assets", filename, max_age=365 * 24 * 3600)
+    return send_from_directory(dist_dir() / "assets", path.filename, max_age=365 * 24 * 3600)
 
 
-@bp.get("/favicon.svg")
+@bp.get("/favicon.svg", operation_id="webFavicon", responses=FILE)
 def favicon() -> Response:
+    """The icon"""
     if not (dist_dir() / "favicon.svg").is_file():
         raise NotFound("No favicon in this build.")
     return send_from_directory(dist_dir(), "favicon.svg", max_age=24 * 3600)

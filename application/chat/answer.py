@@ -1,14 +1,13 @@
 """Ask: question → retrieval → LLM with numbered sources → streamed answer → stored message.
 
-``start_answer`` does everything that can be refused (validation, ownership,
-retrieval) and stores the message before a byte is streamed, so bad input is a
+``start_answer`` does everything that can be refused (ownership, retrieval; the
+request was validated by its model in ``api/answer.py``) and stores the message before a byte is streamed, so bad input is a
 plain 4xx with nothing stored. ``stream_answer`` then yields the SSE events and
 records the outcome (answer, citations, status) whatever happens to the LLM or
 the client.
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -21,24 +20,14 @@ from application.db import transactions
 from application.chat.conversations import in_conversation, replace_from, source_link
 from application.db.base import utcnow
 from application.db.chat import Conversation, Message, MessageChunk
-from application.errors import BadRequest, DocsTuneError, NotFound
+from application.errors import DocsTuneError, NotFound
 from application.llm import LLM, LLMError, Prompt, PromptTemplate, cited_numbers
 from application.redaction import shown_uri
-from application.request_values import SQL_INTEGER_MAX, check_unicode, text, whole_number
+from application.request_values import quoted
 
 log = logging.getLogger(__name__)
 
 CONVERSATION_NAME_CHARS = 80
-
-
-@dataclass
-class AnswerRequest:
-    question: str
-    conversation_id: str | None = None
-    history: list[tuple[str, str]] | None = None  # None: use the conversation's own history
-    chunks: int = 4
-    source_ids: tuple[str, ...] | None = None  # the sources it may search (an API key's); None: all
-    index: int | None = None  # DocsGPT's retry/edit: the position of the message this one replaces
 
 
 @dataclass
@@ -50,108 +39,30 @@ class PendingAnswer:
     error_status: int | None = None  # HTTP status of the LLM failure, if one happened
 
 
-# -- input ------------------------------------------------------------------------
-def parse_answer_request(body, settings, default_chunks: int = 4) -> AnswerRequest:
-    """Validate a DocsGPT-style body: ``question``, ``conversation_id``, ``history``, ``chunks``,
-    ``isNoneDoc`` and ``index``."""
-    if not isinstance(body, dict):
-        raise BadRequest("Send a JSON object like {\"question\": \"...\"} with Content-Type: application/json.")
-    question = parse_question(body, settings)
-    conversation_id = text(body.get("conversation_id"), "conversation_id", max_chars=64, required=False,
-                           strip=False, expected="the id string of one of your conversations")
-    chunks = parse_chunks(body.get("chunks", default_chunks), settings.max_chunks, minimum=0)
-    no_documents = body.get("isNoneDoc")
-    if no_documents not in (None, True, False):
-        raise BadRequest("'isNoneDoc' must be true (answer without searching the documents) or false.")
-    if no_documents and not body.get("api_key"):
-        chunks = 0  # as DocsGPT: no document chosen, and no API key choosing them: no retrieval
-    return AnswerRequest(
-        question=question,
-        conversation_id=conversation_id,
-        history=parse_history(body.get("history"), settings),
-        chunks=chunks,
-        index=parse_index(body.get("index"), conversation_id),
-    )
-
-
-MAX_INDEX = SQL_INTEGER_MAX
-
-
-def parse_index(value, conversation_id: str | None) -> int | None:
-    """DocsGPT's ``index``: the answer replaces the message at that position of the conversation."""
-    if value is None:
-        return None
-    value = whole_number(value, "index", minimum=0, maximum=MAX_INDEX, hint="the position of the message to replace")
-    if conversation_id is None:
-        raise BadRequest("'index' replaces a message of a conversation: send its 'conversation_id' too.")
-    return value
-
-
-def parse_chunks(value, limit: int, minimum: int = 1) -> int:
-    """``minimum`` 0: an answer may skip retrieval (DocsGPT's ``chunks: 0``); a search may not."""
-    # DocsGPT's frontend sends the number as a string ("2")
-    return whole_number(value, "chunks", minimum=minimum, maximum=limit)
-
-
-def parse_question(body: dict, settings) -> str:
-    """``question``, trimmed, then held to MAX_QUESTION_CHARS (the same on every route that asks)."""
-    return text(body.get("question"), "question", max_chars=settings.max_question_chars)
-
-
-def parse_history(value, settings) -> list[tuple[str, str]] | None:
-    """DocsGPT sends ``[{"prompt": q, "response": a}, ...]``, sometimes as a JSON string."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise BadRequest("'history' must be a list of {\"prompt\": ..., \"response\": ...} objects.") from None
-    if not isinstance(value, list):
-        raise BadRequest("'history' must be a list of {\"prompt\": ..., \"response\": ...} objects.")
-    turns = []
-    for i, item in enumerate(value):
-        if not isinstance(item, dict):
-            raise BadRequest("Each 'history' item must be an object with 'prompt' and 'response'.")
-        prompt = item.get("prompt", item.get("question"))
-        response = item.get("response", item.get("answer"))
-        if not isinstance(prompt, str):
-            raise BadRequest("Each 'history' item needs a 'prompt' and a 'response' string.")
-        if response is None:
-            # DocsGPT's widget sends its list with the question being asked (no response yet), and
-            # failed turns ({prompt, error}); DocsGPT skips them, and so do we
-            continue
-        if not isinstance(response, str):
-            raise BadRequest("Each 'history' item needs a 'prompt' and a 'response' string.")
-        check_unicode(prompt, f"history[{i}].prompt")  # it goes to the LLM
-        check_unicode(response, f"history[{i}].response")
-        limit = settings.max_question_chars * 4
-        turns.append((prompt[:limit], response[:limit]))
-    return turns[-settings.history_max_messages:] if settings.history_max_messages else []
-
-
 # -- the pipeline ---------------------------------------------------------------------
 def start_answer(
-    services, llm: LLM, template: PromptTemplate, request: AnswerRequest, owner: str, history_limit: int = 10
+    services, llm: LLM, template: PromptTemplate, owner: str, question: str, *, conversation_id: str | None = None,
+    history: list[tuple[str, str]] | None = None, chunks: int = 4, source_ids: tuple[str, ...] | None = None,
+    replace_index: int | None = None, history_limit: int = 10,
 ) -> PendingAnswer:
-    """Retrieve, render the prompt and store the message (status ``streaming``)."""
+    """Retrieve, render the prompt and store the message (status ``streaming``). ``history`` None: the
+    conversation's own; ``chunks`` 0: no retrieval; ``source_ids``: the sources it may search (an API key's;
+    None: all); ``replace_index``: DocsGPT's retry/edit, the position of the message this one replaces."""
     db = services.db
-    if request.conversation_id:
+    if conversation_id:
         # checked before retrieval: a stranger's id fails fast and costs no embedding
-        transactions.read(db, lambda s: _owned_conversation(s, request.conversation_id, owner))
-    if request.chunks:
+        transactions.read(db, lambda s: _owned_conversation(s, conversation_id, owner))
+    if chunks:
         # the pipeline that found the hits is what the message records (a swap may happen right after)
-        retrieval = services.serving.retrieve(request.question, k=request.chunks, source_ids=request.source_ids)
+        retrieval = services.serving.retrieve(question, k=chunks, source_ids=source_ids)
         hits, fingerprint, pipeline = retrieval.hits, retrieval.fingerprint, retrieval.pipeline
     else:  # DocsGPT's chunks 0 / isNoneDoc: the LLM answers without sources; no model took part
         hits, fingerprint, pipeline = [], "", None
-    history = request.history
     if history is None:
-        history = _stored_history(db, request.conversation_id, history_limit, before=request.index)
-    prompt = template.render(request.question, hits, history)
+        history = _stored_history(db, conversation_id, history_limit, before=replace_index)
+    prompt = template.render(question, hits, history)
     conversation_id, message_id = store_pending_message(
-        db, owner, request.conversation_id, request.question, hits, llm.name, fingerprint, pipeline,
-        replace_index=request.index,
+        db, owner, conversation_id, question, hits, llm.name, fingerprint, pipeline, replace_index=replace_index,
     )
     return PendingAnswer(conversation_id, message_id, prompt, hits)
 
@@ -283,25 +194,26 @@ class AnswerFailed(DocsTuneError):
 
 def source_items(hits, cited: set[int]) -> list[dict]:
     """What the client shows under an answer (and rates with ``sources`` feedback)."""
-    return [
-        {
-            "chunk_id": hit.chunk_id,
-            "n": n,
-            "rank": n,
-            "score": round(float(hit.score), 6),
-            "dense_score": _rounded(hit.dense_score),
-            "lexical_score": _rounded(hit.lexical_score),
-            "title": hit.title,
-            "source": shown_uri(hit.uri),  # a file's name, never its folder on the server
-            "link": source_link(hit.uri),
-            "page": hit.page,
-            "headings": list(hit.headings),
-            "location": hit.location,
-            "text": hit.text,
-            "cited": n in cited,
-        }
-        for n, hit in enumerate(hits, start=1)
-    ]
+    return [{**hit_dict(hit), "n": n, "rank": n, "cited": n in cited} for n, hit in enumerate(hits, start=1)]
+
+
+def hit_dict(hit) -> dict:
+    """A retrieved chunk as a client reads it (under an answer, in a search)."""
+    return {
+        "chunk_id": hit.chunk_id,
+        "rank": hit.rank,
+        "score": round(float(hit.score), 6),
+        "dense_score": _rounded(hit.dense_score),
+        "lexical_score": _rounded(hit.lexical_score),
+        "title": hit.title,
+        "source": shown_uri(hit.uri),  # a file's name, never its folder on the server
+        "link": source_link(hit.uri),
+        "page": hit.page,
+        "headings": list(hit.headings),
+        "location": hit.location,
+        "text": hit.text,
+        "source_id": hit.source_id,
+    }
 
 
 # -- helpers ----------------------------------------------------------------------
@@ -331,7 +243,7 @@ def _owned_conversation(session, conversation_id: str, owner: str) -> Conversati
     conversation = session.get(Conversation, conversation_id)
     if conversation is None or conversation.owner != owner:
         # a stranger's conversation looks exactly like a missing one
-        raise NotFound(f"No conversation {conversation_id!r} of yours; start a new one by leaving out conversation_id.")
+        raise NotFound(f"No conversation {quoted(conversation_id)} of yours; start a new one by leaving out conversation_id.")
     return conversation
 
 
@@ -357,18 +269,9 @@ def _conversation_name(question: str) -> str:
     return name if len(name) <= CONVERSATION_NAME_CHARS else name[: CONVERSATION_NAME_CHARS - 1].rstrip() + "…"
 
 
-def search_hits(services, body, settings, default_chunks: int = 4, source_ids=None) -> list[dict]:
+def search(services, question: str, k: int, source_ids: tuple[str, ...] | None = None) -> list[dict]:
     """Retrieval only (``POST /api/search``): ranked chunks with their scores."""
-    if not isinstance(body, dict):
-        raise BadRequest("Send a JSON object like {\"question\": \"...\", \"chunks\": 4}.")
-    question = parse_question(body, settings)
-    k = parse_chunks(body.get("chunks", default_chunks), settings.max_chunks)
-    return [
-        {"chunk_id": h.chunk_id, "rank": h.rank, "score": round(float(h.score), 6), "title": h.title,
-         "source": shown_uri(h.uri), "link": source_link(h.uri), "page": h.page, "headings": list(h.headings), "location": h.location, "text": h.text, "source_id": h.source_id,
-         "dense_score": _rounded(h.dense_score), "lexical_score": _rounded(h.lexical_score)}
-        for h in services.search(question, k=k, source_ids=source_ids)
-    ]
+    return [hit_dict(h) for h in services.serving.search(question, k=k, source_ids=source_ids)]
 
 
 def _rounded(score: float | None) -> float | None:

@@ -11,7 +11,7 @@ from application.db import transactions
 from application.db.chat import Conversation, Feedback, Message
 from application.errors import NotFound
 from application.redaction import shown_uri
-from application.request_values import quoted, text, unicode_problem
+from application.request_values import quoted, unicode_problem
 
 MAX_NAME_CHARS = 256
 
@@ -142,8 +142,8 @@ def feedback_dict(feedback: Feedback) -> dict:
     }
 
 
-def rename_conversation(db, conversation_id: str, owner: str | None, name) -> dict:
-    name = text(name, "name", max_chars=MAX_NAME_CHARS, collapse_spaces=True)
+def rename_conversation(db, conversation_id: str, owner: str | None, name: str) -> dict:
+    """``name``: checked text of at most MAX_NAME_CHARS (the route's model checks it)."""
 
     def update(session):
         conversation = _get_owned(session, conversation_id, owner)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -20,6 +19,9 @@ from sqlalchemy.orm import selectinload
 
 from application.chat.conversations import iso_utc
 from application.db.chat import Feedback, Message
+from training.feedback import parse_feedback_record
+from training.files import atomic_open
+from training.records import FeedbackRecord
 
 BATCH = 200
 
@@ -66,24 +68,25 @@ def iter_feedback_records(db) -> Iterator[dict]:
         yield from records
 
 
+def feedback_records(db) -> list[FeedbackRecord]:
+    """Every rating as the ``FeedbackRecord`` training reads: the export's lines, parsed in memory (a job
+    that trains needs no file written and read back)."""
+    return [parse_feedback_record(record, f"rated message {record['message_id']}")
+            for record in iter_feedback_records(db)]
+
+
 def iter_feedback_jsonl(db) -> Iterator[str]:
     for record in iter_feedback_records(db):
         yield json.dumps(record, ensure_ascii=False) + "\n"
 
 
 def write_feedback_jsonl(db, path: str | os.PathLike) -> int:
-    """Write the export to ``path`` atomically (temp file + rename); returns the number of lines."""
+    """Write the export to ``path`` atomically and durably; returns the number of lines."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for line in iter_feedback_jsonl(db):
-                fh.write(line)
-                count += 1
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as handle:
+        for line in iter_feedback_jsonl(db):
+            handle.write(line)
+            count += 1
     return count

@@ -172,7 +172,7 @@ def jobs_cancel(job_id: str) -> None:
 @click.option("--auto-promote", is_flag=True, help="Promote (re-index and switch) if the gate says better.")
 def retrain(loss, epochs, learning_rate, max_seq_length, batch_size, seed, hard_negatives, include_synthetic,
             auto_promote) -> None:
-    """Export feedback, fine-tune the serving model, judge it on the frozen evaluation set, register it (and promote it).
+    """Read the ratings, fine-tune the serving model, judge it on the frozen evaluation set, register it (and promote it).
 
     The same run as `docstune train --from-feedback` on the same ratings, as a job row that
     `docstune jobs` and GET /api/jobs show. Stop `docstune serve` first with the embedded Qdrant
@@ -188,7 +188,7 @@ def retrain(loss, epochs, learning_rate, max_seq_length, batch_size, seed, hard_
     services = _services()
     runtime = services.jobs
     runtime.inline = True
-    services.index  # the serving model must be there before training starts from it
+    services.serving.current  # the serving model must be there before training starts from it
     job = runtime.submit("retrain", options)
     if job["status"] != "done":
         raise click.ClickException(f"Retrain job {job['id']} {job['status']}: {job['error']}")

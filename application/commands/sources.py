@@ -199,7 +199,7 @@ def documents() -> None:
 def documents_list(as_json: bool, source: str | None) -> None:
     """Every ingested document with its chunk count."""
     services = _services()
-    rows = services.list_sources()
+    rows = services.documents.list()
     if source:
         wanted = services.sources.find(source).id
         rows = [row for row in rows if row["sync_source_id"] == wanted]
@@ -220,7 +220,7 @@ def documents_delete(documents_: tuple[str, ...]) -> None:
     """Remove documents, their chunks and their vectors."""
     services = _services()
     for item in documents_:
-        deleted = services.delete_source(item)
+        deleted = services.documents.delete(item)
         click.echo(f"deleted {deleted['id']} ({deleted['uri']}, {deleted['chunk_count']} chunks)")
 
 

@@ -57,6 +57,16 @@ def describe_url(url: str | URL) -> str:
     return f"{backend}://{user}{where}/{parsed.database or ''}"
 
 
+def _create_private_file(path: Path) -> None:
+    """An SQLite database file and its folder, for their owner only (0600, 0700): SQLite gives its -wal and
+    -shm files the database's mode. An existing file keeps its mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 def _one_line(exc: BaseException) -> str:
     message = str(getattr(exc, "orig", None) or exc)
     return " ".join(message.split()) or type(exc).__name__
@@ -107,7 +117,7 @@ class Database:
         if self.dialect == "sqlite":
             path = parsed.database
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                _create_private_file(Path(path))
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         elif self.dialect == "postgresql":
             kwargs.update(

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from application.db.evaluation import EvaluationQuestionRow, EvaluationRun
 from application.db.models import Chunk
 from training.evaluation_set import EvaluationQuestion, EvaluationSet
+from training.feedback import ResolvedFeedback
 from training.records import IRDataset, TrainingDataError
 
 
@@ -48,15 +49,13 @@ def store_evaluation_set(db, grown: EvaluationSet) -> int:
     return added
 
 
-def sync_from_feedback(db, feedback_file, share: float, chunk_texts: dict[str, str] | None = None) -> EvaluationSet:
-    """Assign the rated questions of a feedback JSONL by the rule, store what joined, return the set
-    (``chunk_texts``: the stored corpus, when the caller has read it already)."""
-    from training.feedback import build_pairs_from_feedback
-
-    texts = stored_chunk_texts(db) if chunk_texts is None else chunk_texts
-    grown = load_evaluation_set(db).grown(build_pairs_from_feedback(feedback_file, texts), share)
+def grow_from_feedback(db, resolved: ResolvedFeedback, share: float) -> tuple[EvaluationSet, EvaluationSet]:
+    """Assign the rated questions of ``resolved`` by the rule and store what joined: the set before and
+    after (the caller passes both on, so a run grows the set once)."""
+    frozen = load_evaluation_set(db)
+    grown = frozen.grown(resolved, share)
     store_evaluation_set(db, grown)
-    return grown
+    return frozen, grown
 
 
 def stored_chunk_texts(db) -> dict[str, str]:

@@ -14,7 +14,8 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from sqlalchemy import delete, select
 
@@ -26,6 +27,10 @@ from application.ingest.chunking import ChunkDraft, Chunker, chunk_ids_for
 from application.ingest.documents import FetchedDocument
 from application.ingest.parsers import DocumentError, ParsedDocument, ParseLimits, is_supported, parse_file
 from application.vectorstore import VectorPoint, VectorStore
+
+if TYPE_CHECKING:
+    from application.retrieval.serving import ServingIndex
+    from application.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +164,14 @@ class Ingestor:
         self.parse_limits = parse_limits or ParseLimits()
         # collections being built beside the active one (a re-index) also receive new chunks
         self.extra_collections = extra_collections or (lambda: [])
+
+    @classmethod
+    def for_serving(cls, db: Database, serving: ServingIndex, settings: Settings) -> Ingestor:
+        """An ingestor into what ``serving`` serves (and the collections a re-index is building)."""
+        return cls(db, serving.store, lambda: serving.current,
+                   partial(Chunker, chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap_tokens),
+                   batch_size=settings.ingest_batch_size, extra_collections=serving.building_collections,
+                   parse_limits=settings.parse_limits())
 
     def ingest_paths(self, paths: Iterable[str | os.PathLike], progress: Progress | None = None,
                      uris: dict[str, str] | None = None, titles: dict[str, str] | None = None,

@@ -9,7 +9,7 @@ leaves every document it did not reach as it was, serving.
 
 Example::
 
-    sources = SourceSync(db, store, ingestor_factory, collections, settings)
+    sources = SourceSync(db, serving, settings)
     source = sources.add("git", "https://example.com/team/docs.git", options={"include": ["docs/**"]},
                          schedule="daily")
     sources.sync(source["id"])      # what changed since the last synced commit
@@ -22,7 +22,7 @@ import tempfile
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy import func, select
 
@@ -31,9 +31,13 @@ from application.db.models import SYNC_SCHEDULES, SYNC_SOURCE_KINDS, Source, Syn
 from application.errors import BadRequest, NotFound
 from application.ingest.documents import FetchedDocument, FetchResult, SourceError
 from application.ingest.parsers import is_supported
-from application.ingest.pipeline import IngestReport, delete_documents, local_documents, source_id_for
+from application.ingest.pipeline import IngestReport, Ingestor, delete_documents, local_documents, source_id_for
 from application.redaction import redact_url
 from application.request_values import quoted
+
+if TYPE_CHECKING:
+    from application.retrieval.serving import ServingIndex
+    from application.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +80,9 @@ def looks_like_git(location: str) -> bool:
 class SourceSync:
     """The sources (``sync_sources`` rows) and their syncs; the CLI, the API and the job share it."""
 
-    def __init__(self, db: Database, ingestor_factory: Callable[[], object], collections: Callable[[], list[str]],
-                 store_provider: Callable[[], object], settings):
+    def __init__(self, db: Database, serving: ServingIndex, settings: Settings):
         self.db = db
-        self.ingestor_factory = ingestor_factory
-        self.collections = collections  # the active collection and those being built: removals go to all
-        self.store_provider = store_provider
+        self.serving = serving  # removals go to the serving collection and those a re-index is building
         self.settings = settings
 
     # -- the catalogue ----------------------------------------------------------------
@@ -172,7 +173,7 @@ class SourceSync:
         row = self.find(source_id)
         with self.db.session() as session:
             documents = list(session.scalars(select(Source.id).where(Source.sync_source_id == row.id)))
-        removed = delete_documents(self.db, self.store_provider(), self.collections(), documents)
+        removed = delete_documents(self.db, self.serving.store, self.serving.collections(), documents)
         with self.db.session() as session:
             gone = session.get(SyncSource, row.id)
             if gone is not None:
@@ -211,7 +212,7 @@ class SourceSync:
             fetched = self._fetch(row, workdir, progress)
             if message:
                 message(f"indexing {len(fetched.documents)} new or changed documents")
-            report = self.ingestor_factory().ingest_documents(fetched.documents, progress=progress,
+            report = Ingestor.for_serving(self.db, self.serving, self.settings).ingest_documents(fetched.documents, progress=progress,
                                                               sync_source_id=row.id)
             report.failed.extend(fetched.failed)
             report.skipped.extend(fetched.skipped)
@@ -304,7 +305,7 @@ class SourceSync:
                 if _aware(document.missing_since) + grace <= now:
                     expired.append((document.id, document.uri))
         if expired:
-            delete_documents(self.db, self.store_provider(), self.collections(), [i for i, _ in expired])
+            delete_documents(self.db, self.serving.store, self.serving.collections(), [i for i, _ in expired])
             log.info("Removed %s documents gone from source %s", len(expired), sync_source_id)
         return [uri for _, uri in expired]
 

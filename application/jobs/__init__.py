@@ -6,10 +6,10 @@ a job's id. The job's state (status, progress, result, error) is a row in SQL
 
 Example::
 
-    services = Services(settings)
-    job = services.jobs.submit("reindex", {})       # a row, and a message on the queue
-    services.jobs.start_worker()                     # or `docstune worker` in another process
-    services.jobs.store.get(job["id"])["status"]     # "queued" → "running" → "done"
+    app = DocsTune(settings)                    # application.container
+    job = app.jobs.submit("reindex", {})       # a row, and a message on the queue
+    app.jobs.start_worker()                     # or `docstune worker` in another process
+    app.jobs.store.get(job["id"])["status"]     # "queued" → "running" → "done"
 """
 from application.jobs.store import JobCancelled, JobStore
 

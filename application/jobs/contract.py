@@ -1,6 +1,6 @@
 """What a job handler and the job runtime agree on: the context a handler gets, and how it fails.
 
-A handler is ``handler(services, context) -> dict`` (its result). It reports progress through
+A handler is ``handler(app, context) -> dict`` (its result; ``app``: the ``DocsTune`` container). It reports progress through
 ``context.progress`` (which raises ``JobCancelled`` once a cancel was asked for), may raise
 ``JobFailed`` to end with a reason and a partial result, and may start a follow-up swap
 (``context.submit_swap``, e.g. the promotion after a retrain). The runtime
@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from application.jobs.store import JobStore
+
+if TYPE_CHECKING:
+    from application.container import DocsTune
 
 
 class JobFailed(Exception):
@@ -51,4 +54,4 @@ class JobContext:
         self.store.update_params(self.job_id, **params)
 
 
-Handler = Callable[[object, JobContext], dict]
+Handler = Callable[["DocsTune", JobContext], dict]

@@ -1,15 +1,19 @@
-"""What each kind of job does. A handler gets ``(services, context)`` and returns the job's result."""
+"""What each kind of job does. A handler gets ``(app, context)`` (``app``: the ``DocsTune`` container)
+and returns the job's result."""
 from __future__ import annotations
 
 import logging
 import shutil
 import time
-from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from application.retrieval.index import collection_record, drop_collection
 from application.jobs.contract import JobContext, JobFailed
 from application.vectorstore import ACTIVE_ALIAS, collection_name_for
+
+if TYPE_CHECKING:
+    from application.container import DocsTune
 
 log = logging.getLogger(__name__)
 
@@ -17,15 +21,15 @@ SYNTHETIC_MAX_CHUNKS = 2000  # synthetic questions are written for at most this 
 
 
 # -- ingest ---------------------------------------------------------------------------------
-def run_ingest(services, context: JobContext) -> dict:
+def run_ingest(app: DocsTune, context: JobContext) -> dict:
     """Ingest staged uploads; the staged folder is removed afterwards (SQL keeps the text)."""
     params = context.params
     paths = list(params["paths"])
     names = params.get("names", {})
-    uploads = services.sources.uploads()
+    uploads = app.sources.uploads()
     try:
-        report = services.ingestor.ingest_paths(paths, progress=context.progress, uris=params.get("uris"),
-                                                sync_source_id=uploads)
+        report = app.documents.ingestor().ingest_paths(paths, progress=context.progress, uris=params.get("uris"),
+                                                            sync_source_id=uploads)
     finally:
         if params.get("staged_folder"):
             shutil.rmtree(params["staged_folder"], ignore_errors=True)
@@ -34,21 +38,21 @@ def run_ingest(services, context: JobContext) -> dict:
         setattr(report, key, [names.get(p, p) for p in getattr(report, key)])
     for key in ("skipped", "failed", "warnings"):
         setattr(report, key, [(names.get(p, p), reason) for p, reason in getattr(report, key)])
-    services.sources.record(uploads, report)
+    app.sources.record(uploads, report)
     result = report.to_dict()
     if report.failed and not (report.added or report.updated or report.unchanged):
         raise JobFailed("Nothing could be ingested; see result.failed for the reasons.", result)
     return result
 
 
-def run_sync(services, context: JobContext) -> dict:
+def run_sync(app: DocsTune, context: JobContext) -> dict:
     """Read a source again (``application.ingest.sync``): new and changed documents are indexed,
     unchanged ones skipped, documents gone upstream removed after the grace period."""
     from application.ingest.documents import SourceError
 
     source_id = context.params["source_id"]
     try:
-        report = services.sources.sync(source_id, progress=context.progress, message=context.message)
+        report = app.sources.sync(source_id, progress=context.progress, message=context.message)
     except SourceError as exc:
         raise JobFailed(str(exc)) from exc
     result = {"source_id": source_id, **report.to_dict()}
@@ -58,53 +62,53 @@ def run_sync(services, context: JobContext) -> dict:
 
 
 # -- re-index and promote ------------------------------------------------------------------
-def _build_and_swap(services, context: JobContext, embeddings, *, registry_version: str | None,
+def _build_and_swap(app: DocsTune, context: JobContext, embeddings, *, registry_version: str | None,
                     fresh: bool = False) -> dict:
     """Build the model's collection with progress, switch to it; on failure or cancel, undo the half-built one."""
     name = collection_name_for(embeddings.fingerprint)
-    before = services.serving.info()
+    before = app.serving.info()
     context.remember(collection=name, model_name=embeddings.name, fingerprint=embeddings.fingerprint)
-    store = services.vector_store
+    store = app.vector_store
     context.message(f"embedding every chunk with {embeddings.name}")
     try:
-        services.serving.reindex(progress=lambda done, total: context.progress(done, total), model_name=embeddings.name,
+        app.serving.reindex(progress=lambda done, total: context.progress(done, total), model_name=embeddings.name,
                          registry_version=registry_version, fresh=fresh)
     except BaseException:
-        record = collection_record(services.db, name)
+        record = collection_record(app.db, name)
         if store.alias_target(ACTIVE_ALIAS) != name and record is not None and record.status == "building":
-            drop_collection(services.db, store, name)
+            drop_collection(app.db, store, name)
         raise
     return {"collection": name, "model_name": embeddings.name, "fingerprint": embeddings.fingerprint,
             "dimension": embeddings.dimension, "chunks": store.count(name), "previous": before,
             "version": registry_version}
 
 
-def run_reindex(services, context: JobContext) -> dict:
+def run_reindex(app: DocsTune, context: JobContext) -> dict:
     model = context.params.get("model")
     if model:
-        embeddings = services.load_model(model)
-        configured_name, configured_version = services.configured_model
+        embeddings = app.models.load(model)
+        configured_name, configured_version = app.models.configured_model()
         version = context.params.get("version") or (configured_version if model == configured_name else None)
     else:
-        embeddings, version = services.embeddings, services.configured_model[1]
-    return _build_and_swap(services, context, embeddings, registry_version=version,
+        embeddings, version = app.models.configured(), app.models.configured_model()[1]
+    return _build_and_swap(app, context, embeddings, registry_version=version,
                            fresh=bool(context.params.get("fresh")))
 
 
 
-def run_promote(services, context: JobContext) -> dict:
+def run_promote(app: DocsTune, context: JobContext) -> dict:
     """Re-index with a registry version, switch the alias, then move the registry's active pointer."""
     from application.models_admin import registry_for, validate_promotion
     from training.registry import RegistryError
 
     force = bool(context.params.get("force"))
-    version = validate_promotion(services, context.params["version"], force=force)
-    embeddings = services.load_model(version.model_path)
+    version = validate_promotion(app, context.params["version"], force=force)
+    embeddings = app.models.load(version.model_path)
     if embeddings.fingerprint != version.fingerprint:
         raise JobFailed(f"The checkpoint of {version.version} changed on disk (fingerprint {embeddings.fingerprint}, "
                         f"registered {version.fingerprint}); it was not promoted. Serving is unchanged.")
-    result = _build_and_swap(services, context, embeddings, registry_version=version.version)
-    registry = registry_for(services.settings)
+    result = _build_and_swap(app, context, embeddings, registry_version=version.version)
+    registry = registry_for(app.settings)
     try:
         registry.promote(version.version, force=True)  # the gate was checked above
     except RegistryError as exc:  # already the active pointer (an earlier, interrupted swap)
@@ -114,41 +118,40 @@ def run_promote(services, context: JobContext) -> dict:
 
 
 # -- retrain --------------------------------------------------------------------------------
-@contextmanager
-def rated_feedback(services, context: JobContext, kind: str, *, steps: int):
-    """The rated messages exported as feedback JSONL into a work folder of the job (removed after)."""
-    from application.chat.export import write_feedback_jsonl
+def rated_feedback(app: DocsTune, context: JobContext, kind: str, *, steps: int) -> list:
+    """Every rated message as a ``FeedbackRecord``, read from SQL into memory (JSONL is the export format
+    only: nothing is written to be read back); a record that does not parse raises ``TrainingDataError``."""
+    from application.chat.export import feedback_records
 
-    work = services.settings.models_dir / ".work" / f"{kind}-{context.job_id[:8]}"
-    work.mkdir(parents=True, exist_ok=True)
-    try:
-        context.progress(0, steps, "exporting feedback")
-        path = work / "feedback.jsonl"
-        if not write_feedback_jsonl(services.db, path):
-            raise JobFailed(f"No rated messages yet: people need to rate answers (thumbs up/down) before a {kind}.")
-        yield path
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    context.progress(0, steps, "reading the ratings")
+    records = feedback_records(app.db)
+    if not records:
+        raise JobFailed(f"No rated messages yet: people need to rate answers (thumbs up/down) before a {kind}.")
+    return records
 
 
-def prepared_feedback(services, feedback_file, what: str):
+def prepared_feedback(app: DocsTune, context: JobContext, kind: str, what: str, *, steps: int):
     """The rated questions split by the deployment's frozen evaluation set (the questions it holds
-    and those the rule assigns to it now judge, the rest train), over every stored chunk; what the
-    rule added to the set is stored first (the set only grows, whatever the run does next)."""
-    from application.db.evaluation_set import stored_chunk_texts, sync_from_feedback
+    and those the rule assigns to it now judge, the rest train), over every stored chunk; the ratings
+    are resolved and the set grown once, and what joined it is stored first (the set only grows,
+    whatever the run does next)."""
+    from application.db.evaluation_set import grow_from_feedback, stored_chunk_texts
+    from training.feedback import build_pairs_from_feedback
     from training.pipeline import prepare_from_feedback
     from training.records import TrainingDataError
 
-    share = services.settings.evaluation_share
-    corpus = stored_chunk_texts(services.db)
+    share = app.settings.evaluation_share
+    corpus = stored_chunk_texts(app.db)
     try:
-        frozen = sync_from_feedback(services.db, feedback_file, share, corpus)
-        return prepare_from_feedback(feedback_file, held_out_fraction=share, evaluation=frozen, chunk_texts=corpus)
+        resolved = build_pairs_from_feedback(rated_feedback(app, context, kind, steps=steps), corpus)
+        frozen, grown = grow_from_feedback(app.db, resolved, share)
+        return prepare_from_feedback(resolved, held_out_fraction=share, evaluation=frozen, grown=grown,
+                                     chunk_texts=corpus)
     except TrainingDataError as exc:
         raise JobFailed(f"The feedback is not enough to {what}: {exc}") from exc
 
 
-def run_retrain(services, context: JobContext) -> dict:
+def run_retrain(app: DocsTune, context: JobContext) -> dict:
     """Feedback → pairs (+ synthetic questions) → fine-tune the serving model → judge it on the frozen
     evaluation set → register (→ promote only on ``better``). One run as ``docstune train`` assembles
     it (``training.pipeline.run_training``): the job's parameters are its options."""
@@ -156,35 +159,33 @@ def run_retrain(services, context: JobContext) -> dict:
     from training.pipeline import TrainingOptions, plan_run, run_training
     from training.records import TrainingDataError
 
-    settings = services.settings
+    settings = app.settings
     params = context.params
     try:
         options = TrainingOptions.from_params(params).over(settings.training_options())
     except TrainingDataError as exc:
         raise JobFailed(f"Bad retrain option: {exc}.") from exc
-    with rated_feedback(services, context, "retrain", steps=5) as feedback_file:
-        work = feedback_file.parent
-        prepared = prepared_feedback(services, feedback_file, "train on")
-        if params.get("include_synthetic"):
-            context.progress(1, 5, "writing synthetic questions")
-            _add_synthetic(services, prepared)
-        index = services.index
-        serving = index.embeddings
-        base_path = getattr(serving, "path", None)
-        if not base_path:
-            raise JobFailed(f"The serving model {serving.name} has no local folder to fine-tune.")
-        parent = services.serving.info()["version"]
-        loss = plan_run(prepared, options).config.loss
-        what = f"training {loss} on {len(prepared.train)} rows"
-        context.progress(2, 5, f"{what} from {serving.name}")
-        outcome = run_training(
-            prepared, base_model=base_path, work_root=work, registry=registry_for(settings), options=options,
-            gate=settings.gate(), baseline_label="active", parent=parent, base_model_name=serving.name,
-            query_prefix=settings.embeddings_query_prefix, document_prefix=settings.embeddings_document_prefix,
-            retrieval=services.serving.fusion_for(index), lexical=settings.lexical_tokenizer,
-            progress=training_progress(context, what), show_progress=False,
-            trained_by=f"the retrain job {context.job_id[:8]}",
-        )
+    prepared = prepared_feedback(app, context, "retrain", "train on", steps=5)
+    if params.get("include_synthetic"):
+        context.progress(1, 5, "writing synthetic questions")
+        _add_synthetic(app, prepared)
+    index = app.serving.current
+    serving = index.embeddings
+    base_path = getattr(serving, "path", None)
+    if not base_path:
+        raise JobFailed(f"The serving model {serving.name} has no local folder to fine-tune.")
+    parent = app.serving.info()["version"]
+    loss = plan_run(prepared, options).config.loss
+    what = f"training {loss} on {len(prepared.train)} rows"
+    context.progress(2, 5, f"{what} from {serving.name}")
+    outcome = run_training(  # its work folder (under models/.work) is removed once the version is registered
+        prepared, base_model=base_path, work_root=settings.models_dir / ".work", registry=registry_for(settings),
+        options=options, gate=settings.gate(), baseline_label="active", parent=parent, base_model_name=serving.name,
+        query_prefix=settings.embeddings_query_prefix, document_prefix=settings.embeddings_document_prefix,
+        retrieval=app.serving.fusion_for(index), lexical=settings.lexical_tokenizer,
+        progress=training_progress(context, what), show_progress=False,
+        trained_by=f"the retrain job {context.job_id[:8]}",
+    )
     version, verdict = outcome.version, outcome.verdict
     base_url = f"/api/admin/models/{version.version}"
     result = {
@@ -204,7 +205,7 @@ def run_retrain(services, context: JobContext) -> dict:
     }
     context.progress(4, 5, f"registered {version.version} ({verdict.label})")
     if prepared.held_out.queries:
-        result["serving_evaluation"] = measure_serving(services, prepared.held_out, prepared.evaluation,
+        result["serving_evaluation"] = measure_serving(app, prepared.held_out, prepared.evaluation,
                                                        f"retrain {context.job_id[:8]}")
     if params.get("auto_promote") and verdict.passed:
         promote = context.submit_swap("promote", {"version": version.version, "trigger": context.job_id})
@@ -212,34 +213,36 @@ def run_retrain(services, context: JobContext) -> dict:
     return result
 
 
-def measure_serving(services, held_out, frozen, trigger: str) -> dict:
+def measure_serving(app: DocsTune, held_out, frozen, trigger: str) -> dict:
     """The serving pipeline (its collection, its weight) on the frozen evaluation set ``frozen``
     (``held_out``: its questions as IR JSON over the stored chunks), recorded."""
     from application.db.evaluation_set import record_serving_evaluation
     from training.retrieval_eval import evaluate_pipeline
 
-    index = services.serving.current
-    fusion = services.serving.fusion_for(index)
-    legs, index = services.serving.retrieval_legs(held_out, lexical=fusion.uses_lexical)
+    index = app.serving.current
+    fusion = app.serving.fusion_for(index)
+    legs, index = app.serving.retrieval_legs(held_out, lexical=fusion.uses_lexical)
     metrics = evaluate_pipeline(legs, fusion).mean
     return record_serving_evaluation(
-        services.db, frozen, collection=index.collection, model_name=index.embeddings.name,
-        version=services.serving.info()["version"], retrieval=fusion.to_dict(), metrics=metrics, trigger=trigger)
+        app.db, frozen, collection=index.collection, model_name=index.embeddings.name,
+        version=app.serving.info()["version"], retrieval=fusion.to_dict(), metrics=metrics, trigger=trigger)
 
 
-def run_evaluate(services, context: JobContext) -> dict:
+def run_evaluate(app: DocsTune, context: JobContext) -> dict:
     """Bring the frozen evaluation set up to date with the ratings, and measure the serving pipeline on it."""
-    from application.db.evaluation_set import evaluation_summary, load_evaluation_set, stored_chunk_texts
-    from application.db.evaluation_set import sync_from_feedback
+    from application.db.evaluation_set import evaluation_summary, grow_from_feedback, load_evaluation_set
+    from application.db.evaluation_set import stored_chunk_texts
+    from training.feedback import build_pairs_from_feedback
     from training.records import TrainingDataError
 
     context.progress(0, 2, "bringing the evaluation set up to date with the ratings")
-    corpus = stored_chunk_texts(services.db)
+    corpus = stored_chunk_texts(app.db)
     try:
-        with rated_feedback(services, context, "evaluate", steps=2) as feedback_file:
-            frozen = sync_from_feedback(services.db, feedback_file, services.settings.evaluation_share, corpus)
+        records = rated_feedback(app, context, "evaluate", steps=2)
+        _, frozen = grow_from_feedback(app.db, build_pairs_from_feedback(records, corpus),
+                                       app.settings.evaluation_share)
     except JobFailed:  # no rated message yet: imported questions may still be there
-        frozen = load_evaluation_set(services.db)
+        frozen = load_evaluation_set(app.db)
     except TrainingDataError as exc:
         raise JobFailed(f"The feedback cannot be read: {exc}") from exc
     held_out = frozen.to_ir(corpus)
@@ -247,12 +250,12 @@ def run_evaluate(services, context: JobContext) -> dict:
         raise JobFailed("The evaluation set has no question about a stored chunk yet: rate answers, or import "
                         "questions (docstune evalset import).")
     context.progress(1, 2, f"searching {len(held_out.queries)} evaluation questions through the serving index")
-    measured = measure_serving(services, held_out, frozen, f"evaluate {context.job_id[:8]}")
-    return {**evaluation_summary(services.db), "measured": measured}
+    measured = measure_serving(app, held_out, frozen, f"evaluate {context.job_id[:8]}")
+    return {**evaluation_summary(app.db), "measured": measured}
 
 
 # -- tune: fit the fusion weight only (seconds, no model is trained) --------------------------
-def run_tune(services, context: JobContext) -> dict:
+def run_tune(app: DocsTune, context: JobContext) -> dict:
     """Rated questions (the held-out side of the retrain's split) → both legs of the serving
     collection → the fusion weight that ranks their rated chunks best → it serves at once.
 
@@ -263,15 +266,14 @@ def run_tune(services, context: JobContext) -> dict:
     from training.records import TrainingDataError
     from training.tuning import MIN_TUNE_QUESTIONS, tune_fusion
 
-    settings = services.settings
-    with rated_feedback(services, context, "tune", steps=3) as feedback_file:
-        held_out = prepared_feedback(services, feedback_file, "fit a weight on").held_out
+    settings = app.settings
+    held_out = prepared_feedback(app, context, "tune", "fit a weight on", steps=3).held_out
     if not held_out.queries:
         raise JobFailed(f"The frozen evaluation set has no question yet to fit the fusion weight on (at least "
                         f"{MIN_TUNE_QUESTIONS} are needed): rate more answers.")
     context.progress(1, 3, f"searching {len(held_out.queries)} evaluation questions through the serving index")
-    legs, index = services.serving.retrieval_legs(held_out)
-    serving, origin = services.serving.serving_fusion(index)
+    legs, index = app.serving.retrieval_legs(held_out)
+    serving, origin = app.serving.serving_fusion(index)
     try:
         tuned = tune_fusion(legs, serving, gate=settings.gate())
     except TrainingDataError as exc:
@@ -288,7 +290,7 @@ def run_tune(services, context: JobContext) -> dict:
         "verdict": verdict.status, "reason": verdict.reason,
     }
     if store:
-        services.serving.set_tuned_fusion(index.collection, tuned.record(
+        app.serving.set_tuned_fusion(index.collection, tuned.record(
             f"docstune tune (job {context.job_id[:8]}): fitted on {tuned.questions} held-out rated questions",
             job_id=context.job_id))
         result["serving"] = ("FUSION_WEIGHT is set and wins; unset it to serve the fitted weight"
@@ -321,7 +323,7 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{max(1, round(seconds))} s"
 
 
-def _add_synthetic(services, prepared) -> None:
+def _add_synthetic(app: DocsTune, prepared) -> None:
     """Offline (or Claude) questions for stored chunks that no held-out question is about."""
     from sqlalchemy import select
 
@@ -329,12 +331,12 @@ def _add_synthetic(services, prepared) -> None:
     from training.synthetic import generate_synthetic_queries, synthetic_training_set
 
     held_out = {cid for ids in prepared.held_out.relevant_docs.values() for cid in ids}
-    with services.db.session() as session:
+    with app.db.session() as session:
         rows = session.execute(select(Chunk.id, Chunk.text).order_by(Chunk.id).limit(SYNTHETIC_MAX_CHUNKS)).all()
     chunks = {cid: text for cid, text in rows if cid not in held_out}
     if not chunks:
         return
-    settings = services.settings
+    settings = app.settings
     options = {}
     if settings.anthropic_api_key:
         options = {"api_key": settings.anthropic_api_key, "model": settings.synth_model or settings.anthropic_model,

@@ -65,7 +65,7 @@ def make_huey(settings, *, immediate: bool = False):
         return RedisHuey(QUEUE_NAME, connection_pool=pool, results=False, immediate=immediate, utc=True)
     from huey import SqliteHuey
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.create_data_dir()
     return SqliteHuey(QUEUE_NAME, filename=str(settings.jobs_db_file), results=False, immediate=immediate, utc=True)
 
 

@@ -7,12 +7,16 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from application.errors import Conflict
 from application.jobs.contract import Handler, JobContext, JobFailed
 from application.jobs.queue import EmbeddedConsumer, make_huey, queue_error
 from application.db.jobs import INGESTING_KINDS
 from application.jobs.store import WORKER_ID, JobCancelled, JobStore
+
+if TYPE_CHECKING:
+    from application.container import DocsTune
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +28,15 @@ LOCK_TTL_SECONDS = 30
 
 
 class JobRuntime:
-    def __init__(self, services, handlers: dict[str, Handler]):
-        """``handlers``: the job kinds this runtime runs (``application.jobs.handlers.HANDLERS``)."""
+    def __init__(self, app: DocsTune, handlers: dict[str, Handler]):
+        """``app``: what each handler is called with; ``handlers``: the job kinds this runtime runs
+        (``application.jobs.handlers.HANDLERS``)."""
         from huey import crontab
 
-        self.services = services
+        self.app = app
         self.handlers = handlers
-        self.settings = services.settings
-        self.store = JobStore(services.db)
+        self.settings = app.settings
+        self.store = JobStore(app.db)
         self.huey = make_huey(self.settings, immediate=self.settings.jobs_worker == "immediate")
         # the queue carries only the job id; producers and consumers register the same names
         self._run_task = self.huey.task(name="docstune.run_job")(self.run)
@@ -126,7 +131,7 @@ class JobRuntime:
         model has no complete collection, or the serving one lacks lexical vectors), once; None if
         there is none or a swap runs already. Start-up calls it (``docstune serve``, ``worker``)."""
         try:
-            pending = self.services.serving.pending_work()
+            pending = self.app.serving.pending_work()
         except Exception as exc:  # /ready and every search say it too
             log.warning("No re-index started: the serving index cannot be opened: %s", exc)
             return None
@@ -153,7 +158,7 @@ class JobRuntime:
                                 name=f"docstune-heartbeat-{job_id[:8]}")
         beat.start()
         try:
-            result = self.handlers[job["kind"]](self.services, context)
+            result = self.handlers[job["kind"]](self.app, context)
             status = self.store.finish(job_id, "done", result=result or {})["status"]
         except JobCancelled:
             status = self.store.finish(
@@ -212,13 +217,13 @@ class JobRuntime:
         for job in interrupted_ingests:
             self._remove_staged_folder(job)
             if job["kind"] == "sync":  # its source says so instead of "syncing" forever
-                self.services.sources.interrupted(job["params"].get("source_id"))
+                self.app.sources.interrupted(job["params"].get("source_id"))
         owned = {j["params"].get("collection") for j in self.store.active(SWAP_KINDS)}
-        for record in building_collections(self.services.db):
+        for record in building_collections(self.app.db):
             if record.name not in owned:
                 log.warning("Removing the half-built collection %s of an interrupted re-index", record.name)
                 try:
-                    drop_collection(self.services.db, self.services.vector_store, record.name)
+                    drop_collection(self.app.db, self.app.vector_store, record.name)
                 except Exception:
                     log.exception("Could not remove %s", record.name)
         if interrupted_ingests:
@@ -250,11 +255,11 @@ class JobRuntime:
         if any(self.store.list(limit=1, kind=kind, statuses=("running",)) for kind in INGESTING_KINDS):
             log.info("Not looking for vectors left by interrupted ingest jobs: another ingest job is running")
             return
-        store = self.services.vector_store
+        store = self.app.vector_store
         building = (job["params"].get("collection") for job in self.store.active(SWAP_KINDS))
         names = {store.alias_target(ACTIVE_ALIAS), *building}
         names = sorted(n for n in names if n and store.collection_exists(n))
-        with self.services.db.session() as session:
+        with self.app.db.session() as session:
             chunk_ids = set(session.scalars(select(Chunk.id)))
         removed = {}
         for name in names:
@@ -333,7 +338,7 @@ class JobRuntime:
         started = []
         try:
             with self._exclusive("sync_schedule", "another worker is checking the sync schedule"):
-                due = self.services.sources.due()
+                due = self.app.sources.due()
                 jobs = []
                 for source_id in due:
                     if self.running_sync(source_id) is None:
@@ -356,7 +361,7 @@ class JobRuntime:
         query = select(func.count(func.distinct(Feedback.message_id))).where(Feedback.verdict.is_not(None))
         if since is not None:
             query = query.where(Feedback.updated_at > since)
-        with self.services.db.session() as session:
+        with self.app.db.session() as session:
             return session.scalar(query) or 0
 
     def check_retrain_policy(self) -> dict | None:
@@ -389,9 +394,9 @@ class AppJobs:
         self.started_here = started_here
 
     @classmethod
-    def attach(cls, services) -> "AppJobs":
-        runtime = services.jobs
-        if services.settings.jobs_worker not in ("thread", "immediate"):
+    def attach(cls, app: DocsTune) -> "AppJobs":
+        runtime = app.jobs
+        if app.settings.jobs_worker not in ("thread", "immediate"):
             return cls(runtime, False)
         started = runtime.start_worker()
         # this process runs the jobs (and holds the index): what the serving index waits for starts now

@@ -1,14 +1,13 @@
 """Claude through the official ``anthropic`` SDK (streaming Messages API)."""
 from __future__ import annotations
 
-import base64
 import importlib
 import logging
 import threading
 from typing import Iterator
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 from application.llm.base import LLM, LLMError, Prompt
+from application.llm.credentials import split_credentials
 from application.redaction import Redactor, redact_url
 
 log = logging.getLogger(__name__)
@@ -36,9 +35,7 @@ class AnthropicLLM(LLM):
         self.name = f"anthropic/{model}"
         self.base_url = base_url
         self.max_tokens = max_tokens
-        # a user:password in the URL is sent as basic auth, as the SDK's HTTP client would, but kept out
-        # of the URL that client and the SDK log with every request
-        url, headers = _split_credentials(base_url)
+        url, headers = split_credentials(base_url)
         self._options = {"api_key": api_key, "base_url": url, "timeout": timeout, "max_retries": max_retries,
                          "default_headers": headers}
         self._redactor = Redactor.build(urls={"ANTHROPIC_BASE_URL": base_url}, keys={"ANTHROPIC_API_KEY": api_key})
@@ -136,18 +133,6 @@ def _transport_errors() -> tuple[tuple[type, ...], tuple[type, ...]]:
         timeouts.append(module.TimeoutException)
         errors.append(module.HTTPError)
     return tuple(timeouts), tuple(errors)
-
-
-def _split_credentials(url: str | None) -> tuple[str | None, dict]:
-    """(the URL without ``user:password@``, the basic-auth header with them, or {})."""
-    if not url:
-        return url, {}
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url, {}
-    pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode()
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=host)), {"Authorization": "Basic " + base64.b64encode(pair).decode()}
 
 
 def _detail(exc) -> str:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import logging
 from typing import Iterator
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
 from application.llm.base import LLM, LLMError, Prompt
+from application.llm.credentials import split_credentials
 from application.redaction import Redactor, redact_url
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,9 @@ class OpenAICompatibleLLM(LLM):
         self.name = f"openai_compatible/{model}"
         self.timeout = timeout
         self.max_tokens = max_tokens
-        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        # a user:password in the URL is sent as basic auth, as httpx would, but kept out of the URL
-        # httpx logs with every request
-        self._url, self._auth = _split_credentials(self.base_url)
+        bearer = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._url, basic = split_credentials(self.base_url)
+        self._headers = basic or bearer  # a user:password in the URL wins over the key, as with httpx's own auth
         self._redactor = Redactor.build(urls={"OPENAI_BASE_URL": base_url}, keys={"OPENAI_API_KEY": api_key})
 
     def _failed(self, message: str, exc: BaseException, kind: str, status: int) -> LLMError:
@@ -59,7 +58,7 @@ class OpenAICompatibleLLM(LLM):
         url = f"{self._url}/chat/completions"
         finished = started = False
         try:
-            with httpx.stream("POST", url, json=body, headers=self._headers, auth=self._auth,
+            with httpx.stream("POST", url, json=body, headers=self._headers,
                               timeout=self.timeout) as response:
                 if response.status_code >= 400:
                     response.read()
@@ -101,16 +100,6 @@ class OpenAICompatibleLLM(LLM):
 
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
-
-
-def _split_credentials(url: str) -> tuple[str, httpx.BasicAuth | None]:
-    """(the URL without ``user:password@``, basic auth with them, or None)."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url, None
-    host = parts.netloc.rpartition("@")[2]
-    auth = httpx.BasicAuth(unquote(parts.username or ""), unquote(parts.password or ""))
-    return urlunsplit(parts._replace(netloc=host)), auth
 
 
 def _delta(data: str, redactor: Redactor) -> tuple[str, bool]:

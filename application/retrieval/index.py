@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy import func, select
 
@@ -25,7 +25,11 @@ from application.db import Database
 from application.db.base import utcnow
 from application.db.models import Chunk, Source, VectorCollection
 from application.errors import IndexMismatchError
-from application.vectorstore import ACTIVE_ALIAS, LEGACY_PREFIX, VectorPoint, VectorStore, collection_name_for
+from application.vectorstore import ACTIVE_ALIAS, VectorPoint, VectorStore, collection_name_for
+
+if TYPE_CHECKING:  # plugins.base imports langchain: loaded with the first model, not with this module
+    from plugins import EmbeddingBackend
+    from plugins.lexical import LexicalEncoder
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +47,10 @@ class ActiveIndex:
     """
 
     collection: str
-    embeddings: object  # plugins.EmbeddingBackend
-    pending: object | None = None
+    embeddings: EmbeddingBackend
+    pending: EmbeddingBackend | None = None
     pending_error: str | None = None
-    lexical: object | None = None  # plugins.lexical.LexicalEncoder whose vectors new chunks get
+    lexical: LexicalEncoder | None = None  # whose vectors new chunks get
     # every point of the collection has its lexical vector from ``lexical``: the lexical leg may search
     lexical_ready: bool = False
     # not ready, but a re-index of this same collection can fill them (start-up starts it)
@@ -78,8 +82,8 @@ def _describe(db: Database, collection: str) -> str:
 
 
 def collection_record(db: Database, name: str) -> VectorCollection | None:
-    with db.session() as session:  # a legacy (local-mode) collection has the record of its name
-        return session.get(VectorCollection, name.removeprefix(LEGACY_PREFIX))
+    with db.session() as session:
+        return session.get(VectorCollection, name)
 
 
 def stored_chunk_count(db: Database) -> int:
@@ -92,7 +96,8 @@ def is_complete(db: Database, store: VectorStore, name: str) -> bool:
     return record is not None and record.status == "complete" and store.collection_exists(name)
 
 
-def open_active_index(db: Database, store: VectorStore, embeddings, load_model: Callable[[str], object] | None = None,
+def open_active_index(db: Database, store: VectorStore, embeddings: EmbeddingBackend | None,
+                      load_model: Callable[[str], EmbeddingBackend] | None = None,
                       *, configured_error: str | None = None, batch_size: int = 64, lexical=None) -> ActiveIndex:
     """The serving collection and its model, and whether its lexical vectors can be searched.
 
@@ -106,9 +111,8 @@ def open_active_index(db: Database, store: VectorStore, embeddings, load_model: 
     if lexical is None:
         return index
     ready = lexical_ready(db, store, index.collection, lexical)
-    pending = not ready and not index.collection.startswith(LEGACY_PREFIX) and (
-        store.has_lexical(index.collection) or store.adds_lexical_in_place)
-    if not ready and not index.collection.startswith(LEGACY_PREFIX):  # the upgrade's own line says it all
+    pending = not ready and (store.has_lexical(index.collection) or store.adds_lexical_in_place)
+    if not ready:
         log.warning("The serving collection %s has no %s vectors for all its chunks yet (it was made before hybrid "
                     "retrieval, or with another LEXICAL_TOKENIZER): searches use the dense leg alone until %s",
                     index.collection, lexical.version,
@@ -135,17 +139,13 @@ def set_tuned_fusion(db: Database, collection: str, tuned: dict | None) -> None:
 def lexical_ready(db: Database, store: VectorStore, collection: str, lexical) -> bool:
     record = collection_record(db, collection)
     return (record is not None and record.lexical_version == lexical.version
-            and not collection.startswith(LEGACY_PREFIX) and store.has_lexical(collection))
+            and store.has_lexical(collection))
 
 
 def _open_active_index(db, store, embeddings, load_model, configured_error, batch_size, lexical) -> ActiveIndex:
     active = store.alias_target(ACTIVE_ALIAS)
     if active is not None:
         store.ensure_payload_indexes(active)  # a collection from before an index existed
-    if active is not None and active.startswith(LEGACY_PREFIX):
-        legacy = _serve_legacy(db, store, active, embeddings)
-        if legacy is not None:
-            return legacy
     if embeddings is None:
         if active is None or load_model is None:
             raise IndexMismatchError(f"{configured_error} No earlier vector index can serve meanwhile.")
@@ -179,20 +179,6 @@ def _open_active_index(db, store, embeddings, load_model, configured_error, batc
     if load_model is None:
         raise IndexMismatchError(_mismatch_message(db, active, configured))
     return _serve_with_own_model(db, store, active, embeddings, load_model, None)
-
-
-def _serve_legacy(db: Database, store: VectorStore, active: str, embeddings) -> ActiveIndex | None:
-    """An install from before Qdrant Edge: its local-mode collection serves, with the configured model
-    that made it, until a re-index from SQL has built the Edge shard (``pending`` starts that job)."""
-    name = active.removeprefix(LEGACY_PREFIX)
-    if embeddings is None or name != collection_name_for(embeddings.fingerprint) \
-            or store.vector_size(active) != embeddings.dimension:
-        return None  # another model made it: the usual rules (serve with its own model, or fail) apply
-    log.warning("Upgrading the vector index to Qdrant Edge: the Qdrant local-mode collection %s (%d points) serves "
-                "until a re-index from the database has rebuilt it (the job `docstune serve` or `docstune worker` "
-                "starts, or `%s`); the old files are removed once the new index serves",
-                name, store.count(active), REINDEX_COMMAND)
-    return ActiveIndex(active, embeddings, pending=embeddings)
 
 
 def _mismatch_message(db: Database, active: str, configured: str, why: str = "") -> str:

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from sqlalchemy import select
 
@@ -36,9 +36,16 @@ from application.retrieval.index import (
     sync_collection,
     tuned_fusion,
 )
+from application.retrieval.model_loader import ModelLoader
+from application.retrieval.store_handle import VectorStoreHandle
 from application.settings import Settings
-from application.vectorstore import SearchHit, VectorStore
+from application.retrieval.hits import SearchHit
+from application.vectorstore import VectorStore
+from plugins.lexical import LexicalEncoder
 from training.fusion import FusionSettings, fitted_weight, fuse
+
+if TYPE_CHECKING:
+    from plugins import EmbeddingBackend
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +69,13 @@ class Retrieval:
 
 
 class ServingIndex:
-    def __init__(self, db: Database, settings: Settings, *, store: Callable[[], VectorStore],
-                 configured: Callable[[], object], configured_model: Callable[[], tuple[str, str | None]],
-                 load_model: Callable[[str], object]):
-        """``store``, ``configured`` (the configured model) and ``configured_model`` (its name and
-        registry version) are read when needed: the registry's pointer or the store may change."""
+    def __init__(self, db: Database, settings: Settings, store: VectorStoreHandle, models: ModelLoader):
+        """``store`` is opened and the configured model resolved when first needed: the registry's
+        pointer may move (a promotion), and a command that never searches leaves the store closed."""
         self.db = db
         self.settings = settings
-        self._store = store
-        self._configured = configured
-        self._configured_model = configured_model
-        self.load_model = load_model
+        self.store_handle = store
+        self.models = models
         self._index: ActiveIndex | None = None
         self._index_checked_at = 0.0
         self._lock = threading.RLock()
@@ -81,16 +84,21 @@ class ServingIndex:
 
     @property
     def store(self) -> VectorStore:
-        return self._store()
+        return self.store_handle.get()
 
     @property
-    def lexical(self):
-        """The lexical encoder of LEXICAL_TOKENIZER (BM25 sparse vectors, ``plugins.lexical``)."""
-        from plugins.lexical import load_lexical
+    def lexical(self) -> LexicalEncoder:
+        return self.models.lexical()
 
-        return load_lexical(self.settings.lexical_tokenizer)
+    def serving_model(self) -> EmbeddingBackend:
+        """The model that made the serving collection (query vectors must come from it)."""
+        return self.current.embeddings
 
-    def pending_work(self):
+    def collections(self) -> list[str]:
+        """The serving collection and those a re-index is building: a removal goes to each."""
+        return [self.current.collection, *(name for name, _ in self.building_collections())]
+
+    def pending_work(self) -> EmbeddingBackend | None:
         """The model whose collection a re-index must build (or fill with lexical vectors), or None."""
         index = self.current
         if index.pending is not None:
@@ -138,11 +146,11 @@ class ServingIndex:
     def _open(self) -> ActiveIndex:
         # a configured model that cannot be loaded at all (a typo, a deleted folder) fails loudly:
         # serving on silently would hide the mistake
-        configured, error = self._configured(), None
-        index = open_active_index(self.db, self.store, configured, self.load_model,
+        configured, error = self.models.configured(), None
+        index = open_active_index(self.db, self.store, configured, self.models.load,
                                   configured_error=error, batch_size=self.settings.ingest_batch_size,
                                   lexical=self.lexical)
-        version = self._configured_model()[1]
+        version = self.models.configured_model()[1]
         if version and configured is not None and index.embeddings is configured:
             with self.db.session() as session:  # say which registry version serves
                 record = session.get(VectorCollection, index.collection)
@@ -150,12 +158,12 @@ class ServingIndex:
                     record.registry_version = version
         return index
 
-    def building_collections(self) -> list[tuple[str, object]]:
+    def building_collections(self) -> list[tuple[str, EmbeddingBackend]]:
         """Collections a re-index is filling now (in any process), with their models: new chunks go there too."""
         found = []
         for record in building_collections(self.db):
             try:
-                found.append((record.name, self.load_model(record.model_name)))
+                found.append((record.name, self.models.load(record.model_name)))
             except Exception as exc:  # the builder's catch-up pass still takes the chunk
                 log.warning("Cannot load %s to write into %s: %s", record.model_name, record.name, exc)
         return found
@@ -163,7 +171,7 @@ class ServingIndex:
     def search(self, question: str, k: int = 4, source_ids: Sequence[str] | None = None) -> list[SearchHit]:
         return self.retrieve(question, k, source_ids).hits
 
-    def fusion_for(self, index) -> FusionSettings:
+    def fusion_for(self, index: ActiveIndex) -> FusionSettings:
         """The retrieval settings a search of ``index`` runs with: the configured ones with the serving
         weight (``serving_fusion``), or the dense leg alone while the collection's lexical vectors are
         incomplete (a re-index fills them)."""
@@ -172,7 +180,7 @@ class ServingIndex:
             return replace(fusion, mode="dense")
         return fusion
 
-    def serving_fusion(self, index) -> tuple[FusionSettings, dict]:
+    def serving_fusion(self, index: ActiveIndex) -> tuple[FusionSettings, dict]:
         """The configured retrieval settings with the weight that serves ``index``, and where it came from.
 
         FUSION_WEIGHT, when set, wins; else the weight fitted for the serving collection (``docstune
@@ -296,9 +304,10 @@ class ServingIndex:
         """
         with self.swap_lock:
             if model_name is None:
-                embeddings, registry_version = self._configured(), registry_version or self._configured_model()[1]
+                embeddings = self.models.configured()
+                registry_version = registry_version or self.models.configured_model()[1]
             else:
-                embeddings = self.load_model(model_name)
+                embeddings = self.models.load(model_name)
             name = reindex(self.db, self.store, embeddings, batch_size=self.settings.ingest_batch_size,
                            progress=progress, switch=False, fresh=fresh, registry_version=registry_version,
                            lexical=self.lexical)
@@ -318,7 +327,7 @@ class ServingIndex:
         except RegistryError:
             return None
 
-    def swap_to(self, collection: str, embeddings) -> ActiveIndex:
+    def swap_to(self, collection: str, embeddings: EmbeddingBackend) -> ActiveIndex:
         """Serve ``collection`` with ``embeddings`` from now on: alias and snapshot change together."""
         with self.swap_lock, self._lock:
             activate(self.db, self.store, collection)
@@ -343,7 +352,7 @@ class ServingIndex:
                                "(SWAP_KEEP_PREVIOUS keeps them after a swap).")
             record = candidates[0]
             try:
-                embeddings = self.load_model(record.model_name)
+                embeddings = self.models.load(record.model_name)
                 fingerprint = embeddings.fingerprint
             except Exception as exc:
                 raise Conflict(f"Cannot roll back to {record.name}: its model {record.model_name} "

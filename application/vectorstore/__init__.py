@@ -5,9 +5,7 @@ from __future__ import annotations
 from application.errors import BadRequest
 from application.vectorstore.base import (
     ACTIVE_ALIAS,
-    LEGACY_PREFIX,
     ScoredPoint,
-    SearchHit,
     VectorPoint,
     VectorStore,
     collection_name_for,
@@ -18,8 +16,15 @@ def create_vector_store(settings) -> VectorStore:
     if settings.vector_store == "qdrant":
         if not settings.qdrant_url:
             from application.vectorstore.edge import EdgeVectorStore
+            from application.vectorstore.local_mode_upgrade import upgrade_local_mode
 
-            return EdgeVectorStore.open(settings.qdrant_path_resolved)
+            store = EdgeVectorStore.open(settings.qdrant_path_resolved)
+            try:  # an install from before Qdrant Edge: its index is copied into Edge, once
+                upgrade_local_mode(settings.qdrant_path_resolved, store)
+            except BaseException:
+                store.close()
+                raise
+            return store
         from application.vectorstore.qdrant import QdrantVectorStore
 
         return QdrantVectorStore.open(url=settings.qdrant_url, api_key=settings.qdrant_api_key,
@@ -29,9 +34,7 @@ def create_vector_store(settings) -> VectorStore:
 
 __all__ = [
     "ACTIVE_ALIAS",
-    "LEGACY_PREFIX",
     "ScoredPoint",
-    "SearchHit",
     "VectorPoint",
     "VectorStore",
     "collection_name_for",

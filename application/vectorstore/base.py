@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -10,9 +10,7 @@ from application.errors import ServiceUnavailable
 
 ACTIVE_ALIAS = "chunks_active"
 COLLECTION_PREFIX = "chunks__"
-# a collection of an install from before the embedded engine was Qdrant Edge (a qdrant-client
-# local-mode folder), served under this prefix until its re-index into Edge completes
-LEGACY_PREFIX = "legacy:"
+
 
 def folder_in_use_error(path: Path) -> ServiceUnavailable:
     """The one start-up error for a vector folder that another process holds."""
@@ -44,30 +42,6 @@ class ScoredPoint:
     id: str
     score: float
     payload: dict
-
-
-@dataclass
-class SearchHit:
-    """One retrieved chunk, with what a citation needs."""
-
-    chunk_id: str
-    source_id: str
-    text: str
-    score: float
-    rank: int
-    title: str
-    uri: str
-    page: int | None
-    position: int
-    # each leg's own score (None: that leg did not return the chunk, or did not run); ``score`` is the fused one
-    dense_score: float | None = None
-    lexical_score: float | None = None
-    # the heading path below the title, outermost first; where to look beyond the page ("slide 3")
-    headings: list[str] = field(default_factory=list)
-    location: str | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class VectorStore(ABC):

@@ -7,16 +7,16 @@ payload indexes and the query API, in this process, persisted to a folder. Laid 
         docstune-edge.lock             one process at a time (flock; the kernel frees it when we die)
         aliases.json                   {"chunks_active": "chunks__<fingerprint>"}, replaced atomically
         shards/chunks__<fingerprint>/  one Edge shard per collection (its own WAL, segments, config)
+        local-mode-backup/             only after an upgrade from before Edge: the old index, kept aside
 
 A collection is created in a temporary folder and renamed into ``shards/``, so a folder there is
 always a whole shard; a crash mid-create leaves a ``.tmp-*`` folder that the next open removes.
 Every update is in the shard's write-ahead log when ``update`` returns, so an acknowledged
 upsert survives a SIGKILL; ``flush`` (after bulk loads and on close) folds the log into segments.
 
-**Upgrading.** A folder that qdrant-client's local mode wrote (``meta.json``, ``collection/``) is
-opened beside the shards, and its collections are served as ``legacy:<name>`` (reads and writes)
-until a re-index from SQL has built the Edge shard and the alias points at it; then the old
-files are removed. Nothing stored is lost on the way, and searches go on meanwhile.
+A folder that qdrant-client's local mode wrote (DocsTune before Edge) is upgraded once, when
+``create_vector_store`` opens it (``application.vectorstore.local_mode_upgrade``); this store knows
+only its own layout.
 
 Example::
 
@@ -37,16 +37,16 @@ import uuid
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from application.errors import ServiceUnavailable
 from application.vectorstore.base import (
     ACTIVE_ALIAS,
-    LEGACY_PREFIX,
     LEXICAL_VECTOR,
     ScoredPoint,
     VectorPoint,
     VectorStore,
     folder_in_use_error,
 )
+from application.vectorstore.qdrant_common import SCROLL_PAGE, SOURCE_FIELD, scored_points, source_filter, sparse_vector
+from training.files import atomic_write_text, fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +54,6 @@ LOCK_FILE = "docstune-edge.lock"
 ALIASES_FILE = "aliases.json"
 SHARDS_DIR = "shards"
 DENSE_VECTOR = "dense"  # the named dense vector of every shard, beside the sparse LEXICAL_VECTOR
-SCROLL_PAGE = 1000
-# what qdrant-client's local mode (the embedded engine before Qdrant Edge) keeps in the same folder
-LEGACY_FILES = ("meta.json", "collection", ".lock")
-
-
 
 
 def _edge():
@@ -72,10 +67,9 @@ class EdgeVectorStore(VectorStore):
 
     adds_lexical_in_place = True
 
-    def __init__(self, root: Path, lock_file, legacy: VectorStore | None = None):
+    def __init__(self, root: Path, lock_file):
         self.root = root
         self._lock_file = lock_file
-        self.legacy = legacy  # the local-mode folder of an install being upgraded
         self._shards: dict = {}  # name -> open EdgeShard
         self._configs: dict[str, dict] = {}  # name -> its edge_config.json (read on every upsert otherwise)
         self._lock = threading.RLock()
@@ -92,35 +86,7 @@ class EdgeVectorStore(VectorStore):
         except BlockingIOError:
             lock_file.close()
             raise folder_in_use_error(path) from None
-        legacy = None
-        if (path / "meta.json").is_file():
-            from application.vectorstore.qdrant import QdrantVectorStore
-
-            try:
-                legacy = QdrantVectorStore.open_local_folder(path)
-            except BaseException:
-                lock_file.close()
-                raise
-        return cls(path, lock_file, legacy)
-
-    # -- the local-mode folder of an install being upgraded ---------------------------
-    def _legacy(self, name: str) -> str | None:
-        """The local-mode collection that ``name`` means, if it names one."""
-        if self.legacy is not None and name.startswith(LEGACY_PREFIX):
-            return name[len(LEGACY_PREFIX):]
-        return None
-
-    def _retire_legacy(self) -> None:
-        """The alias serves an Edge shard now: the local-mode files are no longer needed."""
-        legacy, self.legacy = self.legacy, None
-        legacy.close()
-        for entry in LEGACY_FILES:
-            target = self.root / entry
-            if target.is_dir():
-                shutil.rmtree(target, ignore_errors=True)
-            elif target.exists():
-                target.unlink()
-        log.warning("Removed the Qdrant local-mode files of %s: the index serves from Qdrant Edge now", self.root)
+        return cls(path, lock_file)
 
     @property
     def _shards_dir(self) -> Path:
@@ -146,8 +112,6 @@ class EdgeVectorStore(VectorStore):
 
     # -- collections -----------------------------------------------------------------
     def collection_exists(self, name: str) -> bool:
-        if (legacy := self._legacy(name)) is not None:
-            return self.legacy.collection_exists(legacy)
         return (self._path(name) / "edge_config.json").is_file()
 
     def create_collection(self, name: str, dimension: int) -> None:
@@ -163,17 +127,15 @@ class EdgeVectorStore(VectorStore):
             )
             shard = edge.EdgeShard.create(str(temporary), config)
             try:
-                # per-source search and delete filter on it (see ``_source_filter``)
-                shard.update(edge.UpdateOperation.create_field_index("source_id", edge.PayloadSchemaType.Keyword))
+                # per-source search and delete filter on it (``source_filter``)
+                shard.update(edge.UpdateOperation.create_field_index(SOURCE_FIELD, edge.PayloadSchemaType.Keyword))
                 shard.flush()
             finally:
                 shard.close()
             os.rename(temporary, final)  # the whole shard appears at once
-            _fsync_dir(self._shards_dir)
+            fsync_dir(self._shards_dir)
 
     def drop_collection(self, name: str) -> None:
-        if self._legacy(name) is not None:
-            return  # removed as a whole once an Edge shard serves
         with self._lock:
             self._configs.pop(name, None)
             shard = self._shards.pop(name, None)
@@ -181,8 +143,8 @@ class EdgeVectorStore(VectorStore):
                 shard.close()
             aliases = self._aliases()
             if name in aliases.values():  # as a Qdrant server does: the collection's aliases go with it
-                _replace_atomically(self.root / ALIASES_FILE,
-                                    json.dumps({a: c for a, c in aliases.items() if c != name}, indent=1))
+                atomic_write_text(self.root / ALIASES_FILE,
+                                  json.dumps({a: c for a, c in aliases.items() if c != name}, indent=1))
             path = self._path(name)
             if path.exists():
                 # renamed away first: a crash halfway through the delete leaves a .tmp-* folder, not half a shard
@@ -191,11 +153,8 @@ class EdgeVectorStore(VectorStore):
                 shutil.rmtree(doomed, ignore_errors=True)
 
     def list_collections(self) -> list[str]:
-        names = [p.name for p in self._shards_dir.iterdir()
-                 if not p.name.startswith(".") and (p / "edge_config.json").is_file()]
-        if self.legacy is not None:
-            names += [LEGACY_PREFIX + name for name in self.legacy.list_collections()]
-        return sorted(names)
+        return sorted(p.name for p in self._shards_dir.iterdir()
+                      if not p.name.startswith(".") and (p / "edge_config.json").is_file())
 
     def _config(self, name: str) -> dict:
         config = self._configs.get(name)
@@ -204,13 +163,9 @@ class EdgeVectorStore(VectorStore):
         return config
 
     def vector_size(self, name: str) -> int:
-        if (legacy := self._legacy(name)) is not None:
-            return self.legacy.vector_size(legacy)
         return int(self._config(name)["vectors"][DENSE_VECTOR]["size"])
 
     def count(self, name: str) -> int:
-        if (legacy := self._legacy(name)) is not None:
-            return self.legacy.count(legacy)
         return int(self._shard(name).count(_edge().CountRequest(exact=True)))
 
     # -- alias: our own atomic pointer (Edge has no aliases) --------------------------
@@ -221,11 +176,7 @@ class EdgeVectorStore(VectorStore):
             return {}
 
     def alias_target(self, alias: str = ACTIVE_ALIAS) -> str | None:
-        target = self._aliases().get(alias)
-        if target is None and self.legacy is not None:
-            old = self.legacy.alias_target(alias)
-            return LEGACY_PREFIX + old if old is not None else None
-        return target
+        return self._aliases().get(alias)
 
     def switch_alias(self, collection: str, alias: str = ACTIVE_ALIAS) -> None:
         if not self.collection_exists(collection):
@@ -233,16 +184,12 @@ class EdgeVectorStore(VectorStore):
         with self._lock:
             self._shard(collection).flush()  # what the alias will serve is on disk before it serves
             aliases = {**self._aliases(), alias: collection}
-            _replace_atomically(self.root / ALIASES_FILE, json.dumps(aliases, indent=1))
-            if self.legacy is not None and alias == ACTIVE_ALIAS:
-                self._retire_legacy()
+            atomic_write_text(self.root / ALIASES_FILE, json.dumps(aliases, indent=1))
 
     # -- points -----------------------------------------------------------------------
     def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None:
         if not points:
             return
-        if (legacy := self._legacy(collection)) is not None:
-            return self.legacy.upsert(legacy, points)
         size = self.vector_size(collection)
         wrong = [p.id for p in points if len(p.vector) != size]
         if wrong:  # refused as a whole, as a server does (Edge alone would keep the points before the bad one)
@@ -251,31 +198,25 @@ class EdgeVectorStore(VectorStore):
         edge = _edge()
         self._shard(collection).update(edge.UpdateOperation.upsert_points([
             edge.Point(p.id, {DENSE_VECTOR: list(p.vector),
-                              **({LEXICAL_VECTOR: _sparse(p.sparse)} if p.sparse is not None else {})}, p.payload)
+                              **({LEXICAL_VECTOR: sparse_vector(edge, p.sparse)} if p.sparse is not None else {})},
+                       p.payload)
             for p in points]))
 
     def delete(self, collection: str, ids: Iterable[str]) -> None:
         ids = list(ids)
-        if (legacy := self._legacy(collection)) is not None:
-            return self.legacy.delete(legacy, ids)
         if ids:
             self._shard(collection).update(_edge().UpdateOperation.delete_points(ids))
 
     def delete_source(self, collection: str, source_id: str) -> None:
-        if (legacy := self._legacy(collection)) is not None:
-            return self.legacy.delete_source(legacy, source_id)
-        self._shard(collection).update(_edge().UpdateOperation.delete_points_by_filter(_source_filter([source_id])))
+        edge = _edge()
+        self._shard(collection).update(edge.UpdateOperation.delete_points_by_filter(source_filter(edge, [source_id])))
 
     def search(
         self, collection: str, vector: list[float], k: int, source_ids: Sequence[str] | None = None
     ) -> list[ScoredPoint]:
-        if (legacy := self._legacy(collection)) is not None:
-            return self.legacy.search(legacy, vector, k, source_ids)
-        return _scored(self._shard(collection).query(_dense_request(vector, k, source_ids)))
+        return scored_points(self._shard(collection).query(_dense_request(vector, k, source_ids)))
 
     def point_ids(self, collection: str) -> set[str]:
-        if (legacy := self._legacy(collection)) is not None:
-            return self.legacy.point_ids(legacy)
         edge = _edge()
         shard = self._shard(collection)
         ids: set[str] = set()
@@ -289,13 +230,9 @@ class EdgeVectorStore(VectorStore):
 
     # -- the lexical leg ----------------------------------------------------------------
     def has_lexical(self, name: str) -> bool:
-        if self._legacy(name) is not None:
-            return False  # a local-mode collection is rebuilt, not extended
         return LEXICAL_VECTOR in (self._config(name).get("sparse_vectors") or {})
 
     def add_lexical(self, name: str) -> None:
-        if self._legacy(name) is not None:
-            raise ValueError(f"{name} is a Qdrant local-mode collection: re-index it into Qdrant Edge instead")
         if not self.has_lexical(name):
             edge = _edge()
             shard = self._shard(name)
@@ -308,37 +245,32 @@ class EdgeVectorStore(VectorStore):
             return
         edge = _edge()
         self._shard(collection).update(edge.UpdateOperation.update_vectors(
-            [edge.PointVectors(pid, {LEXICAL_VECTOR: _sparse(v)}) for pid, v in vectors.items()]))
+            [edge.PointVectors(pid, {LEXICAL_VECTOR: sparse_vector(edge, v)}) for pid, v in vectors.items()]))
 
     def search_lexical(
         self, collection: str, sparse, k: int, source_ids: Sequence[str] | None = None
     ) -> list[ScoredPoint]:
-        if (legacy := self._legacy(collection)) is not None:
-            return self.legacy.search_lexical(legacy, sparse, k, source_ids)
         if not sparse.indices:  # a question of stop words only: nothing to match
             return []
-        return _scored(self._shard(collection).query(_lexical_request(sparse, k, source_ids)))
+        return scored_points(self._shard(collection).query(_lexical_request(sparse, k, source_ids)))
 
     def search_legs(
         self, collection: str, vector: list[float] | None, sparse, k: int, source_ids: Sequence[str] | None = None
     ) -> tuple[list[ScoredPoint], list[ScoredPoint]]:
-        if self._legacy(collection) is not None or vector is None or sparse is None or not sparse.indices:
+        if vector is None or sparse is None or not sparse.indices:
             return super().search_legs(collection, vector, sparse, k, source_ids)
         edge = _edge()
         # one planned batch: the two legs share a pass over the segments
         dense, lexical = self._shard(collection).query_batch(edge.QueryBatchRequest(
             [_dense_request(vector, k, source_ids), _lexical_request(sparse, k, source_ids)]))
-        return _scored(dense), _scored(lexical)
+        return scored_points(dense), scored_points(lexical)
 
     # -- durability and upkeep --------------------------------------------------------
     def flush(self, name: str) -> None:
-        if self._legacy(name) is None:
-            self._shard(name).flush()
+        self._shard(name).flush()
 
     def optimize(self, name: str) -> None:
         """Merge segments and build the HNSW index after a bulk load (a job, never a request)."""
-        if self._legacy(name) is not None:
-            return
         shard = self._shard(name)
         shard.optimize()
         shard.flush()
@@ -352,53 +284,20 @@ class EdgeVectorStore(VectorStore):
                 except Exception:
                     log.exception("Could not close the shard %s cleanly", name)
             self._shards.clear()
-            if self.legacy is not None:
-                self.legacy.close()
             if self._lock_file is not None:
                 self._lock_file.close()  # releases the folder lock
                 self._lock_file = None
 
 
-def _sparse(vector):
-    return _edge().SparseVector(list(vector.indices), list(vector.values))
-
-
 def _dense_request(vector, k: int, source_ids):
     edge = _edge()
     return edge.QueryRequest(query=edge.Query.Nearest(list(vector), using=DENSE_VECTOR),
-                             filter=_source_filter(source_ids) if source_ids else None,
+                             filter=source_filter(edge, source_ids) if source_ids else None,
                              limit=k, with_payload=True, with_vector=False)
 
 
 def _lexical_request(sparse, k: int, source_ids):
     edge = _edge()
-    return edge.QueryRequest(query=edge.Query.Nearest(_sparse(sparse), using=LEXICAL_VECTOR),
-                             filter=_source_filter(source_ids) if source_ids else None,
+    return edge.QueryRequest(query=edge.Query.Nearest(sparse_vector(edge, sparse), using=LEXICAL_VECTOR),
+                             filter=source_filter(edge, source_ids) if source_ids else None,
                              limit=k, with_payload=True, with_vector=False)
-
-
-def _scored(points) -> list[ScoredPoint]:
-    return [ScoredPoint(id=str(p.id), score=float(p.score), payload=p.payload or {}) for p in points]
-
-
-def _source_filter(source_ids: Sequence[str]):
-    edge = _edge()
-    return edge.Filter(must=[edge.FieldCondition(key="source_id", match=edge.MatchAny(any=list(source_ids)))])
-
-
-def _replace_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    with open(temporary, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)  # readers see the old file or the new one, never half
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

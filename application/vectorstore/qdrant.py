@@ -1,7 +1,8 @@
 """A Qdrant server behind the ``VectorStore`` seam (``QDRANT_URL``), through qdrant-client.
 
 The embedded default is Qdrant Edge (``application.vectorstore.edge``). qdrant-client's local
-mode (a pure-Python scan) is opened only to serve the folder of an install being upgraded.
+mode (a pure-Python scan) is opened only to copy the folder of an install from before Edge into
+Edge, once (``application.vectorstore.local_mode_upgrade``), and by the benchmark that compares them.
 """
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ from application.errors import ServiceUnavailable
 from application.redaction import redact_url
 from application.vectorstore.base import (ACTIVE_ALIAS, LEXICAL_VECTOR, ScoredPoint, VectorPoint, VectorStore,
                                          folder_in_use_error)
+from application.vectorstore.qdrant_common import SCROLL_PAGE, SOURCE_FIELD, scored_points, source_filter, sparse_vector
 
 log = logging.getLogger(__name__)
 
-# payload fields that filters use (``_source_filter``: per-source search and delete); a Qdrant server
+# payload fields that filters use (``source_filter``: per-source search and delete); a Qdrant server
 # needs an index on them to filter fast at scale. Created with every collection, in both modes.
-PAYLOAD_INDEXES = {"source_id": models.PayloadSchemaType.KEYWORD}
+PAYLOAD_INDEXES = {SOURCE_FIELD: models.PayloadSchemaType.KEYWORD}
 # what local mode says when asked for one (it accepts the call and keeps no index: it scans anyway)
 _LOCAL_INDEX_WARNING = "Payload indexes have no effect in the local Qdrant"
 
@@ -42,7 +44,7 @@ class QdrantVectorStore(VectorStore):
 
     @classmethod
     def open_local_folder(cls, path: Path) -> "QdrantVectorStore":
-        """A qdrant-client local-mode folder (DocsTune before Qdrant Edge), to serve it while it is upgraded."""
+        """A qdrant-client local-mode folder (DocsTune before Qdrant Edge), to copy it into Edge."""
         try:
             client = QdrantClient(path=str(path))
         except RuntimeError as exc:
@@ -131,7 +133,7 @@ class QdrantVectorStore(VectorStore):
     def delete_source(self, collection: str, source_id: str) -> None:
         self.client.delete(
             collection,
-            points_selector=models.FilterSelector(filter=_source_filter([source_id])),
+            points_selector=models.FilterSelector(filter=source_filter(models, [source_id])),
             wait=True,
         )
 
@@ -142,10 +144,10 @@ class QdrantVectorStore(VectorStore):
             collection_name=collection,
             query=vector,
             limit=k,
-            query_filter=_source_filter(source_ids) if source_ids else None,
+            query_filter=source_filter(models, source_ids) if source_ids else None,
             with_payload=True,
         )
-        return _scored(response.points)
+        return scored_points(response.points)
 
     # -- the lexical leg ------------------------------------------------------------------
     def has_lexical(self, name: str) -> bool:
@@ -161,37 +163,38 @@ class QdrantVectorStore(VectorStore):
     def set_lexical(self, collection: str, vectors: dict[str, object]) -> None:
         if vectors:
             self.client.update_vectors(collection, points=[
-                models.PointVectors(id=pid, vector={LEXICAL_VECTOR: _sparse(v)}) for pid, v in vectors.items()],
-                wait=True)
+                models.PointVectors(id=pid, vector={LEXICAL_VECTOR: sparse_vector(models, v)})
+                for pid, v in vectors.items()], wait=True)
 
     def search_lexical(
         self, collection: str, sparse, k: int, source_ids: Sequence[str] | None = None
     ) -> list[ScoredPoint]:
         if not sparse.indices:
             return []
-        response = self.client.query_points(collection_name=collection, query=_sparse(sparse), using=LEXICAL_VECTOR,
-                                            limit=k, query_filter=_source_filter(source_ids) if source_ids else None,
-                                            with_payload=True)
-        return _scored(response.points)
+        response = self.client.query_points(collection_name=collection, query=sparse_vector(models, sparse),
+                                            using=LEXICAL_VECTOR, limit=k, with_payload=True,
+                                            query_filter=source_filter(models, source_ids) if source_ids else None)
+        return scored_points(response.points)
 
     def search_legs(
         self, collection: str, vector: list[float] | None, sparse, k: int, source_ids: Sequence[str] | None = None
     ) -> tuple[list[ScoredPoint], list[ScoredPoint]]:
         if vector is None or sparse is None or not sparse.indices:
             return super().search_legs(collection, vector, sparse, k, source_ids)
-        where = _source_filter(source_ids) if source_ids else None
+        where = source_filter(models, source_ids) if source_ids else None
         dense, lexical = self.client.query_batch_points(collection_name=collection, requests=[  # one round trip
             models.QueryRequest(query=vector, limit=k, filter=where, with_payload=True),
-            models.QueryRequest(query=_sparse(sparse), using=LEXICAL_VECTOR, limit=k, filter=where, with_payload=True),
+            models.QueryRequest(query=sparse_vector(models, sparse), using=LEXICAL_VECTOR, limit=k, filter=where,
+                                with_payload=True),
         ])
-        return _scored(dense.points), _scored(lexical.points)
+        return scored_points(dense.points), scored_points(lexical.points)
 
     def point_ids(self, collection: str) -> set[str]:
         ids: set[str] = set()
         offset = None
         while True:
             points, offset = self.client.scroll(
-                collection, limit=1000, offset=offset, with_payload=False, with_vectors=False
+                collection, limit=SCROLL_PAGE, offset=offset, with_payload=False, with_vectors=False
             )
             ids.update(str(p.id) for p in points)
             if offset is None:
@@ -201,25 +204,11 @@ class QdrantVectorStore(VectorStore):
         self.client.close()
 
 
-def _sparse(vector) -> models.SparseVector:
-    return models.SparseVector(indices=list(vector.indices), values=list(vector.values))
-
-
 def _point_vector(point: VectorPoint):
     # the dense vector stays the unnamed default one (collections made before the lexical leg have only it)
     if point.sparse is None:
         return point.vector
-    return {"": point.vector, LEXICAL_VECTOR: _sparse(point.sparse)}
-
-
-def _scored(points) -> list[ScoredPoint]:
-    return [ScoredPoint(id=str(p.id), score=float(p.score), payload=p.payload or {}) for p in points]
-
-
-def _source_filter(source_ids: Sequence[str]) -> models.Filter:
-    return models.Filter(
-        must=[models.FieldCondition(key="source_id", match=models.MatchAny(any=list(source_ids)))]
-    )
+    return {"": point.vector, LEXICAL_VECTOR: sparse_vector(models, point.sparse)}
 
 
 # -- a Qdrant server: the same client calls, with errors a person can act on -----------------------

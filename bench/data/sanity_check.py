@@ -66,6 +66,8 @@ def dense_rank(queries, corpus, top=10):
     return out, model.max_seq_length
 
 
+# its own copy on purpose: this check runs without DocsTune installed (bench/data/README.md); the
+# project's one definition is training.retrieval_eval.ranking_metrics
 def metrics(ranked, rel):
     h1 = h5 = mrr = 0.0
     for qid, ids in ranked.items():

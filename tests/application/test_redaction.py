@@ -69,3 +69,28 @@ def test_the_settings_secrets_are_all_known(make_settings):
 ])
 def test_a_document_is_shown_by_its_name_not_its_folder(uri, shown):
     assert shown_uri(uri) == shown
+
+
+def test_every_encoding_of_a_secret_we_send_is_hidden():
+    # an upstream's error page may quote our request back: its Authorization header, the URL as sent
+    import base64
+
+    redactor = Redactor.build(urls={"OPENAI_BASE_URL": "http://user:p%40ss-w0rd@llm:8080/v1"},
+                              keys={"OPENAI_API_KEY": "sk-key/with+odd=chars"})
+    basic = base64.b64encode(b"user:p@ss-w0rd").decode()
+    text = (f"headers: Authorization: Basic {basic}; token {basic}; password p@ss-w0rd, p%40ss-w0rd; "
+            f"Authorization: Bearer sk-key/with+odd=chars; ?key=sk-key%2Fwith%2Bodd%3Dchars")
+
+    for shown in (redactor.hide_secrets(text), redactor.hide_addresses(text)):
+        for secret in (basic, "p@ss-w0rd", "p%40ss-w0rd", "sk-key/with+odd=chars", "sk-key%2Fwith%2Bodd%3Dchars"):
+            assert secret not in shown, shown
+        assert "Authorization: ***" in shown and "Bearer ***" in shown
+
+
+def test_the_basic_auth_of_a_short_password_is_hidden_too():
+    import base64
+
+    basic = "Basic " + base64.b64encode(b"u:pw").decode()
+    shown = Redactor.build(urls={"OPENAI_BASE_URL": "http://u:pw@llm/v1"}).hide_addresses(f"sent {basic}")
+
+    assert shown == "sent ***"

@@ -76,16 +76,16 @@ def test_builtin_backend_registers_through_the_same_hook():
 
 
 def test_an_entry_point_plugin_is_found_and_used_end_to_end(tiny_plugin, make_settings, docs_dir):
-    from application.services import Services
+    from application.container import DocsTune
 
     assert get_registry().resolve(tiny_plugin).plugin == "docstune_tiny:register_embedding_models"
-    services = Services(make_settings(EMBEDDINGS_NAME=tiny_plugin))
+    services = DocsTune(make_settings(EMBEDDINGS_NAME=tiny_plugin))
     try:
-        report = services.ingest_paths([docs_dir])
+        report = services.documents.ingest_paths([docs_dir])
         assert len(report.added) == 3 and not report.failed
-        assert services.index.collection == "chunks__tiny-hashing-v1"
-        assert services.vector_store.vector_size(services.index.collection) == 64
-        hits = services.search("office cat keyboards", k=2)
+        assert services.serving.current.collection == "chunks__tiny-hashing-v1"
+        assert services.vector_store.vector_size(services.serving.current.collection) == 64
+        hits = services.serving.search("office cat keyboards", k=2)
         assert hits[0].title == "Office life"
     finally:
         services.close()

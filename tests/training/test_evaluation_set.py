@@ -75,3 +75,20 @@ def test_ir_json_round_trip_and_fingerprint(tmp_path):
     bigger = frozen.merged(EvaluationSet.from_ir(ir_dataset_from_dict(
         {"queries": {"n": "new one"}, "corpus": {"account-1": "t"}, "relevant_docs": {"n": ["account-1"]}})))
     assert len(bigger) == len(frozen) + 1 and bigger.fingerprint() != frozen.fingerprint()
+
+
+def test_records_in_memory_prepare_the_same_run_as_their_jsonl_and_a_grown_set_is_not_grown_again(tmp_path,
+                                                                                                    monkeypatch):
+    from training.feedback import parse_feedback_record
+
+    records = make_feedback_records()
+    from_file = prepare_from_feedback(write_jsonl(tmp_path / "f.jsonl", records), evaluation=EvaluationSet(),
+                                      chunk_texts=chunk_texts())
+    in_memory = [parse_feedback_record(r) for r in records]
+    resolved = build_pairs_from_feedback(in_memory, chunk_texts())
+    grown = EvaluationSet().grown(resolved, 0.2)
+    monkeypatch.setattr(EvaluationSet, "grown", lambda *a, **k: (_ for _ in ()).throw(AssertionError("grown twice")))
+    from_memory = prepare_from_feedback(resolved, evaluation=EvaluationSet(), grown=grown, chunk_texts=chunk_texts())
+    assert from_memory.train.pairs == from_file.train.pairs and from_memory.held_out == from_file.held_out
+    assert from_memory.stats == from_file.stats and from_memory.stats["evaluation_added"] == len(grown) > 0
+    assert from_memory.evaluation is grown

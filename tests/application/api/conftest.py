@@ -1,4 +1,4 @@
-"""One Services on the real bundled model for the whole API test session (documents
+"""One container (``DocsTune``) on the real bundled model for the whole API test session (documents
 ingested once); each test builds its own cheap app around it with the settings it needs."""
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ def chat_data_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def chat_services(chat_data_dir, tmp_path_factory):
-    from application.services import Services
+    from application.container import DocsTune
     from application.settings import Settings
 
-    services = Services(Settings(DATA_DIR=chat_data_dir))
-    report = services.ingest_paths([write_docs(tmp_path_factory.mktemp("docs"))])
+    services = DocsTune(Settings(DATA_DIR=chat_data_dir))
+    report = services.documents.ingest_paths([write_docs(tmp_path_factory.mktemp("docs"))])
     assert report.ok and len(report.added) == 3
     yield services
     services.close()

@@ -45,7 +45,7 @@ def test_the_message_keeps_question_answer_models_and_every_retrieved_chunk(clie
     assert message["question"] == REFUND_QUESTION and message["answer"] == answer_text(frames)
     assert message["status"] == "ok" and message["error"] is None
     assert message["llm"] == "extractive"
-    assert message["model_fingerprint"] == chat_services.index.embeddings.fingerprint
+    assert message["model_fingerprint"] == chat_services.serving.current.embeddings.fingerprint
     assert message["created_at"] and message["completed_at"]
     stored = [(s["chunk_id"], s["rank"], s["cited"], s["shown"]) for s in message["sources"]]
     streamed = [(s["chunk_id"], s["rank"], s["cited"], True) for s in frame(frames, "source")["source"]]

@@ -98,8 +98,8 @@ def test_two_hundred_concurrent_feedback_posts_from_threads_all_land(app, chat_s
 
     token = "concurrency-owner-token"
     # 200 answered messages of one person, stored the way /stream stores them (one real retrieval)
-    hits = chat_services.search("How long until a refund reaches my card?", k=2)
-    fingerprint = chat_services.index.embeddings.fingerprint
+    hits = chat_services.serving.search("How long until a refund reaches my card?", k=2)
+    fingerprint = chat_services.serving.current.embeddings.fingerprint
     messages = []
     for i in range(200):
         _, message_id = store_pending_message(chat_services.db, owner_key(token), None, f"refund question {i}",
@@ -173,7 +173,7 @@ def test_the_export_is_one_jsonl_object_per_rated_message_in_the_training_format
     assert record["sources"] == {other: "irrelevant"}
     assert record["voted_at"].endswith("+00:00")
     assert len(record["voter"]) == 64 and client.get_cookie("docstune_owner").value not in record["voter"]
-    assert record["model_fingerprint"] == chat_services.index.embeddings.fingerprint
+    assert record["model_fingerprint"] == chat_services.serving.current.embeddings.fingerprint
     assert [r["rank"] for r in record["retrieved"]] == list(range(1, len(rated["chunks"]) + 1))
     assert record["retrieved"][0]["chunk_id"] == cited and record["retrieved"][0]["cited"] is True
     assert "full refund" in record["retrieved"][0]["text"] and isinstance(record["retrieved"][0]["score"], float)

@@ -47,7 +47,7 @@ def test_an_admin_creates_lists_and_revokes_keys_and_the_key_is_shown_once(clien
 @pytest.mark.parametrize(("body", "reason"), [
     ({}, "'name' is missing"),
     ({"name": "  "}, "'name' is missing"),
-    ({"name": 5}, "'name' is missing"),
+    ({"name": 5}, "'name' must be a string"),
     ({"name": "x" * 201}, "the limit is 200"),
     ({"name": "ok", "sources": "all"}, "'sources' must be a list"),
     ({"name": "ok", "sources": ["no-such-source"]}, "No source with id 'no-such-source'"),
@@ -114,7 +114,7 @@ def test_an_unknown_or_revoked_key_is_a_401_and_stores_nothing(app, client, admi
 
 
 def test_a_key_with_sources_searches_only_those(client, new_key, chat_services):
-    shipping = next(s for s in chat_services.list_sources() if s["uri"].endswith("shipping.txt"))
+    shipping = next(s for s in chat_services.documents.list() if s["uri"].endswith("shipping.txt"))
     key = new_key(sources=[shipping["id"]])
     assert key["sources"] == [shipping["id"]]
     question = {"question": "refund policy gift cards", "chunks": 3}

@@ -15,14 +15,14 @@ ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 def make_client(make_settings):
     from application import create_app
     from application.api import close_app
-    from application.services import Services
+    from application.container import DocsTune
 
     built = []
 
     def make(**overrides):
         settings = make_settings(ADMIN_TOKEN=TOKEN, RATE_LIMIT_ENABLED=False, LLM_PROVIDER="extractive",
                                  **overrides)
-        services = Services(settings)
+        services = DocsTune(settings)
         app = create_app(settings, services=services)
         app.config["TESTING"] = True
         built.append((app, services))
@@ -69,7 +69,7 @@ def test_a_web_source_is_added_synced_answered_from_and_deleted(make_client):
     response = client.patch(f"/api/admin/sources/{source['id']}", headers=ADMIN, json={"schedule": "daily"})
     assert response.status_code == 200 and response.get_json()["schedule"] == "daily"
     response = client.patch(f"/api/admin/sources/{source['id']}", headers=ADMIN, json={"schedule": "yearly"})
-    assert response.status_code == 400 and "schedule must be one of" in response.get_json()["error"]
+    assert response.status_code == 400 and "'schedule' must be 'never'" in response.get_json()["error"]
     listed = client.get("/api/admin/sources", headers=ADMIN).get_json()
     assert [s["id"] for s in listed if s["kind"] == "web"] == [source["id"]] and listed[0]["job"] is None
     documents = client.get("/api/sources", headers=ADMIN).get_json()
@@ -87,7 +87,7 @@ def test_a_web_source_is_added_synced_answered_from_and_deleted(make_client):
     ({"kind": "web", "location": "http://169.254.169.254/latest/meta-data/"}, "169.254.169.254"),
     ({"kind": "web", "location": "http://localhost:1/"}, "WEB_ALLOW_PRIVATE"),
     ({"kind": "web", "location": "file:///etc/passwd"}, "http"),
-    ({"kind": "web", "location": "https://example.com/", "options": {"mode": "everything"}}, "mode must be one of"),
+    ({"kind": "web", "location": "https://example.com/", "options": {"mode": "everything"}}, "'options.mode' must be"),
     ({"kind": "folder", "location": "/etc"}, "docstune ingest PATH"),
     ({"kind": "git", "location": "/srv/repo"}, "http(s) URL"),
     ({"kind": "git", "location": "http://10.0.0.1/team/docs.git"}, "10.0.0.1"),

@@ -145,3 +145,34 @@ def test_with_any_origin_allowed_a_request_from_another_site_needs_an_api_key(ma
 
     keyed = client.post("/api/answer", json={"question": QUESTION, "chunks": 1, "api_key": key["key"]}, headers=page)
     assert keyed.status_code == 200 and keyed.headers["Access-Control-Allow-Origin"] in ("*", OTHER_SITE)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_the_deletes_refuse_a_body_that_is_not_json_and_delete_nothing(client, content_type):
+    # probe: these three took text/plain and form bodies (200, deleted) — what another site's form can send
+    cid = _start_a_conversation(client)["conversation_id"]
+    deletes = [
+        client.post("/api/delete_all_conversations", data="x=1", content_type=content_type),
+        client.post(f"/api/delete_conversation?id={cid}", data="x=1", content_type=content_type),
+        client.delete(f"/api/conversations/{cid}", data="x=1", content_type=content_type),
+    ]
+    for response in deletes:
+        assert response.status_code == 415, response.get_data(as_text=True)
+        assert "Content-Type: application/json" in response.get_json()["error"]
+    assert len(_conversations(client)) == 1
+
+    # a write that needs no body still goes through without one
+    assert client.delete(f"/api/conversations/{cid}").status_code == 200
+    assert _conversations(client) == []
+
+
+def test_a_single_listed_origin_gets_vary_origin(make_app):
+    # probe: flask-cors adds Vary: Origin only with several origins, so a shared cache could hand the
+    # listed site's CORS answer to another site (or the other way round)
+    client = make_app(CORS_ALLOWED_ORIGINS=OTHER_SITE).test_client()
+
+    listed = client.get("/api/conversations", headers={"Origin": OTHER_SITE})
+    without = client.get("/api/conversations")
+
+    assert listed.headers["Access-Control-Allow-Origin"] == OTHER_SITE
+    assert "Origin" in listed.vary and "Origin" in without.vary

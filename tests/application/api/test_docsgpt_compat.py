@@ -253,14 +253,14 @@ def test_a_local_file_source_has_no_link_and_no_server_path(client, chat_data_di
 
 
 def test_a_web_page_source_links_to_its_address(make_settings, tmp_path):
-    from application.services import Services
+    from application.container import DocsTune
     from application.settings import Settings
 
-    services = Services(make_settings())
+    services = DocsTune(make_settings())
     try:
         page = tmp_path / "returns.md"
         page.write_text("# Returns\n\nParcels can be returned within 30 days at any post office.\n")
-        assert services.ingest_file(page, uri="https://docs.example.com/returns", title="Returns").ok
+        assert services.documents.ingest_file(page, uri="https://docs.example.com/returns", title="Returns").ok
         settings = {"DATA_DIR": tmp_path / "data", "RATE_LIMIT_ENABLED": False, "LLM_PROVIDER": "extractive",
                     "ANTHROPIC_API_KEY": ""}
         with app_factory(services, lambda **o: Settings(**{**settings, **o})) as make:

@@ -29,7 +29,7 @@ secret in every setting. Deterministic (derandomize; no shrinking: a failure nam
 bounded: about 40 s for this file alone, on SQLite and on PostgreSQL alike, of which ~12 s load the model.
 
 It lives in tests/application/api, so CI runs it twice, on SQLite and on PostgreSQL: the two refuse different
-values (NUL characters, integers past 2^63), and a 500 can hide in either. It reuses the session's Services
+values (NUL characters, integers past 2^63), and a 500 can hide in either. It reuses the session's container
 (make_app / chat_services: no model loaded twice); the rows it leaves there are those of its own owner tokens.
 """
 from __future__ import annotations
@@ -386,7 +386,7 @@ class Fuzzer:
         self.operations = [(method, path, op) for path, item in self.document["paths"].items()
                            for method, op in item.items()]
         self.companions = [o for o in self.operations if o[2]["operationId"] in COMPANIONS]
-        self.serving_name = services.index.embeddings.name
+        self.serving_name = services.serving.current.embeddings.name
         self.statuses: dict[str, dict[int, int]] = {op["operationId"]: {} for _, _, op in self.operations}
         self.chunk_ids, self.source_names = stored_chunks(self.db)
         self.acknowledged: dict[str, int] = {}
@@ -484,7 +484,7 @@ class Fuzzer:
 
     def path_value(self, data, op, name: str, request: Request, clean: bool) -> str:
         param = next(p for p in op["parameters"] if p["name"] == name)
-        slashes = "/" in param["description"]
+        slashes = "/" in param.get("description", "")
         known = {
             "conversation_id": self.conversations, "key_id": self.key_ids, "message_id": self.messages,
             "version": ["v0001", "v9999", "..", "active", "rollback"],
@@ -511,7 +511,7 @@ class Fuzzer:
                 known = pick(self.conversations, "none")
                 value = data.draw(known if clean else st.one_of(known, st.sampled_from(HOSTILE_STRINGS),
                                                                 st.text(max_size=20)))
-            elif param["schema"].get("pattern") == "^[0-9]+$":
+            elif any(option.get("pattern") == "^[0-9]+$" for option in param["schema"].get("oneOf", [param["schema"]])):
                 valid = st.integers(1, 200).map(str)
                 value = data.draw(valid if clean else st.one_of(
                     st.integers(-3, 600).map(str), st.sampled_from(HOSTILE_STRINGS),
@@ -816,7 +816,7 @@ def fuzz_settings(port: int, provider: str) -> dict:
         "ANTHROPIC_API_KEY": SECRETS["ANTHROPIC_API_KEY"],
         "ANTHROPIC_BASE_URL": f"http://{LLM_USER}:{SECRETS['llm password']}@{host}",
         "EMBEDDINGS_API_KEY": SECRETS["EMBEDDINGS_API_KEY"],
-        # read by the app's settings only (the shared Services has its own connections): still never shown
+        # read by the app's settings only (the shared container has its own connections): still never shown
         "REDIS_URL": f"redis://:{SECRETS['redis password']}@{host}/0",
         "QDRANT_URL": f"http://qdrant:{SECRETS['qdrant password']}@{host}",
         "QDRANT_API_KEY": SECRETS["QDRANT_API_KEY"],

@@ -50,7 +50,7 @@ def test_a_model_name_that_is_a_path_is_refused_before_anything_is_read(make_app
         assert response.status_code == 404 and "data" not in body, (what, body)
         message = body["error"]["message"]
         assert "not paths" in message and "'active'" in message, (what, message)
-        assert chat_services.index.embeddings.fingerprint in message  # the names it takes instead
+        assert chat_services.serving.current.embeddings.fingerprint in message  # the names it takes instead
         for path in (str(tmp_path), str(models_dir.parent), bundled_model_path(), "/tmp"):
             assert path not in message, (what, message)
 
@@ -65,7 +65,7 @@ def test_model_names_are_the_serving_model_registry_versions_and_backends(make_s
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     try:
         client = app.test_client()
-        fingerprint = app.extensions["docstune"].services.index.embeddings.fingerprint
+        fingerprint = app.extensions["docstune"].serving.current.embeddings.fingerprint
         for name in ("active", fingerprint, "all-MiniLM-L6-v2"):
             served = embed(client, name, headers)
             assert served.status_code == 200 and len(served.get_json()["data"][0]["embedding"]) == 384, name
@@ -94,7 +94,7 @@ def test_anonymous_ready_names_no_path_and_the_admin_sees_the_details(make_app, 
     assert anonymous.status_code == admin.status_code == 200
     body = anonymous.get_json()
     assert body["ok"] is True and all(body[check]["ok"] for check in ("database", "vector_store", "jobs", "llm"))
-    assert body["embeddings"]["fingerprint"] == chat_services.index.embeddings.fingerprint
+    assert body["embeddings"]["fingerprint"] == chat_services.serving.current.embeddings.fingerprint
     text = anonymous.get_data(as_text=True)
     for path in (str(settings.data_dir.resolve()), str(settings.data_dir), "jobs.db", "sqlite:"):
         assert path not in text, text

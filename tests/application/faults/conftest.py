@@ -1,4 +1,4 @@
-"""One Services (real bundled model, the test documents ingested, SQLite) for the in-process
+"""One container (real bundled model, the test documents ingested, SQLite) for the in-process
 fault tests; each test builds its own cheap app around it with the settings it needs."""
 from __future__ import annotations
 
@@ -22,10 +22,10 @@ def fault_settings(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def fault_services(fault_settings, tmp_path_factory):
-    from application.services import Services
+    from application.container import DocsTune
 
-    services = Services(fault_settings())
-    assert services.ingest_paths([write_docs(tmp_path_factory.mktemp("docs"))]).ok
+    services = DocsTune(fault_settings())
+    assert services.documents.ingest_paths([write_docs(tmp_path_factory.mktemp("docs"))]).ok
     yield services
     services.close()
 

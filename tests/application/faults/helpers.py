@@ -23,12 +23,12 @@ ADMIN_TOKEN = "fault-admin-token-0123456789"
 
 def ingest_docs(data_dir: Path, docs_dir: Path) -> None:
     """Ingest the test documents in this process, then let go of the Qdrant folder for a server."""
-    from application.services import Services
+    from application.container import DocsTune
     from application.settings import Settings
 
-    services = Services(Settings(DATA_DIR=data_dir))
+    services = DocsTune(Settings(DATA_DIR=data_dir))
     try:
-        report = services.ingest_paths([write_docs(docs_dir)])
+        report = services.documents.ingest_paths([write_docs(docs_dir)])
         assert report.ok and len(report.added) == 3
     finally:
         services.close()

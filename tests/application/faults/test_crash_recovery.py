@@ -100,10 +100,10 @@ def stored_state(data_dir: Path) -> dict:
 
     from application.db.jobs import Job
     from application.db.models import Chunk, VectorCollection
-    from application.services import Services
+    from application.container import DocsTune
     from application.settings import Settings
 
-    services = Services(Settings(DATA_DIR=data_dir))
+    services = DocsTune(Settings(DATA_DIR=data_dir))
     try:
         store = services.vector_store
         with services.db.session() as session:

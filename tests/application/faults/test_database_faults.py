@@ -35,7 +35,7 @@ def fault_app(make_fault_app):
 def db_fault(fault_app):
     """``with db_fault("disk_full" | "read_only"):`` every connection the app checks out of
     its pool refuses writes the way a full disk / a read-only file does."""
-    engine = fault_app.extensions["docstune"].services.db.engine
+    engine = fault_app.extensions["docstune"].db.engine
     state = {"kind": None}
 
     def on_checkout(dbapi_connection, _record, _proxy):
@@ -73,7 +73,7 @@ def db_fault(fault_app):
 
 
 def db_path(app):
-    return app.extensions["docstune"].services.db.engine.url.database
+    return app.extensions["docstune"].db.engine.url.database
 
 
 def ask(client, owner: dict, question: str) -> dict:

@@ -87,6 +87,23 @@ def test_an_openai_compatible_server_whose_errors_echo_the_secrets(make_fault_ap
     assert_no_secret(logs.text)
 
 
+@pytest.mark.parametrize("code", [400, 500])
+def test_an_openai_compatible_server_that_quotes_our_authorization_header(make_fault_app, fake_openai, logs, code):
+    # a proxy's error page that quotes the request's headers: the URL's user:password comes back base64-encoded
+    url = fake_openai.base_url.replace("http://", f"http://user:{LLM_PASSWORD}@", 1)
+    echo = f"bad upstream request; headers were {{'Authorization': '{BASIC_AUTH}'}}"
+    fake_openai.enqueue(Status(code, echo), Status(code, echo))
+    app = make_fault_app(LLM_PROVIDER="openai_compatible", OPENAI_BASE_URL=url, OPENAI_MODEL="local-model",
+                         LLM_TIMEOUT=5)
+
+    errors, seen = ask_everywhere(app.test_client(), f"openai-basic-echo-{code}")
+
+    assert fake_openai.requests[-1]["headers"]["authorization"] == BASIC_AUTH
+    assert all("LLM server" in e and "bad upstream request" in e for e in errors), errors
+    assert_no_secret(seen, BASIC_AUTH.removeprefix("Basic "))
+    assert_no_secret(logs.text, BASIC_AUTH.removeprefix("Basic "))
+
+
 def test_an_unreachable_anthropic_base_url_is_named_by_its_setting_not_its_address(make_fault_app, logs):
     port = free_port()
     app = make_fault_app(LLM_PROVIDER="anthropic", ANTHROPIC_API_KEY=ANTHROPIC_KEY, ANTHROPIC_MODEL="claude-test",
@@ -139,7 +156,7 @@ def test_an_unreachable_redis_with_a_password(make_settings, logs):
         assert_no_secret(upload.get_data(as_text=True) + jobs.get_data(as_text=True) + admin.get_data(as_text=True))
         assert f":***@127.0.0.1:{port}" in admin.get_json()["jobs"]["error"]
         assert_no_secret(anonymous.get_data(as_text=True), f"127.0.0.1:{port}", "redis://")
-        stored = app.extensions["docstune"].services.jobs.store.list()
+        stored = app.extensions["docstune"].jobs.store.list()
         assert stored and all(REDIS_PASSWORD not in (job["error"] or "") for job in stored)
         assert_no_secret(logs.text)
     finally:

@@ -121,7 +121,7 @@ def test_create_app_on_a_locked_folder_raises_the_clear_error_and_works_once_it_
     from application import create_app
     from application.api import close_app
     from application.errors import ServiceUnavailable
-    from application.services import Services
+    from application.container import DocsTune
     from application.settings import Settings
 
     settings = Settings(DATA_DIR=holder.data_dir, ADMIN_TOKEN="lock-test-admin-token", LLM_PROVIDER="extractive",
@@ -130,7 +130,7 @@ def test_create_app_on_a_locked_folder_raises_the_clear_error_and_works_once_it_
     with pytest.raises(ServiceUnavailable, match="in use by another DocsTune process") as raised:
         create_app(settings)
     assert str(holder.folder) in raised.value.message and "QDRANT_URL" in raised.value.message
-    services = Services(settings)
+    services = DocsTune(settings)
     try:
         with pytest.raises(ServiceUnavailable, match="in use by another DocsTune process"):
             services.vector_store

@@ -33,7 +33,7 @@ QUESTIONS = [
 def everything(make_settings, tmp_path):
     from application import create_app
     from application.api import close_app
-    from application.services import Services
+    from application.container import DocsTune
 
     folder = tmp_path / "team"
     folder.mkdir()
@@ -66,7 +66,7 @@ def everything(make_settings, tmp_path):
     make_text_image(folder / "invoice.png", ["Invoice 4711", "Total due: 120 EUR"])
     make_scanned_pdf(folder / "treaty.pdf", ["THE QUINCE TREATY", "Signed in Ghent on 3 May 1921"])
 
-    services = Services(make_settings(WEB_ALLOW_PRIVATE=True, WEB_DELAY_SECONDS=0, SYNC_DELETE_GRACE_HOURS=0,
+    services = DocsTune(make_settings(WEB_ALLOW_PRIVATE=True, WEB_DELAY_SECONDS=0, SYNC_DELETE_GRACE_HOURS=0,
                                       RATE_LIMIT_ENABLED=False, LLM_PROVIDER="extractive"))
     app = create_app(services.settings, services=services)
     app.config["TESTING"] = True
@@ -79,7 +79,7 @@ def everything(make_settings, tmp_path):
 
 def test_every_format_a_scan_a_web_site_and_a_git_repository_answer_in_the_chat(everything, tmp_path):
     folder, services, client = everything
-    report = services.ingest_paths([folder])
+    report = services.documents.ingest_paths([folder])
     assert not report.failed, report.failed
     assert len(report.added) == len(QUESTIONS)
 
@@ -116,5 +116,5 @@ def test_every_format_a_scan_a_web_site_and_a_git_repository_answer_in_the_chat(
     top = frame(frames, "source")["source"][0]
     assert "02:30" in answer_text(frames) and top["source"].endswith("docs/ops/backup.md")
     assert top["headings"] == ["Schedule"]
-    document = next(d for d in services.list_sources() if d["uri"].endswith("docs/ops/backup.md"))
+    document = next(d for d in services.documents.list() if d["uri"].endswith("docs/ops/backup.md"))
     assert document["origin"] == f"docs/ops/backup.md @ {commit[:7]}"

@@ -35,14 +35,14 @@ def chunk_texts(services, uri_suffix: str) -> set[str]:
 def counts(services) -> tuple[int, int]:
     with services.db.session() as session:
         rows = session.scalar(select(func.count()).select_from(Chunk))
-    return rows, services.vector_store.count(services.index.collection)
+    return rows, services.vector_store.count(services.serving.current.collection)
 
 
 @pytest.fixture
 def grace_free_services(make_settings):
-    from application.services import Services
+    from application.container import DocsTune
 
-    built = Services(make_settings(SYNC_DELETE_GRACE_HOURS=0))
+    built = DocsTune(make_settings(SYNC_DELETE_GRACE_HOURS=0))
     yield built
     built.close()
 
@@ -50,7 +50,7 @@ def grace_free_services(make_settings):
 def test_resync_of_300_documents_embeds_only_the_changed_chunks(grace_free_services, tmp_path):
     services = grace_free_services
     folder = write_docs(tmp_path / "handbooks", {f"site{n:03d}.md": handbook(n) for n in range(300)})
-    first = services.ingest_paths([folder])
+    first = services.documents.ingest_paths([folder])
     assert len(first.added) == 300 and not first.failed
     source = services.sources.find(str(folder))
     before = {name: chunk_texts(services, name) for name in ("site000.md", "site001.md", "site002.md",
@@ -68,7 +68,7 @@ def test_resync_of_300_documents_embeds_only_the_changed_chunks(grace_free_servi
     gone_fact = "Visitors of site 299 arrive"
 
     embedded: list[str] = []
-    model = services.index.embeddings
+    model = services.serving.current.embeddings
     real_embed = model.embed_documents
 
     def counting_embed(texts):  # the real model, counted
@@ -100,10 +100,10 @@ def test_resync_of_300_documents_embeds_only_the_changed_chunks(grace_free_servi
 
     rows, vectors = counts(services)
     assert rows == vectors
-    assert services.vector_store.point_ids(services.index.collection) == set(ids_after)
-    hits = services.search("Where do visitors of site 299 arrive?", k=10)
+    assert services.vector_store.point_ids(services.serving.current.collection) == set(ids_after)
+    hits = services.serving.search("Where do visitors of site 299 arrive?", k=10)
     assert all(gone_fact not in hit.text for hit in hits)
-    assert any("show a badge" in hit.text for hit in services.search("badge site 1 visitors", k=5))
+    assert any("show a badge" in hit.text for hit in services.serving.search("badge site 1 visitors", k=5))
 
     row = services.sources.get(source.id)
     assert row["status"] == "ok" and row["document_count"] == 299 and row["missing_count"] == 0
@@ -111,26 +111,26 @@ def test_resync_of_300_documents_embeds_only_the_changed_chunks(grace_free_servi
 
 
 def test_a_document_gone_upstream_stays_until_the_grace_period_ends(make_settings, tmp_path):
-    from application.services import Services
+    from application.container import DocsTune
 
-    services = Services(make_settings(SYNC_DELETE_GRACE_HOURS=24))
+    services = DocsTune(make_settings(SYNC_DELETE_GRACE_HOURS=24))
     try:
         folder = write_docs(tmp_path / "f", {"keep.md": "# Keep\n\nThe quokka lives on Rottnest island.",
                                              "gone.md": "# Gone\n\nThe numbat eats termites all day long."})
-        services.ingest_paths([folder])
+        services.documents.ingest_paths([folder])
         (folder / "gone.md").unlink()
         source = services.sources.find(str(folder))
         report = services.sources.sync(source.id)
         assert report.removed == []
         assert services.sources.get(source.id)["missing_count"] == 1
-        assert any("numbat" in h.text for h in services.search("What does the numbat eat?", k=2))
+        assert any("numbat" in h.text for h in services.serving.search("What does the numbat eat?", k=2))
         # a day later it is removed
         with services.db.session() as session:
             gone = session.scalars(select(Source).where(Source.uri.endswith("gone.md"))).one()
             gone.missing_since = gone.missing_since - timedelta(hours=25)
         report = services.sources.sync(source.id)
         assert [u.rsplit("/", 1)[-1] for u in report.removed] == ["gone.md"]
-        assert all("numbat" not in h.text for h in services.search("What does the numbat eat?", k=2))
+        assert all("numbat" not in h.text for h in services.serving.search("What does the numbat eat?", k=2))
         # a file that comes back is simply new again
         (folder / "gone.md").write_text("# Gone\n\nThe numbat eats termites all day long.")
         assert len(services.sources.sync(source.id).added) == 1
@@ -143,7 +143,7 @@ def test_a_folder_that_vanished_fails_the_sync_and_removes_nothing(grace_free_se
 
     services = grace_free_services
     folder = write_docs(tmp_path / "mount")
-    services.ingest_paths([folder])
+    services.documents.ingest_paths([folder])
     source = services.sources.find(str(folder))
     for path in folder.iterdir():
         path.unlink()
@@ -153,13 +153,13 @@ def test_a_folder_that_vanished_fails_the_sync_and_removes_nothing(grace_free_se
     row = services.sources.get(source.id)
     assert row["status"] == "failed" and "nothing was removed" in row["last_error"]
     assert row["document_count"] == 3
-    assert services.search("refund", k=1)
+    assert services.serving.search("refund", k=1)
 
 
 def test_a_sync_that_fails_half_way_leaves_the_previous_content_serving(grace_free_services, tmp_path):
     services = grace_free_services
     folder = write_docs(tmp_path / "docs", {f"d{i}.md": handbook(i) for i in range(4)})
-    services.ingest_paths([folder])
+    services.documents.ingest_paths([folder])
     with services.db.session() as session:
         before = dict(session.execute(select(Chunk.id, Chunk.text)).all())
     for i in range(4):
@@ -203,7 +203,7 @@ def test_feedback_on_a_changed_or_vanished_chunk_keeps_the_text_it_was_rated_on(
         "penguins.md": "# Penguins\n\nThe Zorblax penguins are fed herring at seven in the morning.",
         "otters.md": "# Otters\n\nThe Zorblax otters sleep in a hollow log near the north pond.",
     })
-    services.ingest_paths([folder])
+    services.documents.ingest_paths([folder])
     app = create_app(services.settings.model_copy(update={"rate_limit_enabled": False}), services=services)
     app.config["TESTING"] = True
     try:
@@ -242,11 +242,11 @@ def test_sources_are_listed_with_their_documents_and_can_be_deleted(grace_free_s
     folder = write_docs(tmp_path / "docs")
     single = tmp_path / "single.md"
     single.write_text("# Single\n\nThe single file speaks of the okapi.")
-    services.ingest_paths([folder, single])
+    services.documents.ingest_paths([folder, single])
     listed = {row["kind"]: row for row in services.sources.list()}
     assert listed["folder"]["document_count"] == 3 and listed["file"]["document_count"] == 1
     assert listed["folder"]["status"] == "ok" and listed["folder"]["last_sync_at"]
-    documents = services.list_sources()
+    documents = services.documents.list()
     assert {d["sync_source_id"] for d in documents} == {listed["folder"]["id"], listed["file"]["id"]}
 
     deleted = services.sources.delete(listed["folder"]["id"])

@@ -1,4 +1,4 @@
-"""Services on their own temp data folder, with documents, for job tests."""
+"""Containers (``DocsTune``) on their own temp data folder, with documents, for job tests."""
 from __future__ import annotations
 
 import pytest
@@ -17,12 +17,12 @@ def many_docs(count: int, sentences: int = 3) -> dict[str, str]:
 
 @pytest.fixture
 def make_services(make_settings):
-    from application.services import Services
+    from application.container import DocsTune
 
     built = []
 
     def make(**overrides):
-        services = Services(make_settings(**overrides))
+        services = DocsTune(make_settings(**overrides))
         built.append(services)
         return services
 
@@ -34,7 +34,7 @@ def make_services(make_settings):
 @pytest.fixture
 def indexed_services(make_services, docs_dir):
     services = make_services(JOBS_WORKER="off")
-    services.ingest_paths([docs_dir])
+    services.documents.ingest_paths([docs_dir])
     return services
 
 
@@ -55,7 +55,7 @@ def corpus_app(make_services, tmp_path, request):
     overrides = {"JOBS_WORKER": param} if isinstance(param, str) else {"JOBS_WORKER": "immediate", **param}
     services = make_services(**{"ADMIN_TOKEN": TOKEN, "RATE_LIMIT_ENABLED": False, "LLM_PROVIDER": "extractive",
                                 "RETRAIN_MIN_NEW_FEEDBACK": 3, **overrides})
-    services.ingest_paths([write_docs(tmp_path / "corpus", many_docs(24, sentences=2))])
+    services.documents.ingest_paths([write_docs(tmp_path / "corpus", many_docs(24, sentences=2))])
     app = create_app(services.settings, services=services)
     yield app.test_client(), services
     close_app(app)

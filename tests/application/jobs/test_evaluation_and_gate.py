@@ -34,7 +34,7 @@ def test_the_evaluation_set_is_assigned_once_only_grows_and_goes_out_and_in_as_i
     exported = client.get("/api/admin/evaluation/export", headers=ADMIN)
     assert exported.status_code == 200 and "attachment" in exported.headers["Content-Disposition"]
     ir = json.loads(exported.get_data())
-    assert len(ir["queries"]) == first["questions"] and len(ir["corpus"]) == services.chunk_count()
+    assert len(ir["queries"]) == first["questions"] and len(ir["corpus"]) == services.documents.chunk_count()
     asked = {q for q in ir["queries"].values()}
 
     rate_answers(client, 16)  # the first 10 again (same questions, new messages) and 6 new ones

@@ -14,7 +14,7 @@ from tests.plugins.test_registry import tiny_plugin  # noqa: F401  (fixture)
 
 def test_a_job_runs_on_the_in_process_worker_and_reports_progress(make_services, docs_dir):
     services = make_services(JOBS_WORKER="thread")
-    services.ingest_paths([docs_dir])
+    services.documents.ingest_paths([docs_dir])
     runtime = services.jobs
     assert runtime.start_worker() is True and runtime.worker_running
 
@@ -23,26 +23,26 @@ def test_a_job_runs_on_the_in_process_worker_and_reports_progress(make_services,
     done = runtime.store.wait(job["id"], timeout=60)
 
     assert done["status"] == "done", done
-    assert done["progress"]["done"] == done["progress"]["total"] == services.chunk_count() > 0
+    assert done["progress"]["done"] == done["progress"]["total"] == services.documents.chunk_count() > 0
     assert done["progress"]["percent"] == 100.0
     assert done["started_at"] and done["finished_at"] and done["error"] is None
-    assert done["result"]["collection"] == services.index.collection
+    assert done["result"]["collection"] == services.serving.current.collection
     runtime.stop_worker()
     assert not runtime.worker_running
 
 
 def test_in_immediate_mode_a_job_has_ended_when_submit_returns(make_services, docs_dir):
     services = make_services(JOBS_WORKER="immediate")
-    services.ingest_paths([docs_dir])
+    services.documents.ingest_paths([docs_dir])
 
     job = services.jobs.submit("reindex", {})
 
-    assert job["status"] == "done" and job["result"]["chunks"] == services.chunk_count()
+    assert job["status"] == "done" and job["result"]["chunks"] == services.documents.chunk_count()
 
 
 def test_a_failing_job_is_failed_with_its_error_and_the_worker_goes_on(make_services, docs_dir):
     services = make_services(JOBS_WORKER="thread")
-    services.ingest_paths([docs_dir])
+    services.documents.ingest_paths([docs_dir])
     runtime = services.jobs
     runtime.start_worker()
 
@@ -55,7 +55,7 @@ def test_a_failing_job_is_failed_with_its_error_and_the_worker_goes_on(make_serv
 
 def test_a_queued_job_can_be_cancelled_and_never_runs(make_services, docs_dir):
     services = make_services(JOBS_WORKER="off")
-    services.ingest_paths([docs_dir])
+    services.documents.ingest_paths([docs_dir])
     runtime = services.jobs
     job = runtime.submit("reindex", {"model": "/would/fail/if/it/ran"})
     assert runtime.store.get(job["id"])["status"] == "queued"
@@ -78,8 +78,8 @@ def test_cancelling_a_running_reindex_removes_the_half_built_collection_and_serv
 ):
     # serving: the fast hashing model; building: the real model, slowly, in batches of 2
     services = make_services(JOBS_WORKER="thread", EMBEDDINGS_NAME=tiny_plugin, INGEST_BATCH_SIZE=2)
-    services.ingest_paths([write_docs(tmp_path / "many", many_docs(60))])
-    serving = services.index.collection
+    services.documents.ingest_paths([write_docs(tmp_path / "many", many_docs(60))])
+    serving = services.serving.current.collection
     runtime = services.jobs
     runtime.start_worker()
 
@@ -95,8 +95,8 @@ def test_cancelling_a_running_reindex_removes_the_half_built_collection_and_serv
     building = ended["params"]["collection"]
     assert building.startswith("chunks__all-minilm")
     assert not services.vector_store.collection_exists(building)
-    assert services.index.collection == serving == services.vector_store.alias_target()
-    hits = services.search("zq7x1 gadget", k=3)
+    assert services.serving.current.collection == serving == services.vector_store.alias_target()
+    hits = services.serving.search("zq7x1 gadget", k=3)
     assert len(hits) == 3 and all("gadget" in h.text for h in hits)  # answered by the hashing collection
 
 
@@ -148,14 +148,14 @@ def test_jobs_are_listed_newest_first_and_filtered_by_kind(make_services):
 
 def test_the_worker_runs_jobs_submitted_by_another_thread_while_searches_go_on(make_services, docs_dir):
     services = make_services(JOBS_WORKER="thread")
-    services.ingest_paths([docs_dir])
+    services.documents.ingest_paths([docs_dir])
     services.jobs.start_worker()
     errors = []
 
     def search():
         for _ in range(20):
             try:
-                assert services.search("refund within 30 days", k=1)[0].title == "Refund policy"
+                assert services.serving.search("refund within 30 days", k=1)[0].title == "Refund policy"
             except Exception as exc:  # pragma: no cover - reported below
                 errors.append(exc)
 

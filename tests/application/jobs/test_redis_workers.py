@@ -114,7 +114,7 @@ def follow(client, job_id: str, until=lambda j: j["status"] not in ("queued", "r
 
 
 def services_of(app):
-    return app.extensions["docstune"].services
+    return app.extensions["docstune"]
 
 
 def test_an_upload_queued_on_redis_waits_for_a_worker_which_runs_it_in_another_process(redis_app, workers):
@@ -138,15 +138,15 @@ def test_an_upload_queued_on_redis_waits_for_a_worker_which_runs_it_in_another_p
     assert re.search(rf"Job {job_id} \(ingest\) started in \S+:{workers[0].process.pid}", workers[0].output)
 
     services = services_of(redis_app)
-    assert services._vector_store is None  # the API process never opened Qdrant: the worker did the work
+    assert not services.store.is_open  # the API process never opened Qdrant: the worker did the work
     assert workers[0].stop() == 0
     # the worker is gone (and with it its hold on the local Qdrant folder): this process reads what it wrote
-    hits = services.search("zq17x1 gadget", k=1)
+    hits = services.serving.search("zq17x1 gadget", k=1)
     assert hits and "zq17x1" in hits[0].text
     ready = client.get("/ready", headers=ADMIN)  # the admin sees where the queue is; anyone else that it works
     assert ready.status_code == 200, ready.get_json()
     assert ready.get_json()["jobs"] == {"ok": True, "queue": services.settings.redis_url, "waiting": 0,
-                                        "worker": "separate (docstune worker)"}
+                                        "worker": "separate (docstune worker)", "kind": "huey on Redis"}
     assert client.get("/ready").get_json()["jobs"] == {"ok": True, "waiting": 0, "worker": "separate (docstune worker)"}
 
 
@@ -229,7 +229,7 @@ def test_two_workers_never_run_the_same_job_twice(redis_app, workers):
 
 
 def test_two_claims_racing_for_one_job_let_exactly_one_run_it(make_services):
-    # two Services = two engines on one database, as two processes have
+    # two containers = two engines on one database, as two processes have
     first, second = make_services(JOBS_WORKER="off"), make_services(JOBS_WORKER="off")
     ids = [first.jobs.store.create("retrain", {})["id"] for _ in range(30)]
     winners: dict[str, list[str]] = {job_id: [] for job_id in ids}

@@ -13,7 +13,7 @@ def test_retrain_from_the_api_registers_a_version_with_its_report(corpus_app):
     assert stats["by_day"][0]["likes"] == stats["likes"] and stats["latest"][0]["sources"]
 
     # documents added after the ratings: no rated answer retrieved them, yet retrieval is judged over them too
-    services.ingest_paths([write_docs(services.settings.data_dir / "later", {
+    services.documents.ingest_paths([write_docs(services.settings.data_dir / "later", {
         f"later{i}.txt": f"Later note {i}\n\nThe zq{i}x1 gadget manual was reprinted in edition {i}." for i in range(6)})])
     accepted = client.post("/api/admin/retrain", headers=ADMIN,
                            json={"loss": "mnrl", "epochs": 1, "max_seq_length": 48, "auto_promote": True})
@@ -30,7 +30,7 @@ def test_retrain_from_the_api_registers_a_version_with_its_report(corpus_app):
     report = client.get(result["report_url"], headers=ADMIN)
     assert report.status_code == 200 and report.mimetype == "text/markdown"
     # judged over every stored chunk, not only the ones the rated answers retrieved (3 per answer)
-    assert f"held-out questions, {services.chunk_count()} chunks" in report.get_data(as_text=True)
+    assert f"held-out questions, {services.documents.chunk_count()} chunks" in report.get_data(as_text=True)
     # pipeline against pipeline: the candidate's fitted weight is recorded with the version
     assert result["retrieval"]["mode"] == "hybrid" and 0 <= result["retrieval"]["weight"] <= 1
     assert "lexical (bm25-en)" in report.get_data(as_text=True)
@@ -115,3 +115,26 @@ def test_a_running_retrain_reports_the_training_steps(corpus_app):
     steps = [p for p in seen if re.search(r"training mnrl on \d+ rows: step \d+ of \d+", p["message"])]
     assert steps, seen  # inside the training, not one "2/5 training" for the whole run
     assert all(p["done"] <= p["total"] for p in steps) and steps[-1]["done"] == steps[-1]["total"]
+
+
+def test_a_retrain_reads_the_ratings_once_in_memory_and_grows_the_evaluation_set_once(corpus_app, monkeypatch):
+    import training.feedback
+    from application.db.evaluation_set import load_evaluation_set
+    from training.evaluation_set import EvaluationSet
+
+    client, services = corpus_app
+    rate_answers(client, 8)
+    files_read, growths = [], []
+    read_file, grow = training.feedback.read_feedback_jsonl, EvaluationSet.grown
+    monkeypatch.setattr(training.feedback, "read_feedback_jsonl", lambda path: files_read.append(path) or read_file(path))
+    monkeypatch.setattr(EvaluationSet, "grown", lambda self, *a, **k: growths.append(1) or grow(self, *a, **k))
+
+    job_id = client.post("/api/admin/retrain", headers=ADMIN,
+                         json={"loss": "mnrl", "epochs": 1, "max_seq_length": 32}).get_json()["job_id"]
+
+    job = client.get(f"/api/jobs/{job_id}", headers=ADMIN).get_json()
+    assert job["status"] == "done", job
+    assert files_read == [] and len(growths) == 1  # the ratings come from SQL as records, not through a JSONL file
+    stored = load_evaluation_set(services.db)
+    assert job["result"]["evaluation_set"]["questions"] == len(stored) > 0
+    assert job["result"]["data"]["evaluation_added"] == len(stored)  # the first retrain added every question it holds

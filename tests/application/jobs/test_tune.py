@@ -40,7 +40,7 @@ def tune_app(make_services, tmp_path):
     # the gate decides whether a fitted weight is stored: these few questions need a lower minimum
     services = make_services(JOBS_WORKER="immediate", ADMIN_TOKEN=TOKEN, RATE_LIMIT_ENABLED=False,
                              LLM_PROVIDER="extractive", GATE_MIN_QUESTIONS=10)
-    services.ingest_paths([write_docs(tmp_path / "corpus", case_notes())])
+    services.documents.ingest_paths([write_docs(tmp_path / "corpus", case_notes())])
     app = create_app(services.settings, services=services)
     yield app.test_client(), services
     close_app(app)
@@ -66,7 +66,7 @@ def dense_heavy(services, weight=0.95) -> dict:
     """A poor weight fitted earlier (as if from other questions): most of the share on the dense leg."""
     record = {"weight": weight, "method": "convex", "normalise": "minmax", "mode": "hybrid",
               "origin": "an earlier fit", "fitted_at": "2026-01-01T00:00:00+00:00"}
-    services.serving.set_tuned_fusion(services.index.collection, record)
+    services.serving.set_tuned_fusion(services.serving.current.collection, record)
     return record
 
 
@@ -123,7 +123,7 @@ def test_the_cli_tune_prints_the_fitted_weight(make_services, tmp_path):
     from application.api import close_app
 
     services = make_services(JOBS_WORKER="off", ADMIN_TOKEN=TOKEN, RATE_LIMIT_ENABLED=False, LLM_PROVIDER="extractive")
-    services.ingest_paths([write_docs(tmp_path / "corpus", case_notes())])
+    services.documents.ingest_paths([write_docs(tmp_path / "corpus", case_notes())])
     app = create_app(services.settings, services=services)
     rate_all(app.test_client())
     dense_heavy(services)

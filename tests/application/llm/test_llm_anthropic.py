@@ -5,7 +5,7 @@ import pytest
 
 from application.llm import LLMError, PromptTemplate
 from application.llm.anthropic_llm import AnthropicLLM
-from application.vectorstore.base import SearchHit
+from application.retrieval.hits import SearchHit
 from tests.application.llm.fake_llm_servers import Hang, Reply, Status, StreamThenError
 
 HITS = [

@@ -3,7 +3,7 @@ import pytest
 
 from application.llm import PromptTemplate, cited_numbers
 from application.llm.extractive import INTRO, NOTHING_INDEXED, WEAK_MATCH, ExtractiveLLM, split_sentences
-from application.vectorstore.base import SearchHit
+from application.retrieval.hits import SearchHit
 from plugins import load_embeddings
 
 

@@ -3,7 +3,7 @@ import pytest
 
 from application.llm import LLMError, PromptTemplate
 from application.llm.openai_compatible import OpenAICompatibleLLM
-from application.vectorstore.base import SearchHit
+from application.retrieval.hits import SearchHit
 from tests.application.llm.fake_llm_servers import Status, StreamThenError, Reply
 
 HITS = [SearchHit("c-1", "s-1", "Refunds are paid within 14 days.", 0.8, 1, "Refunds", "r.md", None, 0)]

@@ -7,7 +7,7 @@ from application.llm.anthropic_llm import AnthropicLLM
 from application.llm.extractive import ExtractiveLLM
 from application.llm.openai_compatible import OpenAICompatibleLLM
 from application.settings import Settings
-from application.vectorstore.base import SearchHit
+from application.retrieval.hits import SearchHit
 
 HIT = SearchHit("c-1", "s-1", "Use {curly} braces freely.", 0.8, 1, "Braces", "b.md", None, 0)
 

@@ -22,7 +22,7 @@ def admin_client(make_services, docs_dir, request):
 
     mode = getattr(request, "param", "immediate")
     services = make_services(JOBS_WORKER=mode, ADMIN_TOKEN=TOKEN, RATE_LIMIT_ENABLED=False, LLM_PROVIDER="extractive")
-    services.ingest_paths([docs_dir])
+    services.documents.ingest_paths([docs_dir])
     app = create_app(services.settings, services=services)
     yield app.test_client(), services
     close_app(app)
@@ -142,12 +142,12 @@ def test_stream_answers_503_with_a_clear_message_when_no_collection_can_serve(ma
 
     from application import create_app
     from application.api import close_app
-    from application.services import Services
+    from application.container import DocsTune
 
     settings = make_settings(ADMIN_TOKEN=TOKEN, RATE_LIMIT_ENABLED=False, LLM_PROVIDER="extractive",
                              JOBS_WORKER="off")
-    first = Services(settings)
-    first.ingest_paths([docs_dir])
+    first = DocsTune(settings)
+    first.documents.ingest_paths([docs_dir])
     first.close()
     shutil.rmtree(settings.qdrant_path_resolved)
     app = create_app(settings)
@@ -161,9 +161,9 @@ def test_stream_answers_503_with_a_clear_message_when_no_collection_can_serve(ma
 
 KILL_SCRIPT = """
 import sys
-from application.services import Services
+from application.container import DocsTune
 from application.settings import Settings
-services = Services(Settings())
+services = DocsTune(Settings())
 job = services.jobs.store.create("reindex", {"model": sys.argv[1]})
 print("JOB", job["id"], flush=True)
 services.jobs.run(job["id"])
@@ -174,13 +174,13 @@ def test_killing_the_process_mid_reindex_leaves_the_old_collection_serving_and_c
     make_settings, tmp_path, model_b
 ):
     from application.jobs.store import JobStore
-    from application.services import Services
+    from application.container import DocsTune
     from tests.application.jobs.conftest import many_docs
 
     settings = make_settings(JOBS_WORKER="off", INGEST_BATCH_SIZE=4)
-    first = Services(settings)
-    first.ingest_paths([write_docs(tmp_path / "many", many_docs(80))])
-    serving = first.index.collection
+    first = DocsTune(settings)
+    first.documents.ingest_paths([write_docs(tmp_path / "many", many_docs(80))])
+    serving = first.serving.current.collection
     first.close()
     registry_file = settings.models_dir / "active.json"
 
@@ -188,7 +188,7 @@ def test_killing_the_process_mid_reindex_leaves_the_old_collection_serving_and_c
     child = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(model_b)], cwd=ROOT, env=env,
                              stdout=subprocess.PIPE, text=True)
     job_id = child.stdout.readline().split()[1]
-    store = JobStore(Services.__new__(Services).db if False else _database(settings))
+    store = JobStore(_database(settings))
     deadline = time.monotonic() + 120
     while store.get(job_id)["progress"]["done"] < 8:
         assert child.poll() is None and time.monotonic() < deadline
@@ -197,15 +197,15 @@ def test_killing_the_process_mid_reindex_leaves_the_old_collection_serving_and_c
     child.wait()
     assert store.get(job_id)["status"] == "running"  # what the dead process left behind
 
-    services = Services(settings)
+    services = DocsTune(settings)
     try:
         services.jobs.start_worker()
         job = services.jobs.store.get(job_id)
         assert job["status"] == "failed" and "Interrupted" in job["error"]
-        assert services.index.collection == serving == services.vector_store.alias_target()
+        assert services.serving.current.collection == serving == services.vector_store.alias_target()
         assert services.vector_store.list_collections() == [serving]  # the half-built one is gone
         assert not registry_file.exists()
-        assert services.search("zq3x1 gadget", k=1)[0].title == "note003"
+        assert services.serving.search("zq3x1 gadget", k=1)[0].title == "note003"
     finally:
         services.close()
 

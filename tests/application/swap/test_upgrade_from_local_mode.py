@@ -1,6 +1,6 @@
-"""An install from before Qdrant Edge (vectors in a qdrant-client local-mode folder) upgrades itself:
-the old folder keeps serving, a re-index from SQL builds the Edge shard, the alias switches, and
-only then are the old files removed. Nothing stored is lost on the way."""
+"""An install from before Qdrant Edge (vectors in a qdrant-client local-mode folder) upgrades itself
+when it opens: its index is copied into Edge once, searches answer as before, the old files are kept
+aside, and the re-index that `docstune serve` starts adds the lexical vectors. Nothing stored is lost."""
 from __future__ import annotations
 
 import logging
@@ -12,7 +12,7 @@ from application.db import Database
 from application.retrieval.index import open_active_index
 from application.ingest.chunking import Chunker
 from application.ingest.pipeline import Ingestor
-from application.vectorstore import LEGACY_PREFIX
+from application.vectorstore.local_mode_upgrade import BACKUP_DIR
 from application.vectorstore.qdrant import QdrantVectorStore
 from tests.conftest import write_docs
 
@@ -50,54 +50,69 @@ def old_install(make_settings, docs_dir):
     return settings, before
 
 
-def test_the_old_folder_serves_until_the_reindex_into_edge_then_is_removed(old_install, tmp_path, caplog):
-    from application.services import Services
+def upgrade_lines(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "the vector index" in r.getMessage()
+            and r.name == "application.vectorstore.local_mode_upgrade"]
+
+
+def test_the_old_index_is_copied_into_edge_once_and_answers_as_before(old_install, tmp_path, caplog):
+    from application.container import DocsTune
+    from application.readiness import readiness
 
     settings, before = old_install
     folder = settings.qdrant_path_resolved
-    services = Services(settings)
+    services = DocsTune(settings)
     try:
-        with caplog.at_level(logging.WARNING, logger="application.retrieval.index"):
-            index = services.index
-        assert index.collection == LEGACY_PREFIX + before["collection"]
-        assert index.pending is index.embeddings  # the re-index into Edge is what is pending
-        upgrade_lines = [r.getMessage() for r in caplog.records if "Upgrading the vector index" in r.getMessage()]
-        assert len(upgrade_lines) == 1 and "docstune reindex" in upgrade_lines[0], upgrade_lines
+        with caplog.at_level(logging.WARNING):
+            index = services.serving.current
+        # the same collection (the database's record of it holds), served by Edge, nothing pending but its
+        # lexical vectors (the old folder has none): those are what the re-index at start-up fills
+        assert index.collection == before["collection"] and index.pending is None and index.lexical_pending
+        lines = upgrade_lines(caplog)
+        assert len(lines) == 2 and lines[0].startswith("Upgrading the vector index"), lines
+        assert f"{before['count']} point(s)" in lines[1] and BACKUP_DIR in lines[1] \
+            and "docstune reindex" in lines[1], lines
+        assert not (folder / "meta.json").exists() and not (folder / "collection").exists()
+        assert (folder / "shards" / before["collection"]).is_dir()
 
-        # searches go on, answered by the old folder, with the same ranking as before the upgrade
-        assert [h.chunk_id for h in services.search(QUESTIONS[0], k=3)] == before["top"]
-        assert services.ready()["ok"] is True
-        # what is ingested meanwhile is not lost: it goes to the collection that serves
-        services.ingest_paths([write_docs(tmp_path / "more", {"holidays.md": "# Holidays\n\nThe office closes "
+        # the same vectors: the same ranking as before the upgrade, at once
+        assert [h.chunk_id for h in services.serving.search(QUESTIONS[0], k=3)] == before["top"]
+        assert readiness(services)["ok"] is True
+        services.documents.ingest_paths([write_docs(tmp_path / "more", {"holidays.md": "# Holidays\n\nThe office closes "
                                                                              "between Christmas and New Year."})])
-        assert services.search("When does the office close for the holidays?", k=1)[0].title == "Holidays"
+        assert services.serving.search("When does the office close for the holidays?", k=1)[0].title == "Holidays"
         assert services.vector_store.count(index.collection) == before["count"] + 1
-        # the old folder has no lexical vectors: the dense leg alone serves meanwhile
+        # no lexical vectors yet: the dense leg alone serves meanwhile
         assert services.serving.retrieve(QUESTIONS[1], k=4).fusion.mode == "dense"
-        during = {h.chunk_id: round(h.score, 4) for h in services.search(QUESTIONS[1], k=4)}
+        during = {h.chunk_id: round(h.dense_score, 4) for h in services.serving.retrieve(QUESTIONS[1], k=4).hits}
 
         name = services.serving.reindex()  # what the job runs
     finally:
         services.close()
 
     assert name == before["collection"]
-    # the old files are gone, the shard serves; reopening finds a plain Edge install
-    assert not (folder / "meta.json").exists() and not (folder / "collection").exists()
-    assert (folder / "shards" / name).is_dir()
-    services = Services(settings)
+    caplog.clear()
+    services = DocsTune(settings)
     try:
-        assert services.index.collection == name and services.index.pending is None
-        assert services.vector_store.count(name) == services.chunk_count() == before["count"] + 1
-        # the same dense scores (the vectors were rebuilt from the same text), and now the lexical leg too
+        with caplog.at_level(logging.WARNING):
+            assert services.serving.current.collection == name and services.serving.current.pending is None
+        assert upgrade_lines(caplog) == []  # once: reopening finds a plain Edge install
+        assert services.vector_store.count(name) == services.documents.chunk_count() == before["count"] + 1
         after = services.serving.retrieve(QUESTIONS[1], k=4)
-        assert after.fusion.mode == "hybrid" and services.index.lexical_ready
+        assert after.fusion.mode == "hybrid" and services.serving.current.lexical_ready
         assert {h.chunk_id: round(h.dense_score, 4) for h in after.hits} == during
         assert any(h.lexical_score for h in after.hits)
     finally:
         services.close()
+    # the old files, aside, are still a local-mode index an older DocsTune can serve
+    backup = QdrantVectorStore.open_local_folder(folder / BACKUP_DIR)
+    try:
+        assert backup.count(before["collection"]) == before["count"]
+    finally:
+        backup.close()
 
 
-def test_docstune_serve_upgrades_by_a_job_with_progress(old_install):
+def test_docstune_serve_upgrades_then_fills_the_lexical_vectors_by_a_job(old_install):
     from application import create_app
     from application.api import close_app
 
@@ -108,9 +123,10 @@ def test_docstune_serve_upgrades_by_a_job_with_progress(old_install):
                                            "rate_limit_enabled": False, "retrieval_mode": "dense"})
     app = create_app(settings)
     try:
-        services = app.extensions["docstune"].services
+        services = app.extensions["docstune"]
         client = app.test_client()
-        # starting the app started the re-index job; the old folder answers meanwhile
+        # starting the app copied the old index into Edge and started the re-index job (the lexical
+        # vectors); searches answer meanwhile
         found = client.post("/api/search", json={"question": QUESTIONS[0], "chunks": 3})
         assert found.status_code == 200, found.get_json()
         deadline = time.monotonic() + 120
@@ -121,8 +137,9 @@ def test_docstune_serve_upgrades_by_a_job_with_progress(old_install):
             time.sleep(0.2)
         job = jobs[0]
         assert job["status"] == "done", job
-        assert job["progress"]["done"] == job["progress"]["total"] == before["count"]
-        assert services.index.collection == before["collection"]
+        assert job["progress"]["done"] == job["progress"]["total"] > 0
+        assert services.serving.current.collection == before["collection"] and services.serving.current.lexical_ready
+        assert services.vector_store.count(before["collection"]) == before["count"]
         assert not (settings.qdrant_path_resolved / "meta.json").exists()
         again = client.post("/api/search", json={"question": QUESTIONS[0], "chunks": 3})
         assert [h["chunk_id"] for h in again.get_json()] == before["top"]
