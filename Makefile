@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA_DIR ?= ./data
 SAMPLE_DOCS := README.md docs
 
-.PHONY: install frontend web browser system-packages run test bench clean
+.PHONY: install frontend api-types web browser system-packages run test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ $(FRONTEND)/node_modules/.ci-stamp: $(FRONTEND)/package-lock.json $(FRONTEND)/pa
 	touch $@
 
 frontend: $(FRONTEND)/node_modules/.ci-stamp
+
+# the web UI's API types: the app's description with the default settings, and the TypeScript generated from
+# it (tests/application/api/test_openapi_snapshot.py fails while either is stale)
+api-types: install frontend
+	$(BIN)/python -m application.api.openapi_snapshot $(FRONTEND)/openapi.json
+	cd $(FRONTEND) && $(NPM) run api-types
 
 $(FRONTEND)/dist/index.html: $(FRONTEND)/node_modules/.ci-stamp $(shell find $(FRONTEND)/src $(FRONTEND)/public -type f 2>/dev/null) $(FRONTEND)/index.html $(FRONTEND)/vite.config.ts $(FRONTEND)/tsconfig.json
 	cd $(FRONTEND) && $(NPM) run build

@@ -20,17 +20,12 @@ from application.api.auth import read_admin_token
 from application.api.context import hand_out_owner_token
 from application.api.errors import register_error_handlers
 from application.api.fields import report_validation_error
-from application.api.groups import ANYONE, attach_groups
+from application.api.groups import attach_groups
 from application.api.security_headers import add_security_headers
 from application.container import DocsTune
 
 log = logging.getLogger(__name__)
 
-
-# not declared with typed models yet: put in their groups here until they are
-for _plain, _group in ((health.bp, ANYONE),):
-    if not hasattr(_plain, "group"):
-        _group.adopt(_plain)
 
 #: every blueprint of the app; each was made by (or put in) its group (``groups.py``)
 BLUEPRINTS = (health.bp, answer.bp, conversations.bp, feedback.bp, feedback.admin_bp, sources.bp, web.bp, openapi.bp,

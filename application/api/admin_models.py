@@ -9,10 +9,9 @@ from pydantic import BaseModel, Field, StrictBool, create_model, model_validator
 from application import models_admin
 from application.api.context import get_services
 from application.api.evaluation import EvaluationSummary
-from application.api.fields import Text, WholeNumber, refuse
+from application.api.fields import OptionalBody, Text, WholeNumber, refuse
 from application.api.groups import ADMIN
-from application.api.jobs import (JobAccepted, NoOptions, Progress, describe_job_options, job_options,
-                                  submit_job_without_options)
+from application.api.jobs import JobAccepted, NoOptions, Progress, submit_job_without_options
 from application.api.openapi import Error
 from application.errors import BadRequest, Conflict
 from training.finetune import LOSSES
@@ -146,7 +145,9 @@ class StatsQuery(BaseModel):
 
 
 # -- what a request sends ----------------------------------------------------------------------------
-class PromoteOptions(BaseModel):
+class PromoteOptions(OptionalBody):
+    """Nothing, or ``{"force": true}``."""
+
     force: StrictBool = Field(False, description="Promote even when the gate did not say better.")
 
 
@@ -162,7 +163,7 @@ def _checked_retrain_options(data: Any) -> Any:
         raise refuse(exc.message, whole=True) from None
 
 
-class _RetrainFlags(BaseModel):
+class _RetrainFlags(OptionalBody):
     model_config = {"extra": "forbid"}
 
     include_synthetic: StrictBool | None = Field(None, description="Add synthetic questions about the stored chunks.")
@@ -210,16 +211,14 @@ def model_plot(path: VersionPath):
 
 @bp.post("/api/admin/models/<version>/promote", operation_id="promoteModel",
          responses={202: PromoteAccepted, 404: Error, 409: Error})
-def promote(path: VersionPath):
+def promote(path: VersionPath, body: PromoteOptions):
     """Serve a version (a swap job: re-embed, then switch with no downtime)"""
     services = get_services()
-    force = job_options(PromoteOptions).force
+    force = body.force
     checked = models_admin.validate_promotion(services, path.version, force=force)
     job = services.jobs.submit_swap("promote", {"version": checked.version, "force": force})
     return jsonify({"job_id": job["id"], "version": checked.version, "status": job["status"]}), 202
 
-
-describe_job_options(bp, "promoteModel", PromoteOptions, "Nothing, or `{\"force\": true}`.")
 
 
 @bp.post("/api/admin/models/rollback", operation_id="rollbackModel", responses={200: Rollback, 409: Error})
@@ -236,23 +235,19 @@ def rollback():
 
 
 @bp.post("/api/admin/retrain", operation_id="retrain", responses={202: JobAccepted})
-def retrain():
+def retrain(body: RetrainOptions):
     """Fine-tune a candidate model on the feedback (a job)"""
-    options = job_options(RetrainOptions).model_dump(exclude_none=True)
+    options = body.model_dump(exclude_none=True)
     job = get_services().jobs.submit("retrain", options)
     return jsonify({"job_id": job["id"], "status": job["status"]}), 202
 
 
-describe_job_options(bp, "retrain", RetrainOptions, "Options; nothing: the defaults.")
-
 
 @bp.post("/api/admin/tune", operation_id="tune", responses={202: JobAccepted})
-def tune():
+def tune(body: NoOptions):
     """Fit the fusion weight of the serving pipeline on the rated questions (a job of seconds)"""
     return submit_job_without_options("tune")
 
-
-describe_job_options(bp, "tune", NoOptions, NoOptions.__doc__)
 
 
 @bp.get("/api/admin/feedback/stats", operation_id="feedbackStats", responses={200: FeedbackStats})

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 from application.api.context import get_services
 from application.api.fields import refuse
 from application.api.groups import ADMIN
-from application.api.jobs import JobAccepted, NoOptions, describe_job_options, submit_job_without_options
+from application.api.jobs import JobAccepted, NoOptions, submit_job_without_options
 from application.errors import BadRequest
 
 bp = ADMIN.blueprint("evaluation", __name__, tag="admin")
@@ -110,9 +110,7 @@ def import_set(body: IRJson):
 
 
 @bp.post("/api/admin/evaluate", operation_id="evaluate", responses={202: JobAccepted})
-def evaluate():
+def evaluate(body: NoOptions):
     """Add newly rated questions to the set and measure the serving pipeline (a job of seconds)"""
     return submit_job_without_options("evaluate")
 
-
-describe_job_options(bp, "evaluate", NoOptions, NoOptions.__doc__)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable
 
-from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationError, WithJsonSchema
+from pydantic import BaseModel, GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationError, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError, core_schema
 
 from application.errors import BadRequest
@@ -188,3 +188,20 @@ def report_validation_error(exc: ValidationError):
     if error["type"] == "docstune_whole":
         location = ()
     raise BadRequest(f"'{field_name(location)}' {problem}" if location else problem)
+
+
+class OptionalBody(BaseModel):
+    """A JSON body a client may leave out (a job's options): none at all is ``{}``, the defaults. The group's
+    JSON-body rule lets such a route take no body, and the description says the body is optional."""
+
+    model_config = {"openapi_extra": {"required": False}}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _left_out(cls, data):
+        return {} if data is None else data
+
+
+def body_optional(model) -> bool:
+    """Whether ``model`` (a view's ``body``) may be left out (see :class:`OptionalBody`)."""
+    return isinstance(model, type) and issubclass(model, OptionalBody)

@@ -125,6 +125,7 @@ def attach_groups(app: Flask, settings) -> None:
 
 def _before(group: Group, settings, typed: bool) -> None:
     from application.api.context import check_admin, json_body
+    from application.api.fields import body_optional
 
     if group.cross_site_rule:
         check_cross_site_write(settings)
@@ -136,8 +137,17 @@ def _before(group: Group, settings, typed: bool) -> None:
         form_upload = "form" in takes and request.mimetype == "multipart/form-data"
         # a write without a body model takes nothing, but a form or text/plain is what a page of another
         # site can send without asking: refused (415) as a body model's route refuses it
-        if "body" in takes or (request.get_data(cache=True) and not request.is_json and not form_upload):
+        sent = request.get_data(cache=True)
+        if ("body" in takes and (sent or not body_optional(_body_model(view)))) or (
+                sent and not request.is_json and not form_upload):
             json_body()  # 415 unless JSON; 400 unless a JSON object
+
+
+def _body_model(view):
+    """The model of a view's ``body`` parameter (its annotation is a string under postponed annotations)."""
+    import typing
+
+    return typing.get_type_hints(getattr(view, "__wrapped__", view)).get("body")
 
 
 def _private(response):

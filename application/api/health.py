@@ -8,11 +8,24 @@ http://qdrant:6333: ..."), less passwords and keys. Any other token is refused (
 """
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import jsonify, request
+from pydantic import BaseModel, ConfigDict
 
 from application.api.context import chat_state, require_admin
+from application.api.groups import ANYONE, error_responses
 
-bp = Blueprint("health", __name__)
+bp = ANYONE.blueprint("health", __name__, tag="health")
+
+
+class Alive(BaseModel):
+    status: str = "ok"
+
+
+class Ready(BaseModel):
+    """Anonymous: ``ok`` and, per check, ``ok`` with harmless counts; the admin: each part's details."""
+
+    model_config = ConfigDict(extra="allow")
+    ok: bool
 
 #: what an anonymous client may see of each check, besides ``ok`` (no paths, no hosts, no URLs)
 PUBLIC_FIELDS = {
@@ -29,13 +42,22 @@ PUBLIC_REASONS = {
 DETAILS_HINT = "the admin sees why: GET /ready with 'Authorization: Bearer <admin token>'"
 
 
-@bp.get("/health")
+@bp.get("/health", operation_id="health", responses={200: Alive})
 def health():
+    """Liveness: the process answers"""
     return jsonify({"status": "ok"})
 
 
-@bp.get("/ready")
+@bp.get("/ready", operation_id="ready", responses={
+    200: Ready,
+    503: {"description": "Not ready (`ok` is false).", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Ready"}}}},
+    **error_responses(401, 429)})
 def ready():
+    """Readiness: model, vector store, database, job queue and LLM
+
+    Anonymous: `{ok}` and each check's `ok`. With the admin token: what serves and where. A wrong token is a
+    401 and spends the failed-credential budget.
+    """
     if request.headers.get("Authorization") is not None:
         # a token offered is checked like on every admin route: a wrong one is a 401 that spends the
         # failed-credential budget, and while that budget is spent the details wait (429); plain /ready never does

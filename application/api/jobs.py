@@ -4,11 +4,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from flask import jsonify, request
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
-from application.api.context import get_services, json_body
-from application.api.fields import ID_CHARS, Text, WholeNumber, refuse, report_validation_error
-from application.api.groups import ADMIN, describe
+from application.api.context import get_services
+from application.api.fields import ID_CHARS, OptionalBody, Text, WholeNumber, refuse
+from application.api.groups import ADMIN
 from application.api.openapi import Error
 from application.db.jobs import JOB_KINDS, JOB_STATUSES
 from application.request_values import some_of
@@ -86,28 +86,7 @@ def cancel_job(path: JobPath):
     return jsonify(get_services().jobs.store.request_cancel(path.job_id))
 
 
-# -- the options a job is started with: a JSON body that may be left out --------------------------
-# (the admin group refuses an empty body to a view that takes ``body``; these views read theirs here)
-def job_options(model: type[BaseModel]) -> BaseModel:
-    """The request's JSON body as ``model``; no body at all is ``{}`` (the defaults)."""
-    try:
-        return model.model_validate(json_body() if request.get_data(cache=True) else {})
-    except ValidationError as exc:
-        report_validation_error(exc)
-
-
-def describe_job_options(bp, operation_id: str, model: type[BaseModel], description: str) -> None:
-    """``model`` as the optional JSON body of ``operation_id`` in the description."""
-    from flask_openapi3.models import MediaType, RequestBody, Schema
-
-    describe(bp, model)
-    operation = next(getattr(item, method) for item in bp.paths.values() for method in ("post", "put", "patch")
-                     if getattr(item, method) is not None and getattr(item, method).operationId == operation_id)
-    operation.requestBody = RequestBody(required=False, description=description, content={
-        "application/json": MediaType(schema=Schema(**{"$ref": f"#/components/schemas/{model.__name__}"}))})
-
-
-class NoOptions(BaseModel):
+class NoOptions(OptionalBody):
     """Nothing, or ``{}``: this job takes no options."""
 
     model_config = {"extra": "forbid", "json_schema_extra": {"maxProperties": 0}}
@@ -122,7 +101,6 @@ class NoOptions(BaseModel):
 
 
 def submit_job_without_options(kind: str):
-    """``202 {job_id, status}`` for a job that takes no options; a body with any is a 400."""
-    job_options(NoOptions)
+    """``202 {job_id, status}`` for a job that takes no options (its view takes ``body: NoOptions``)."""
     job = get_services().jobs.submit(kind, {})
     return jsonify({"job_id": job["id"], "status": job["status"]}), 202

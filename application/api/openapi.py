@@ -4,7 +4,6 @@ route (flask-openapi3) and served at ``GET /api/openapi.json`` (public, no token
 What is written here is what no route declares: the title, the tags, the security schemes. The bounds that are
 settings (``MAX_QUESTION_CHARS``, ``MAX_CHUNKS``, ...) are the serving app's: the request bodies' schemas are
 built again in the app (flask-openapi3 builds them once, at import, with the defaults).
-Routes not yet declared with models are described by hand in ``openapi_unconverted.py`` and filled in.
 
 Example::
 
@@ -20,7 +19,7 @@ from flask_openapi3 import Info, License, Tag
 from flask_openapi3.utils import normalize_name
 from pydantic import BaseModel
 
-from application.api.groups import ANYONE
+from application.api.groups import ANYONE, ERROR_REASONS, error_responses
 
 TAGS = [
     Tag(name="chat", description="Ask, search, rate (anyone; conversations belong to their owner)."),
@@ -107,24 +106,47 @@ def openapi_document(app) -> dict:
     """The app's description as a dict: generated from its routes' models, with its settings' bounds."""
     document = app.extensions.get("docstune_openapi")
     if document is None:
-        from application.api.openapi_unconverted import unconverted_description
-
-        settings = app.extensions["docstune"].settings
         document = copy.deepcopy(app.api_doc)
-        by_hand = unconverted_description(settings)
-        for path, operations in by_hand["paths"].items():
-            for method, operation in operations.items():
-                document["paths"].setdefault(path, {}).setdefault(method, operation)
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
-        for name, schema in by_hand["components"]["schemas"].items():
-            schemas.setdefault(name, schema)
         schemas.update(_request_body_schemas(app))
         for operations in document["paths"].values():
             for operation in operations.values():
                 operation.setdefault("security", [])  # said outright: this route takes no credential
+                if "description" in operation:
+                    operation["description"] = _markdown(operation["description"])
+        _share_error_responses(document)
         document["tags"] = [tag.model_dump(exclude_none=True) for tag in TAGS]
         app.extensions["docstune_openapi"] = document
     return document
+
+
+def _share_error_responses(document: dict) -> None:
+    """Each group's error responses once, in ``components/responses``, and a ``$ref`` to them per operation
+    (flask-openapi3 writes them out in full on every operation: the description would be ten times larger)."""
+    shared = {}
+    for schema in ("Error", "OpenAIError"):
+        for code, response in error_responses(*ERROR_REASONS, schema=schema).items():
+            shared[repr(response)] = (f"{schema}{code}", response)
+    used = document.setdefault("components", {}).setdefault("responses", {})
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for code, response in operation.get("responses", {}).items():
+                name, _ = shared.get(repr(response), (None, None))
+                if name is not None:
+                    used[name] = response
+                    operation["responses"][code] = {"$ref": f"#/components/responses/{name}"}
+
+
+def _markdown(docstring_lines: str) -> str:
+    """A view's docstring as flask-openapi3 joins its lines (``<br/>``) back into Markdown paragraphs."""
+    paragraphs = []
+    for part in docstring_lines.split("<br/><br/>"):
+        text = ""
+        for line in filter(None, (line.strip() for line in part.split("<br/>"))):
+            # a list item starts a line of its own; any other line continues the paragraph
+            text += ("\n" if line.startswith(("* ", "- ")) else " ") + line if text else line
+        paragraphs.append(text)
+    return "\n\n".join(paragraphs).strip()
 
 
 def _request_body_schemas(app) -> dict:

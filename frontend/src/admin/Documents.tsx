@@ -1,17 +1,14 @@
 import { useEffect, useRef, useState, type DragEvent } from "react";
 import { errorFrom, errorText, headersFor } from "../lib/api";
-import type { DocumentSource, TaskStatus } from "../lib/types";
+import { UPLOAD_EXTENSIONS, type DocumentSource, type TaskStatus } from "../lib/types";
 import type { AdminCall } from "./session";
 import Sources from "./Sources";
 import { ErrorBox, ProgressBar, StatusBadge, when } from "./ui";
 import { usePolling } from "./usePolling";
 
-/** What an upload may hold: the parsers in application/ingest read these (SUPPORTED_EXTENSIONS; a test
- * in tests/application/ingest/test_parsers.py keeps this list equal to it). */
-export const ACCEPTED_FILE_TYPES = [
-  ".txt", ".text", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf", ".docx", ".pptx", ".xlsx", ".csv", ".tsv",
-  ".epub", ".ipynb", ".json", ".jsonl", ".png", ".jpg", ".jpeg", ".tif", ".tiff",
-];
+/** What an upload may hold: what the parsers in application/ingest read (SUPPORTED_EXTENSIONS), as the
+ * server's description lists it. */
+export const ACCEPTED_FILE_TYPES: readonly string[] = UPLOAD_EXTENSIONS;
 
 interface Upload {
   taskId: string;

@@ -10,7 +10,7 @@ import { usePolling } from "./usePolling";
 const LOSSES = ["online_contrastive", "mnrl", "cosine"] as const;
 
 /** "0.612 (+0.034)": the candidate's value and its change against the parent it was measured with. */
-export function metricCell(metrics: ModelVersion["metrics"], key: string): { value: string; delta: string; sign: number } {
+export function metricCell(metrics: ModelVersion["metrics"] | null, key: string): { value: string; delta: string; sign: number } {
   const candidate: Metrics | undefined = metrics?.candidate;
   const baseline: Metrics | undefined = metrics?.baseline;
   const value = candidate?.[key];
@@ -270,7 +270,7 @@ export default function Models({ call, token }: { call: AdminCall; token: string
                       <Metric version={v} name="mrr@10" />
                       <Metric version={v} name="accuracy@5" />
                       <td title={v.gate?.reason ?? ""}>
-                        {v.gate ? <StatusBadge status={v.gate.verdict} /> : "—"}
+                        {v.gate?.verdict ? <StatusBadge status={v.gate.verdict} /> : "—"}
                         {v.gate?.reason ? <div className="small muted gate-reason">{v.gate.reason}</div> : null}
                         {v.gate?.evaluation_set ? (
                           <div className="small muted" data-testid="judged-on">

@@ -53,7 +53,6 @@ export function optionsSummary(source: SyncSource): string {
 const KIND_NAMES: Record<NewSourceKind, { choice: string; location: string; placeholder: string }> = {
   web: { choice: "A web page, sitemap or site", location: "URL", placeholder: "https://docs.example.com/" },
   git: { choice: "A git repository", location: "Repository URL", placeholder: "https://github.com/example/handbook.git" },
-  folder: { choice: "A folder on the server", location: "Folder path", placeholder: "/srv/team-docs" },
 };
 
 /** What the form offers: a folder on the server is added there, with `docstune ingest PATH`, by someone who may read it. */
@@ -152,7 +151,7 @@ function AddSourceForm({ call, onAdded }: { call: AdminCall; onAdded: (started: 
         <input
           id="source-location"
           className="mono"
-          inputMode={kind === "folder" ? "text" : "url"}
+          inputMode="url"
           autoComplete="off"
           required
           value={location}

@@ -96,3 +96,17 @@ def test_errors_have_openais_type_for_their_status(status, kind):
     from application.api.embeddings import openai_error_type
 
     assert openai_error_type(status) == kind
+
+
+def test_the_key_is_checked_before_the_body_and_a_bad_body_is_openais_400(make_app, chat_services):
+    client = make_app(EMBEDDINGS_API_KEY=KEY).test_client()
+    without_key = client.post("/v1/embeddings", data="input=hi", content_type="text/plain")
+    assert without_key.status_code == 401 and without_key.get_json()["error"]["type"] == "authentication_error"
+
+    headers = {"Authorization": f"Bearer {KEY}"}
+    not_json = client.post("/v1/embeddings", data="input=hi", content_type="text/plain", headers=headers)
+    assert not_json.status_code == 415 and not_json.get_json()["error"]["code"] == 415
+    bad_format = client.post("/v1/embeddings", json={"input": "hi", "encoding_format": "int8"}, headers=headers)
+    error = bad_format.get_json()["error"]
+    assert bad_format.status_code == 400 and error["type"] == "invalid_request_error"
+    assert "'encoding_format' must be" in error["message"]
