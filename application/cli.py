@@ -52,7 +52,7 @@ def main(verbose: bool) -> None:
     )
 
 
-def get_services() -> DocsTune:
+def docstune() -> DocsTune:
     """One container per command run, built from the environment and closed when the command ends."""
     root = click.get_current_context().find_root()
     if root.obj is None:
@@ -108,9 +108,9 @@ def _print_hits(hits, as_json: bool) -> None:
 @click.option("-i", "--interactive", is_flag=True, help="Ask questions in a loop (also when QUESTION is left out).")
 def search(question: str | None, k: int, source_ids: tuple[str, ...], as_json: bool, interactive: bool) -> None:
     """Find the chunks that best answer QUESTION."""
-    services = get_services()
+    app = docstune()
     if question is not None and not interactive:
-        _print_hits(services.serving.search(question, k, list(source_ids) or None), as_json)
+        _print_hits(app.serving.search(question, k, list(source_ids) or None), as_json)
         return
     from application.errors import BadRequest
 
@@ -124,7 +124,7 @@ def search(question: str | None, k: int, source_ids: tuple[str, ...], as_json: b
         if not question.strip():
             return
         try:
-            _print_hits(services.serving.search(question, k, list(source_ids) or None), as_json)
+            _print_hits(app.serving.search(question, k, list(source_ids) or None), as_json)
         except BadRequest as exc:
             click.echo(f"Error: {exc}", err=True)
 
@@ -132,23 +132,23 @@ def search(question: str | None, k: int, source_ids: tuple[str, ...], as_json: b
 @main.command()
 def reindex() -> None:
     """Embed every stored chunk with the configured model (EMBEDDINGS_NAME) and serve that index."""
-    services = get_services()
+    app = docstune()
     progress = TqdmProgress("re-indexing", "chunk")
     try:
-        name = services.serving.reindex(progress=progress)
+        name = app.serving.reindex(progress=progress)
     finally:
         progress.close()
-    click.echo(f"{services.documents.chunk_count()} chunks embedded into {name}; it is now the active collection.")
+    click.echo(f"{app.documents.chunk_count()} chunks embedded into {name}; it is now the active collection.")
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
     """Check the database, the vector index, the model, the job queue and the LLM, and say where each is."""
-    from application.dependencies import dependency_report, worker_mode
+    from application.readiness import dependency_report, worker_mode
     from application.redaction import Redactor
 
-    app = get_services()
+    app = docstune()
     checks = Redactor.of(app.settings).hide_secrets_in(dependency_report(app, worker_mode(app.settings)))
     if as_json:
         click.echo(json.dumps(checks, indent=2))

@@ -3,7 +3,7 @@
 The database, the vector store (opened on first use) and the model loader come first; the serving
 index is made from them (``application.retrieval.serving``), then the sources, the document library
 and the job runtime (made on first use). The API reaches it through ``app.extensions["docstune"]``
-(``application.api.context.chat_state``), the CLI through ``application.cli.get_services``, and each
+(``application.api.context.docstune``), the CLI through ``application.cli.docstune``, and each
 job handler is called with it. Nothing here knows about HTTP.
 
 Example::

@@ -24,10 +24,10 @@ def get_version(settings, name: str):
         raise NotFound(f"Unknown model version: {exc}") from exc
 
 
-def validate_promotion(services, name: str, *, force: bool = False):
+def validate_promotion(app, name: str, *, force: bool = False):
     """The version to promote, or a clear 4xx why not; nothing changes here."""
-    version = get_version(services.settings, name)
-    registry = registry_for(services.settings)
+    version = get_version(app.settings, name)
+    registry = registry_for(app.settings)
     if version.status == "rejected" and not force:
         reason = (version.gate or {}).get("reason", "")
         raise Conflict(f"{version.version} was rejected by the evaluation gate ({reason}); "
@@ -37,7 +37,7 @@ def validate_promotion(services, name: str, *, force: bool = False):
     if not is_model_folder(version.model_path):
         raise Conflict(f"The checkpoint of {version.version} is missing on disk ({version.model_path}); "
                        f"it cannot be promoted. Serving is unchanged.")
-    serving = services.serving.info()
+    serving = app.serving.info()
     if serving["fingerprint"] == version.fingerprint:
         raise Conflict(f"{version.version} already serves (collection {serving['collection']}).")
     if registry.status_of(version) == "active" and serving["fingerprint"] != version.fingerprint:
@@ -87,12 +87,12 @@ def report_file(settings, name: str, suffix: str) -> Path:
     return path
 
 
-def models_overview(services) -> dict:
+def models_overview(app) -> dict:
     """``GET /api/admin/models``: what serves, what is configured, what is being built, every version."""
-    settings = services.settings
+    settings = app.settings
     registry = registry_for(settings)
     pending = None
-    swap = services.jobs.running_swap()
+    swap = app.jobs.running_swap()
     if swap is not None:
         params = swap["params"]
         pending = {"job_id": swap["id"], "kind": swap["kind"], "status": swap["status"],
@@ -101,9 +101,9 @@ def models_overview(services) -> dict:
     from application.db.evaluation_set import evaluation_summary
 
     return {
-        "serving": services.serving.info(),
-        "evaluation": evaluation_summary(services.db),
-        "configured": services.models.configured_info(),
+        "serving": app.serving.info(),
+        "evaluation": evaluation_summary(app.db),
+        "configured": app.models.configured_info(),
         "pending": pending,
         "versions": [version_summary(settings, v, registry) for v in reversed(registry.versions())],
     }
@@ -137,12 +137,12 @@ def parse_retrain_options(body: dict) -> dict:
     return options
 
 
-def follow_serving_in_registry(services) -> None:
+def follow_serving_in_registry(app) -> None:
     """After a rollback the registry's active pointer names what serves again (``None``: the base model)."""
     from training.registry import RegistryError
 
-    registry = registry_for(services.settings)
-    serving = services.serving.info()["version"]
+    registry = registry_for(app.settings)
+    serving = app.serving.info()["version"]
     try:
         active = registry.active()
         if (active.version if active else None) == serving:

@@ -96,7 +96,7 @@ def _copy_capped(stream, target: Path, limit: int, name: str) -> None:
             out.write(block)
 
 
-def start_ingest_job(services, staged: StagedUpload) -> dict:
+def start_ingest_job(app, staged: StagedUpload) -> dict:
     """Enqueue the ingestion of the staged files; ``upload://<name>`` is each document's uri.
     The job removes the staged folder when it ends (a separate worker needs DATA_DIR shared)."""
     paths = [str(path) for _, path in staged.files]
@@ -108,7 +108,7 @@ def start_ingest_job(services, staged: StagedUpload) -> dict:
         "staged_folder": str(staged.folder),
     }
     try:
-        return services.jobs.submit("ingest", params)
+        return app.jobs.submit("ingest", params)
     except BaseException:
         staged.discard()
         raise

@@ -7,7 +7,7 @@ from flask import jsonify, send_file
 from pydantic import BaseModel, Field, StrictBool, create_model, model_validator
 
 from application import models_admin
-from application.api.context import get_services
+from application.api.context import docstune
 from application.api.evaluation import EvaluationSummary
 from application.api.fields import OptionalBody, Text, WholeNumber, refuse
 from application.api.groups import ADMIN
@@ -190,7 +190,7 @@ RetrainOptions = create_model(
 @bp.get("/api/admin/models", operation_id="listModels", responses={200: ModelsOverview})
 def list_models():
     """What serves, what is configured, what is being built, every version"""
-    return jsonify(models_admin.models_overview(get_services()))
+    return jsonify(models_admin.models_overview(docstune()))
 
 
 MARKDOWN = {"description": "Markdown.", "content": {"text/markdown": {"schema": {"type": "string"}}}}
@@ -200,23 +200,23 @@ PNG = {"description": "PNG.", "content": {"image/png": {"schema": {"type": "stri
 @bp.get("/api/admin/models/<version>/report", operation_id="modelReport", responses={200: MARKDOWN, 404: Error})
 def model_report(path: VersionPath):
     """A version's evaluation report"""
-    return send_file(models_admin.report_file(get_services().settings, path.version, ".md"), mimetype="text/markdown")
+    return send_file(models_admin.report_file(docstune().settings, path.version, ".md"), mimetype="text/markdown")
 
 
 @bp.get("/api/admin/models/<version>/plot.png", operation_id="modelPlot", responses={200: PNG, 404: Error})
 def model_plot(path: VersionPath):
     """A version's evaluation plot"""
-    return send_file(models_admin.report_file(get_services().settings, path.version, ".png"), mimetype="image/png")
+    return send_file(models_admin.report_file(docstune().settings, path.version, ".png"), mimetype="image/png")
 
 
 @bp.post("/api/admin/models/<version>/promote", operation_id="promoteModel",
          responses={202: PromoteAccepted, 404: Error, 409: Error})
 def promote(path: VersionPath, body: PromoteOptions):
     """Serve a version (a swap job: re-embed, then switch with no downtime)"""
-    services = get_services()
+    app = docstune()
     force = body.force
-    checked = models_admin.validate_promotion(services, path.version, force=force)
-    job = services.jobs.submit_swap("promote", {"version": checked.version, "force": force})
+    checked = models_admin.validate_promotion(app, path.version, force=force)
+    job = app.jobs.submit_swap("promote", {"version": checked.version, "force": force})
     return jsonify({"job_id": job["id"], "version": checked.version, "status": job["status"]}), 202
 
 
@@ -224,21 +224,21 @@ def promote(path: VersionPath, body: PromoteOptions):
 @bp.post("/api/admin/models/rollback", operation_id="rollbackModel", responses={200: Rollback, 409: Error})
 def rollback():
     """Serve the previous model again"""
-    services = get_services()
-    running = services.jobs.running_swap()
+    app = docstune()
+    running = app.jobs.running_swap()
     if running is not None:
         raise Conflict(f"A swap is {running['status']} (job {running['id']}); cancel it or wait before rolling back.")
-    before = services.serving.info()
-    services.serving.rollback()
-    models_admin.follow_serving_in_registry(services)
-    return jsonify({"serving": services.serving.info(), "previous": before})
+    before = app.serving.info()
+    app.serving.rollback()
+    models_admin.follow_serving_in_registry(app)
+    return jsonify({"serving": app.serving.info(), "previous": before})
 
 
 @bp.post("/api/admin/retrain", operation_id="retrain", responses={202: JobAccepted})
 def retrain(body: RetrainOptions):
     """Fine-tune a candidate model on the feedback (a job)"""
     options = body.model_dump(exclude_none=True)
-    job = get_services().jobs.submit("retrain", options)
+    job = docstune().jobs.submit("retrain", options)
     return jsonify({"job_id": job["id"], "status": job["status"]}), 202
 
 
@@ -255,4 +255,4 @@ def feedback_stats(query: StatsQuery):
     """Feedback totals, per day, and the latest ratings"""
     from application.chat.feedback_stats import feedback_stats as stats
 
-    return jsonify(stats(get_services().db, latest=query.latest))
+    return jsonify(stats(docstune().db, latest=query.latest))

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from flask import Response, jsonify
 from pydantic import BaseModel, Field, PlainValidator, RootModel, StrictBool, WithJsonSchema, model_validator
 
-from application.api.context import chat_state, current_owner, current_source_filter
+from application.api.context import docstune, current_owner, current_source_filter
 from application.api.fields import ID_CHARS, ApiKeyInBody, Text, WholeNumber, refuse, setting_value
 from application.api.groups import PUBLIC_CHAT, describe
 from application.chat.answer import AnswerFailed, answer_once, search, start_answer, stream_answer
@@ -171,7 +171,7 @@ STREAM_RESPONSE = {
 
 
 def _start(body: AnswerRequest):
-    state = chat_state()
+    state = docstune()
     pending = start_answer(
         state, state.llm, state.template, current_owner(create=True), body.question,
         conversation_id=body.conversation_id, history=body.history, chunks=body.chunks_to_retrieve,
@@ -202,7 +202,7 @@ def answer(body: AnswerRequest):
 @bp.post("/api/search", operation_id="search", responses={200: SearchHits})
 def search_chunks(body: SearchRequest):
     """Retrieval only: the ranked chunks with their scores"""
-    return jsonify(search(chat_state(), body.question, k=body.chunks, source_ids=current_source_filter()))
+    return jsonify(search(docstune(), body.question, k=body.chunks, source_ids=current_source_filter()))
 
 
 @bp.errorhandler(AnswerFailed)

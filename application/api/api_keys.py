@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import jsonify
 from pydantic import BaseModel, Field, RootModel
 
-from application.api.context import get_services
+from application.api.context import docstune
 from application.api.fields import ID_CHARS, Text
 from application.api.groups import ADMIN
 from application.api.openapi import Error
@@ -44,16 +44,16 @@ class NewApiKey(ApiKey):
 @bp.get("/api/admin/api_keys", operation_id="listApiKeys", responses={200: RootModel[list[ApiKey]]})
 def list_keys():
     """The API keys (never the keys themselves), oldest first"""
-    return jsonify(list_api_keys(get_services().db))
+    return jsonify(list_api_keys(docstune().db))
 
 
 @bp.post("/api/admin/api_keys", operation_id="createApiKey", responses={201: NewApiKey})
 def create_key(body: ApiKeyRequest):
     """Create an API key"""
-    return jsonify(create_api_key(get_services().db, body.name, body.sources)), 201
+    return jsonify(create_api_key(docstune().db, body.name, body.sources)), 201
 
 
 @bp.delete("/api/admin/api_keys/<key_id>", operation_id="revokeApiKey", responses={200: ApiKey, 404: Error})
 def revoke_key(path: ApiKeyPath):
     """Revoke an API key (its conversations stay)"""
-    return jsonify(revoke_api_key(get_services().db, path.key_id))
+    return jsonify(revoke_api_key(docstune().db, path.key_id))

@@ -17,17 +17,13 @@ class AdminAuthRequired(DocsTuneError):
     status_code = 401
 
 
-def chat_state() -> DocsTune:
+def docstune() -> DocsTune:
     """The app's container (its settings, LLM, template and admin token over the shared resources)."""
     return current_app.extensions["docstune"]
 
 
-def get_services() -> DocsTune:
-    return chat_state()
-
-
 def get_settings() -> Settings:
-    return chat_state().settings
+    return docstune().settings
 
 
 class ApiKeyRefused(DocsTuneError):
@@ -68,7 +64,7 @@ def current_api_key():
         if not isinstance(key, str) or not 8 <= len(key) <= 256 or not key.isascii():
             raise ApiKeyRefused("'api_key' is not an API key of this server; an admin creates keys "
                                 "(docstune keys create, or POST /api/admin/api_keys).")
-        holder = find_api_key(get_services().db, key)
+        holder = find_api_key(docstune().db, key)
         if holder is None:
             raise ApiKeyRefused("Unknown or revoked API key; ask an admin for a valid one (docstune keys list).")
     request.environ[_KEY_ENVIRON] = holder
@@ -141,14 +137,14 @@ def json_body():
 
 def is_admin_request() -> bool:
     """Whether the request carries the admin token (``Authorization: Bearer <ADMIN_TOKEN>``)."""
-    expected = chat_state().admin_token
+    expected = docstune().admin_token
     given = _bearer()
     return bool(expected and given) and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def check_admin() -> None:
     """``Authorization: Bearer <ADMIN_TOKEN>``, compared in constant time (every route of the admin group)."""
-    if not chat_state().admin_token:
+    if not docstune().admin_token:
         raise ServiceUnavailable(
             "Admin routes are off: set ADMIN_TOKEN, or start the server with `docstune serve`, which creates one."
         )

@@ -7,7 +7,7 @@ from flask import jsonify
 from pydantic import BaseModel, RootModel
 from werkzeug.exceptions import MethodNotAllowed
 
-from application.api.context import current_owner, get_services
+from application.api.context import current_owner, docstune
 from application.api.fields import ID_CHARS, Text
 from application.api.groups import PUBLIC_CHAT, error_responses
 from application.chat import conversations
@@ -145,26 +145,26 @@ class DeletedCount(BaseModel):
 @bp.get("/api/conversations", operation_id="listConversations", responses={200: ConversationList})
 def list_conversations():
     """Your conversations, newest first"""
-    return jsonify(conversations.list_conversations(get_services().db, current_owner()))
+    return jsonify(conversations.list_conversations(docstune().db, current_owner()))
 
 
 @bp.get("/api/conversations/<conversation_id>", operation_id="getConversation", responses={200: Conversation})
 def get_conversation(path: ConversationPath):
     """One conversation with its messages"""
-    return jsonify(conversations.get_conversation(get_services().db, path.conversation_id, current_owner()))
+    return jsonify(conversations.get_conversation(docstune().db, path.conversation_id, current_owner()))
 
 
 @bp.patch("/api/conversations/<conversation_id>", operation_id="renameConversation", responses={200: Renamed})
 def rename_conversation(path: ConversationPath, body: RenameRequest):
     """Rename a conversation"""
-    return jsonify(conversations.rename_conversation(get_services().db, path.conversation_id, current_owner(),
+    return jsonify(conversations.rename_conversation(docstune().db, path.conversation_id, current_owner(),
                                                      body.name))
 
 
 @bp.delete("/api/conversations/<conversation_id>", operation_id="deleteConversation", responses={200: Deleted})
 def delete_conversation(path: ConversationPath):
     """Delete a conversation"""
-    return jsonify(conversations.delete_conversation(get_services().db, path.conversation_id, current_owner()))
+    return jsonify(conversations.delete_conversation(docstune().db, path.conversation_id, current_owner()))
 
 
 # -- DocsGPT's routes ------------------------------------------------------------------
@@ -172,7 +172,7 @@ def delete_conversation(path: ConversationPath):
         responses={200: DocsGPTConversationList})
 def docsgpt_get_conversations():
     """DocsGPT: your conversations"""
-    rows = conversations.list_conversations(get_services().db, current_owner())
+    rows = conversations.list_conversations(docstune().db, current_owner())
     return jsonify([{"id": r["id"], "name": r["name"]} for r in rows])
 
 
@@ -184,7 +184,7 @@ DOCSGPT_STATUS = {"ok": "complete", "partial": "complete", "failed": "failed", "
         responses={200: DocsGPTConversation})
 def docsgpt_get_single_conversation(query: ConversationQuery):
     """DocsGPT: one conversation's messages"""
-    conversation = conversations.get_conversation(get_services().db, query.id, current_owner())
+    conversation = conversations.get_conversation(docstune().db, query.id, current_owner())
     return jsonify({"queries": [docsgpt_query(m) for m in conversation["messages"]],
                     "agent_id": None, "is_shared_usage": False, "shared_token": None})
 
@@ -209,20 +209,20 @@ def docsgpt_query(message: dict) -> dict:
 @bp.post("/api/delete_conversation", operation_id="docsgptDeleteConversation", responses={200: Deleted})
 def docsgpt_delete_conversation(query: ConversationQuery):
     """DocsGPT: delete a conversation"""
-    return jsonify(conversations.delete_conversation(get_services().db, query.id, current_owner()))
+    return jsonify(conversations.delete_conversation(docstune().db, query.id, current_owner()))
 
 
 @bp.post("/api/update_conversation_name", operation_id="docsgptUpdateConversationName", responses={200: Renamed})
 def docsgpt_update_conversation_name(body: DocsGPTRenameRequest):
     """DocsGPT: rename a conversation"""
-    return jsonify(conversations.rename_conversation(get_services().db, body.id, current_owner(), body.name))
+    return jsonify(conversations.rename_conversation(docstune().db, body.id, current_owner(), body.name))
 
 
 @bp.post("/api/delete_all_conversations", operation_id="docsgptDeleteAllConversations",
          responses={200: DeletedCount})
 def docsgpt_delete_all_conversations():
     """DocsGPT: delete all your conversations"""
-    return jsonify(conversations.delete_all_conversations(get_services().db, current_owner()))
+    return jsonify(conversations.delete_all_conversations(docstune().db, current_owner()))
 
 
 @bp.get("/api/delete_all_conversations", operation_id="docsgptDeleteAllConversationsByGet",

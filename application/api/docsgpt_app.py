@@ -22,7 +22,7 @@ from flask import jsonify
 from pydantic import BaseModel, RootModel
 from sqlalchemy.orm import selectinload
 
-from application.api.context import chat_state, current_owner, get_services
+from application.api.context import current_owner, docstune
 from application.api.conversations import docsgpt_query
 from application.api.crosssite import is_cross_site
 from application.api.fields import ID_CHARS, Text
@@ -137,7 +137,7 @@ def config():
 @bp.get("/api/models", operation_id="docsgptModels", responses={200: LLMModels})
 def models():
     """DocsGPT's app: the one LLM this server answers with"""
-    state = chat_state()
+    state = docstune()
     name = state.llm.name
     provider = state.settings.llm_provider_resolved
     description = ("Not a language model: quotes the sentences of the sources closest to the question."
@@ -159,7 +159,7 @@ def get_single_prompt(query: PromptQuery):
     """DocsGPT's app: the prompt's text (the file PROMPT_FILE)"""
     if query.id != PROMPT_ID:
         raise NotFound(f"No prompt {quoted(query.id)}; DocsTune has one, {PROMPT_ID!r} (GET /api/get_prompts).")
-    template = chat_state().template
+    template = docstune().template
     # the template's text as its file holds it (never its path: that is a folder of the server)
     return jsonify({"content": f"[system]\n{template.system}\n\n[user]\n{template.user}\n"})
 
@@ -187,7 +187,7 @@ def message_tail(path: MessagePath):
     The app polls it when it reopens a conversation whose last answer is being written. A message a retry
     replaced reads as missing.
     """
-    message = owned_message(get_services().db, path.message_id, current_owner())
+    message = owned_message(docstune().db, path.message_id, current_owner())
     query = docsgpt_query(message)
     return jsonify({**{field: query[field] for field in TAIL_FIELDS}, "error": message["error"]})
 

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from flask import jsonify, request
 from pydantic import BaseModel, Field, PlainValidator, StrictInt
 
-from application.api.context import AdminAuthRequired, chat_state, get_services
+from application.api.context import AdminAuthRequired, docstune
 from application.api.errors import client_text
 from application.api.fields import JsonSchemaNow, Text, refuse, setting_value
 from application.api.groups import EMBEDDINGS, describe
@@ -39,7 +39,7 @@ LISTED_NAMES = 12
 @bp.before_request
 def _require_key() -> None:
     """The key before anything else: a request without it learns nothing about its body."""
-    state = chat_state()
+    state = docstune()
     keys = [k for k in (state.settings.embeddings_api_key, state.admin_token) if k]
     if not keys:
         raise AdminAuthRequired("The embeddings API needs a key and none is set: set EMBEDDINGS_API_KEY "
@@ -70,11 +70,11 @@ def _model_for(name) -> tuple[str, object]:
     from application.models_admin import registry_for
     from training.registry import RegistryError, is_version_name
 
-    services = get_services()
-    serving = services.serving.current.embeddings
+    app = docstune()
+    serving = app.serving.current.embeddings
     if name in (None, "", ACTIVE_MODEL_ID):
         return name or ACTIVE_MODEL_ID, serving
-    registry = registry_for(services.settings)
+    registry = registry_for(app.settings)
     if name == serving.fingerprint:
         return name, serving
     if is_version_name(name):
@@ -83,13 +83,13 @@ def _model_for(name) -> tuple[str, object]:
         except RegistryError as exc:
             raise NotFound(f"Unknown model {name.strip()!r}: {exc}; {_accepted_names(serving, registry)}.") from exc
         try:
-            return version.version, services.models.load(version.model_path)
+            return version.version, app.models.load(version.model_path)
         except Exception as exc:  # the server's paths are in the log, not in the answer
             log.warning("Model %s cannot be loaded for /v1/embeddings: %s", version.version, exc)
             raise NotFound(f"Model {version.version} cannot be loaded on this server (its files are missing or "
                            f"broken; the server log says why); {_accepted_names(serving, registry)}.") from exc
     if name in _backend_names():
-        return name, serving if name == serving.name else services.models.load(name)
+        return name, serving if name == serving.name else app.models.load(name)
     looks_like_a_path = "/" in name or "\\" in name or name.startswith((".", "~"))
     what = "Model names are not paths" if looks_like_a_path else f"Unknown model {name[:80]!r}"
     raise NotFound(f"{what}; {_accepted_names(serving, registry)}.")
@@ -232,13 +232,13 @@ def list_models():
     """The models `/v1/embeddings` serves"""
     from application.models_admin import registry_for
 
-    services = get_services()
+    app = docstune()
     now = int(time.time())
-    serving = services.serving.current.embeddings
+    serving = app.serving.current.embeddings
     # the serving name may be a folder on the server: its name only
     data = [{"id": ACTIVE_MODEL_ID, "object": "model", "created": now, "owned_by": "docstune",
              "name": shown_uri(serving.name), "fingerprint": serving.fingerprint, "dimension": serving.dimension}]
-    registry = registry_for(services.settings)
+    registry = registry_for(app.settings)
     for version in registry.versions():
         data.append({"id": version.version, "object": "model", "created": now, "owned_by": "docstune",
                      "fingerprint": version.fingerprint, "status": registry.status_of(version)})

@@ -17,10 +17,10 @@ log = logging.getLogger(__name__)
 def client_text(message: str) -> str:
     """``message`` as the client of this request may read it: passwords and keys never; hosts, URLs and
     server folders only the admin (``application.redaction``: a driver's or an SDK's text may name them)."""
-    from application.api.context import chat_state, is_admin_request
+    from application.api.context import docstune, is_admin_request
     from application.redaction import Redactor
 
-    state = chat_state()
+    state = docstune()
     redactor = Redactor.of(state.settings, state.admin_token)
     return redacted_around_echoes(message, redactor.hide_secrets if is_admin_request() else redactor.hide_addresses)
 

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, jsonify
 from pydantic import BaseModel, Field, model_validator
 
-from application.api.context import get_services
+from application.api.context import docstune
 from application.api.fields import refuse
 from application.api.groups import ADMIN
 from application.api.jobs import JobAccepted, NoOptions, submit_job_without_options
@@ -76,7 +76,7 @@ def summary():
     """The frozen evaluation set and the serving pipeline's latest score"""
     from application.db.evaluation_set import evaluation_summary
 
-    return jsonify(evaluation_summary(get_services().db))
+    return jsonify(evaluation_summary(docstune().db))
 
 
 @bp.get("/api/admin/evaluation/export", operation_id="exportEvaluation", responses={200: IRJson})
@@ -89,7 +89,7 @@ def export():
 
     from application.db.evaluation_set import export_ir
 
-    body = json.dumps(asdict(export_ir(get_services().db)), ensure_ascii=False)
+    body = json.dumps(asdict(export_ir(docstune().db)), ensure_ascii=False)
     return Response(body, mimetype="application/json",
                     headers={"Content-Disposition": 'attachment; filename="evaluation_set.json"'})
 
@@ -104,7 +104,7 @@ def import_set(body: IRJson):
     from training.records import IRDataset, TrainingDataError
 
     try:
-        return jsonify(import_ir(get_services().db, IRDataset(body.queries, body.corpus, body.relevant_docs)))
+        return jsonify(import_ir(docstune().db, IRDataset(body.queries, body.corpus, body.relevant_docs)))
     except TrainingDataError as exc:
         raise BadRequest(f"{exc}.") from exc
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from flask import Response, jsonify
 from pydantic import BaseModel, Field, PlainValidator, WithJsonSchema, model_validator
 
-from application.api.context import current_owner, get_services
+from application.api.context import current_owner, docstune
 from application.api.fields import ID_CHARS, ApiKeyInBody, Text, WholeNumber, refuse
 from application.api.groups import ADMIN, PUBLIC_CHAT
 from application.chat.export import iter_feedback_jsonl
@@ -53,6 +53,10 @@ class FeedbackRequest(BaseModel):
     """A rating of a message of yours: ``message_id``, or DocsGPT's ``conversation_id`` with ``question_index``.
     Posting again changes it; a field left out stays as it is."""
 
+    # the rule of the validator below, said in the description too (a client generator reads it)
+    model_config = {"json_schema_extra": {"anyOf": [{"required": ["message_id"]},
+                                                    {"required": ["conversation_id", "question_index"]}]}}
+
     message_id: MessageId | None = None
     conversation_id: MessageId | None = None
     question_index: QuestionIndex | None = Field(
@@ -90,7 +94,7 @@ def feedback(body: FeedbackRequest):
     named = {"message_id": body.message_id} if body.message_id is not None else {
         "conversation_id": body.conversation_id, "question_index": body.question_index}
     return jsonify(record_feedback(
-        get_services().db, current_owner(), **named, marks=body.sources,
+        docstune().db, current_owner(), **named, marks=body.sources,
         verdict=body.feedback if "feedback" in body.model_fields_set else KEEP,
         comment=body.comment if "comment" in body.model_fields_set else KEEP,
     ))
@@ -102,7 +106,7 @@ def feedback(body: FeedbackRequest):
 def export():
     """Every rating as JSONL (the input of training)"""
     return Response(
-        iter_feedback_jsonl(get_services().db),
+        iter_feedback_jsonl(docstune().db),
         mimetype="application/x-ndjson",
         headers={"Content-Disposition": "attachment; filename=feedback.jsonl"},
     )

@@ -3,7 +3,7 @@
 ``/ready`` answers 503 when a check fails, so that a load balancer keeps traffic away. Anyone
 sees which check failed and a reason that names no path, host or URL; the admin
 (``Authorization: Bearer <admin token>``) also sees each check's details, what each part runs on and where
-(``application.dependencies``) and the failing one's ``error`` (e.g. ``vector_store``: "Cannot reach Qdrant at
+(``application.readiness``) and the failing one's ``error`` (e.g. ``vector_store``: "Cannot reach Qdrant at
 http://qdrant:6333: ..."), less passwords and keys. Any other token is refused (401) as on the admin routes.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import jsonify, request
 from pydantic import BaseModel, ConfigDict
 
-from application.api.context import chat_state, require_admin
+from application.api.context import docstune, require_admin
 from application.api.groups import ANYONE, error_responses
 
 bp = ANYONE.blueprint("health", __name__, tag="health")
@@ -70,16 +70,16 @@ def ready():
 def admin_ready():
     from application.redaction import Redactor
 
-    state = chat_state()
+    state = docstune()
     checks = report()
     return jsonify(Redactor.of(state.settings, state.admin_token).hide_secrets_in(checks)), 200 if checks["ok"] else 503
 
 
 def report() -> dict:
-    """Every check, with what each part runs on and where (``application.dependencies``)."""
-    from application.dependencies import dependency_report, worker_mode
+    """Every check, with what each part runs on and where (``application.readiness``)."""
+    from application.readiness import dependency_report, worker_mode
 
-    state = chat_state()
+    state = docstune()
     return dependency_report(state, worker_mode(state.settings, state.jobs))
 
 

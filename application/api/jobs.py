@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from flask import jsonify, request
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
-from application.api.context import get_services
+from application.api.context import docstune
 from application.api.fields import ID_CHARS, OptionalBody, Text, WholeNumber, refuse
 from application.api.groups import ADMIN
 from application.api.openapi import Error
@@ -68,13 +68,13 @@ class JobAccepted(BaseModel):
 @bp.get("/api/jobs", operation_id="listJobs", responses={200: JobList})
 def list_jobs(query: JobsQuery):
     """Background jobs, newest first"""
-    return jsonify({"jobs": get_services().jobs.store.list(limit=query.limit, kind=query.kind)})
+    return jsonify({"jobs": docstune().jobs.store.list(limit=query.limit, kind=query.kind)})
 
 
 @bp.get("/api/jobs/<job_id>", operation_id="getJob", responses={200: Job, 404: Error})
 def get_job(path: JobPath):
     """One job"""
-    return jsonify(get_services().jobs.store.get(path.job_id))
+    return jsonify(docstune().jobs.store.get(path.job_id))
 
 
 @bp.post("/api/jobs/<job_id>/cancel", operation_id="cancelJob", responses={200: Job, 404: Error, 409: Error})
@@ -83,7 +83,7 @@ def cancel_job(path: JobPath):
 
     The answer is the job, with `cancel_requested`.
     """
-    return jsonify(get_services().jobs.store.request_cancel(path.job_id))
+    return jsonify(docstune().jobs.store.request_cancel(path.job_id))
 
 
 class NoOptions(OptionalBody):
@@ -102,5 +102,5 @@ class NoOptions(OptionalBody):
 
 def submit_job_without_options(kind: str):
     """``202 {job_id, status}`` for a job that takes no options (its view takes ``body: NoOptions``)."""
-    job = get_services().jobs.submit(kind, {})
+    job = docstune().jobs.submit(kind, {})
     return jsonify({"job_id": job["id"], "status": job["status"]}), 202

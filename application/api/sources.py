@@ -8,7 +8,7 @@ from flask import jsonify, request
 from flask_openapi3 import FileStorage
 from pydantic import BaseModel, BeforeValidator, Field, RootModel, StrictInt, model_validator
 
-from application.api.context import chat_state, get_services
+from application.api.context import docstune
 from application.api.docsgpt_app import task_view
 from application.api.fields import ID_CHARS, Text, refuse
 from application.api.groups import ADMIN, describe
@@ -94,14 +94,14 @@ class DocumentSource(BaseModel):
 def _uploads_get_their_own_size_limit():
     # the JSON limit is far too small for documents; set before anything reads the body
     if request.endpoint == f"{bp.name}.upload":
-        settings = chat_state().settings
+        settings = docstune().settings
         request.max_content_length = settings.upload_max_bytes * settings.upload_max_files + (1 << 20)
 
 
 @bp.post("/api/upload", operation_id="upload", responses={202: UploadAccepted})
 def upload(form: UploadForm):
     """Upload documents (ingested by a background job)"""
-    state = chat_state()
+    state = docstune()
     staged = stage_uploads(form.file + form.files, state.settings)
     job = start_ingest_job(state, staged)
     names = [original for original, _ in staged.files]
@@ -112,19 +112,19 @@ def upload(form: UploadForm):
 @bp.get("/api/task_status", operation_id="taskStatus", responses={200: TaskStatus, 404: Error})
 def task_status(query: TaskQuery):
     """DocsGPT's task view of a job"""
-    return jsonify(task_view(get_services().jobs.store.get(query.task_id)))
+    return jsonify(task_view(docstune().jobs.store.get(query.task_id)))
 
 
 @bp.get("/api/sources", operation_id="listSources", responses={200: RootModel[list[DocumentSource]]})
 def list_sources():
     """The ingested documents"""
-    return jsonify(get_services().documents.list())
+    return jsonify(docstune().documents.list())
 
 
 @bp.delete("/api/sources/<path:source_id>", operation_id="deleteSource", responses={200: DocumentSource, 404: Error})
 def delete_source(path: SourcePath):
     """Remove a document, its chunks and vectors"""
-    return jsonify(get_services().documents.delete(path.source_id))
+    return jsonify(docstune().documents.delete(path.source_id))
 
 
 # -- sources: web sites and git repositories that stay in sync -----------------------------------
@@ -254,24 +254,24 @@ class SyncSourceDeleted(BaseModel):
     documents: int
 
 
-def _with_job(services, source: dict) -> dict:
+def _with_job(app, source: dict) -> dict:
     """A source as the admin page shows it, with its running sync job (if any)."""
-    job = services.jobs.running_sync(source["id"])
+    job = app.jobs.running_sync(source["id"])
     source = {key: value for key, value in source.items() if key != "cursor"}
     source["job"] = ({"id": job["id"], "status": job["status"], "progress": job["progress"]} if job else None)
     return source
 
 
-def _started(services, source_id: str, job: dict):
-    return jsonify({"source": _with_job(services, services.sources.get(source_id)), "job_id": job["id"],
+def _started(app, source_id: str, job: dict):
+    return jsonify({"source": _with_job(app, app.sources.get(source_id)), "job_id": job["id"],
                     "task_id": job["id"]}), 202
 
 
 @bp.get("/api/admin/sources", operation_id="listSyncSources", responses={200: RootModel[list[SyncSource]]})
 def list_sync_sources():
     """The sources documents come from, with their syncs (oldest first)"""
-    services = get_services()
-    return jsonify([_with_job(services, source) for source in services.sources.list()])
+    app = docstune()
+    return jsonify([_with_job(app, source) for source in app.sources.list()])
 
 
 @bp.post("/api/admin/sources", operation_id="addSyncSource", responses={202: SyncStarted, 409: Error})
@@ -281,53 +281,53 @@ def add_sync_source(body: NewSyncSource):
     A folder on the server is added with `docstune ingest PATH`; a private, loopback or link-local address is
     refused unless WEB_ALLOW_PRIVATE is set.
     """
-    services = get_services()
+    app = docstune()
     if body.kind == "git":
         if not body.location.startswith(("http://", "https://")):
             raise BadRequest("Over the API a git repository is an http(s) URL; add other repositories with "
                              "`docstune ingest --git URL` on the server.")
         from application.ingest.web import check_url
 
-        check_url(body.location, services.settings.web_limits())  # no private addresses unless allowed
+        check_url(body.location, app.settings.web_limits())  # no private addresses unless allowed
     options = body.options.model_dump(exclude_none=True) if body.options else {}
-    source = services.sources.add(body.kind, body.location, name=body.name, schedule=body.schedule, options=options)
-    return _started(services, source["id"], services.jobs.submit_sync(source["id"], trigger="added"))
+    source = app.sources.add(body.kind, body.location, name=body.name, schedule=body.schedule, options=options)
+    return _started(app, source["id"], app.jobs.submit_sync(source["id"], trigger="added"))
 
 
 @bp.get("/api/admin/sources/<source_id>", operation_id="getSyncSource", responses={200: SyncSource, 404: Error})
 def get_sync_source(path: SyncSourcePath):
     """One source"""
-    services = get_services()
-    return jsonify(_with_job(services, services.sources.get(path.source_id)))
+    app = docstune()
+    return jsonify(_with_job(app, app.sources.get(path.source_id)))
 
 
 @bp.patch("/api/admin/sources/<source_id>", operation_id="updateSyncSource",
           responses={200: SyncSource, 404: Error})
 def update_sync_source(path: SyncSourcePath, body: SyncSourceUpdate):
     """Change a source's schedule or name"""
-    services = get_services()
-    source = services.sources.update(path.source_id, schedule=body.schedule, name=body.name)
-    return jsonify(_with_job(services, source))
+    app = docstune()
+    source = app.sources.update(path.source_id, schedule=body.schedule, name=body.name)
+    return jsonify(_with_job(app, source))
 
 
 @bp.delete("/api/admin/sources/<source_id>", operation_id="deleteSyncSource",
            responses={200: SyncSourceDeleted, 404: Error, 409: Error})
 def delete_sync_source(path: SyncSourcePath):
     """Remove a source with its documents, chunks and vectors"""
-    services = get_services()
-    source_id = services.sources.find(path.source_id).id
-    running = services.jobs.running_sync(source_id)
+    app = docstune()
+    source_id = app.sources.find(path.source_id).id
+    running = app.jobs.running_sync(source_id)
     if running is not None:
         raise Conflict(f"This source is being synced (job {running['id']}); cancel the job or wait for it first.")
-    return jsonify(services.sources.delete(source_id))
+    return jsonify(app.sources.delete(source_id))
 
 
 @bp.post("/api/admin/sources/<source_id>/sync", operation_id="syncSource",
          responses={202: SyncStarted, 404: Error, 409: Error})
 def sync_source(path: SyncSourcePath):
     """Read a source again now (a job): only what changed is embedded"""
-    services = get_services()
-    source = services.sources.get(path.source_id)
+    app = docstune()
+    source = app.sources.get(path.source_id)
     if source["kind"] == "upload":
         raise BadRequest("Uploads are not read from anywhere, so they cannot be synced; upload a new version.")
-    return _started(services, source["id"], services.jobs.submit_sync(source["id"]))
+    return _started(app, source["id"], app.jobs.submit_sync(source["id"]))

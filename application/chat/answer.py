@@ -41,20 +41,20 @@ class PendingAnswer:
 
 # -- the pipeline ---------------------------------------------------------------------
 def start_answer(
-    services, llm: LLM, template: PromptTemplate, owner: str, question: str, *, conversation_id: str | None = None,
+    app, llm: LLM, template: PromptTemplate, owner: str, question: str, *, conversation_id: str | None = None,
     history: list[tuple[str, str]] | None = None, chunks: int = 4, source_ids: tuple[str, ...] | None = None,
     replace_index: int | None = None, history_limit: int = 10,
 ) -> PendingAnswer:
     """Retrieve, render the prompt and store the message (status ``streaming``). ``history`` None: the
     conversation's own; ``chunks`` 0: no retrieval; ``source_ids``: the sources it may search (an API key's;
     None: all); ``replace_index``: DocsGPT's retry/edit, the position of the message this one replaces."""
-    db = services.db
+    db = app.db
     if conversation_id:
         # checked before retrieval: a stranger's id fails fast and costs no embedding
         transactions.read(db, lambda s: _owned_conversation(s, conversation_id, owner))
     if chunks:
         # the pipeline that found the hits is what the message records (a swap may happen right after)
-        retrieval = services.serving.retrieve(question, k=chunks, source_ids=source_ids)
+        retrieval = app.serving.retrieve(question, k=chunks, source_ids=source_ids)
         hits, fingerprint, pipeline = retrieval.hits, retrieval.fingerprint, retrieval.pipeline
     else:  # DocsGPT's chunks 0 / isNoneDoc: the LLM answers without sources; no model took part
         hits, fingerprint, pipeline = [], "", None
@@ -108,16 +108,16 @@ def store_pending_message(
     return transactions.write(db, insert), message_id
 
 
-def stream_answer(services, llm: LLM, pending: PendingAnswer, deadline: float | None = None) -> Iterator[dict]:
+def stream_answer(app, llm: LLM, pending: PendingAnswer, deadline: float | None = None) -> Iterator[dict]:
     """Yield ``message_id`` first (DocsGPT's order: its app needs the ids before the answer), then
     ``answer`` events as the LLM writes, then ``source``, ``id`` and ``end`` (or one ``error``). The message row is completed in every case, even when the
     client goes away mid-answer (the generator is closed). ``deadline``: seconds the whole
-    answer may take (LLM_DEADLINE; default: the services' setting)."""
+    answer may take (LLM_DEADLINE; default: the app' setting)."""
     pieces: list[str] = []
     # what stays if the generator is closed at a yield: the client went away (or pressed stop)
     outcome = {"status": "partial", "error": "the client closed the connection before the answer was complete"}
     llm_stream = llm.stream(pending.prompt)
-    deadline = deadline or services.settings.llm_deadline
+    deadline = deadline or app.settings.llm_deadline
     ends_at = time.monotonic() + deadline
     try:
         yield {"type": "message_id", "message_id": pending.message_id, "conversation_id": pending.conversation_id}
@@ -155,7 +155,7 @@ def stream_answer(services, llm: LLM, pending: PendingAnswer, deadline: float | 
         # a client that left mid-answer: stop reading from the LLM now (its HTTP stream is closed),
         # not whenever the garbage collector gets to it
         _close_quietly(llm_stream)
-        record_outcome(services.db, pending.message_id, "".join(pieces), outcome)
+        record_outcome(app.db, pending.message_id, "".join(pieces), outcome)
 
 
 def _close_quietly(llm_stream) -> None:
@@ -168,10 +168,10 @@ def _close_quietly(llm_stream) -> None:
         log.warning("Closing the LLM stream failed", exc_info=True)
 
 
-def answer_once(services, llm: LLM, pending: PendingAnswer, deadline: float | None = None) -> dict:
+def answer_once(app, llm: LLM, pending: PendingAnswer, deadline: float | None = None) -> dict:
     """The non-streamed answer (``POST /api/answer``); an LLM failure raises :class:`LLMError`."""
     pieces, sources, error = [], [], None
-    for event in stream_answer(services, llm, pending, deadline):
+    for event in stream_answer(app, llm, pending, deadline):
         if event["type"] == "answer":
             pieces.append(event["answer"])
         elif event["type"] == "source":
@@ -269,9 +269,9 @@ def _conversation_name(question: str) -> str:
     return name if len(name) <= CONVERSATION_NAME_CHARS else name[: CONVERSATION_NAME_CHARS - 1].rstrip() + "…"
 
 
-def search(services, question: str, k: int, source_ids: tuple[str, ...] | None = None) -> list[dict]:
+def search(app, question: str, k: int, source_ids: tuple[str, ...] | None = None) -> list[dict]:
     """Retrieval only (``POST /api/search``): ranked chunks with their scores."""
-    return [hit_dict(h) for h in services.serving.search(question, k=k, source_ids=source_ids)]
+    return [hit_dict(h) for h in app.serving.search(question, k=k, source_ids=source_ids)]
 
 
 def _rounded(score: float | None) -> float | None:

@@ -48,9 +48,9 @@ def feedback() -> None:
 def feedback_export(output: str) -> None:
     """Write the feedback JSONL that `training` reads: one object per rated message."""
     from application.chat.export import iter_feedback_jsonl, write_feedback_jsonl
-    from application.cli import get_services
+    from application.cli import docstune
 
-    db = get_services().db
+    db = docstune().db
     if output == "-":
         count = 0
         for line in iter_feedback_jsonl(db):

@@ -10,9 +10,9 @@ from application.commands.training import _fail_cleanly
 
 
 def _services():
-    from application.cli import get_services
+    from application.cli import docstune
 
-    return get_services()
+    return docstune()
 
 
 @click.group()

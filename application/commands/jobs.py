@@ -19,9 +19,9 @@ from training.finetune import LOSSES  # light: the heavy imports are lazy there
 
 
 def _services():
-    from application.cli import get_services
+    from application.cli import docstune
 
-    return get_services()
+    return docstune()
 
 
 def heartbeat_path(heartbeat_file: str | None) -> Path:
@@ -72,9 +72,9 @@ def worker(threads: int, check: bool, max_age: float, heartbeat_seconds: float, 
     import logging
 
     heartbeat = heartbeat_path(heartbeat_file)
-    services = _services()
-    settings = services.settings
-    runtime = services.jobs
+    app = _services()
+    settings = app.settings
+    runtime = app.jobs
     if runtime.huey.immediate:
         raise click.ClickException("JOBS_WORKER=immediate runs jobs in the caller; a worker has nothing to do.")
     log = logging.getLogger("application.jobs")
@@ -185,10 +185,10 @@ def retrain(loss, epochs, learning_rate, max_seq_length, batch_size, seed, hard_
              "include_synthetic": include_synthetic or None, "auto_promote": auto_promote or None}
     body = {k: v for k, v in given.items() if v is not None}
     options = parse_retrain_options(body)
-    services = _services()
-    runtime = services.jobs
+    app = _services()
+    runtime = app.jobs
     runtime.inline = True
-    services.serving.current  # the serving model must be there before training starts from it
+    app.serving.current  # the serving model must be there before training starts from it
     job = runtime.submit("retrain", options)
     if job["status"] != "done":
         raise click.ClickException(f"Retrain job {job['id']} {job['status']}: {job['error']}")
@@ -216,8 +216,8 @@ def tune() -> None:
     questions it was not fitted on (cross-fitted). Seconds, not minutes. Runs here, as a job row;
     stop `docstune serve` first with the embedded Qdrant Edge, or use POST /api/admin/tune.
     """
-    services = _services()
-    runtime = services.jobs
+    app = _services()
+    runtime = app.jobs
     runtime.inline = True
     job = runtime.submit("tune", {})
     if job["status"] != "done":

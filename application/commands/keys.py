@@ -7,9 +7,9 @@ import click
 
 
 def _db():
-    from application.cli import get_services
+    from application.cli import docstune
 
-    return get_services().db
+    return docstune().db
 
 
 @click.group()

@@ -17,9 +17,9 @@ WEB_MODES = ("auto", "page", "sitemap", "crawl")
 
 
 def _services():
-    from application.cli import get_services
+    from application.cli import docstune
 
-    return get_services()
+    return docstune()
 
 
 def _progress(desc: str):
@@ -73,8 +73,8 @@ def ingest(targets: tuple[str, ...], git: bool, branch, include, exclude, mode, 
     """Add documents: folders and files (.md .docx .pptx .xlsx .pdf, scans, …), web pages, sitemaps and
     sites (https://…), git repositories (….git or --git). Each becomes a source that `docstune sync`
     reads again; only what changed is embedded again."""
-    services = _services()
-    sources = services.sources
+    app = _services()
+    sources = app.sources
     failures = 0
     found_any = False
     for target in targets:
@@ -136,8 +136,8 @@ def sources_list(as_json: bool = False) -> None:
 @click.option("--name", default=None)
 def sources_set(source: str, schedule, name) -> None:
     """Change a source's schedule or name (SOURCE: its id or location)."""
-    services = _services()
-    row = services.sources.update(services.sources.find(source).id, schedule=schedule, name=name)
+    app = _services()
+    row = app.sources.update(app.sources.find(source).id, schedule=schedule, name=name)
     click.echo(f"{row['id']}  {row['name']}: schedule {row['schedule']}"
                + (f", next sync {row['next_sync_at'][:19].replace('T', ' ')}" if row["next_sync_at"] else ""))
 
@@ -146,9 +146,9 @@ def sources_set(source: str, schedule, name) -> None:
 @click.argument("source_ids", metavar="SOURCE...", nargs=-1, required=True)
 def sources_delete(source_ids: tuple[str, ...]) -> None:
     """Remove sources with their documents, chunks and vectors (SOURCE: an id or a location)."""
-    services = _services()
+    app = _services()
     for item in source_ids:
-        deleted = services.sources.delete(item)
+        deleted = app.sources.delete(item)
         click.echo(f"deleted source {deleted['id']} ({deleted['name']}, {deleted['documents']} documents)")
 
 
@@ -160,8 +160,8 @@ def sync(source_ids: tuple[str, ...], due: bool) -> None:
     unchanged ones skipped, documents gone upstream removed after SYNC_DELETE_GRACE_HOURS."""
     from application.ingest.documents import SourceError
 
-    services = _services()
-    catalogue = services.sources
+    app = _services()
+    catalogue = app.sources
     if source_ids:
         ids = [catalogue.find(item).id for item in source_ids]
     else:
@@ -198,10 +198,10 @@ def documents() -> None:
 @click.option("--source", "source", default=None, help="Only the documents of this source (id or location).")
 def documents_list(as_json: bool, source: str | None) -> None:
     """Every ingested document with its chunk count."""
-    services = _services()
-    rows = services.documents.list()
+    app = _services()
+    rows = app.documents.list()
     if source:
-        wanted = services.sources.find(source).id
+        wanted = app.sources.find(source).id
         rows = [row for row in rows if row["sync_source_id"] == wanted]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -218,9 +218,9 @@ def documents_list(as_json: bool, source: str | None) -> None:
 @click.argument("documents_", metavar="ID_OR_PATH...", nargs=-1, required=True)
 def documents_delete(documents_: tuple[str, ...]) -> None:
     """Remove documents, their chunks and their vectors."""
-    services = _services()
+    app = _services()
     for item in documents_:
-        deleted = services.documents.delete(item)
+        deleted = app.documents.delete(item)
         click.echo(f"deleted {deleted['id']} ({deleted['uri']}, {deleted['chunk_count']} chunks)")
 
 

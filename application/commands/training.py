@@ -105,10 +105,10 @@ def _deployment_evaluation_set(settings):
     from training.evaluation_set import EvaluationSet
 
     try:
-        from application.cli import get_services
+        from application.cli import docstune
         from application.db.evaluation_set import load_evaluation_set
 
-        return load_evaluation_set(get_services().db)
+        return load_evaluation_set(docstune().db)
     except DocsTuneError:
         return EvaluationSet()
 

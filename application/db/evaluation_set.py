@@ -5,8 +5,8 @@ what the serving pipeline scored on each state of it.
 Example::
 
     from application.db.evaluation_set import load_evaluation_set, export_ir
-    frozen = load_evaluation_set(services.db)
-    save_ir_json(export_ir(services.db), "evaluation.json")
+    frozen = load_evaluation_set(app.db)
+    save_ir_json(export_ir(app.db), "evaluation.json")
 """
 from __future__ import annotations
 

@@ -1570,7 +1570,7 @@ export interface components {
              * @default null
              */
             api_key?: string | null;
-        };
+        } | unknown | unknown;
         /**
          * UploadExtension
          * @description A document type an upload may hold (the parsers' SUPPORTED_EXTENSIONS).

@@ -57,7 +57,7 @@ def test_the_admin_sees_which_engine_database_queue_and_llm_and_where(client, ad
 
 
 def test_servers_are_named_by_their_host_and_never_with_a_password():
-    from application.dependencies import dependencies
+    from application.readiness import dependencies
     from application.settings import Settings
 
     where = dependencies(Settings(

@@ -625,6 +625,8 @@ class Fuzzer:
         if status >= 500 and not self.llm_failure(request, status, payload):
             problems.append(f"{status}: {text[:300]}")
         documented = op["responses"].get(str(status))
+        if documented is not None and "$ref" in documented:  # a group's error response, described once
+            documented = self.document["components"]["responses"][documented["$ref"].rsplit("/", 1)[-1]]
         if documented is None:
             problems.append(f"status {status} is not in the description ({sorted(op['responses'])}): {text[:200]}")
         elif payload is not None and "application/json" in documented.get("content", {}):
