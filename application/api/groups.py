@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import inspect
 import re
+import typing
+from functools import lru_cache
 from dataclasses import dataclass
 
 from flask import Flask, current_app, request
@@ -133,7 +135,7 @@ def _before(group: Group, settings, typed: bool) -> None:
         check_admin()
     if typed and request.method in UNSAFE_METHODS:
         view = current_app.view_functions.get(request.endpoint)
-        takes = inspect.signature(getattr(view, "__wrapped__", view)).parameters if view else {}
+        takes = _parameters(view) if view else {}
         form_upload = "form" in takes and request.mimetype == "multipart/form-data"
         # a write without a body model takes nothing, but a form or text/plain is what a page of another
         # site can send without asking: refused (415) as a body model's route refuses it
@@ -143,10 +145,15 @@ def _before(group: Group, settings, typed: bool) -> None:
             json_body()  # 415 unless JSON; 400 unless a JSON object
 
 
+@lru_cache(maxsize=1024)
+def _parameters(view) -> dict:
+    """A view's parameters by name (``body``, ``form``, ...), read once per view."""
+    return dict(inspect.signature(getattr(view, "__wrapped__", view)).parameters)
+
+
+@lru_cache(maxsize=1024)
 def _body_model(view):
     """The model of a view's ``body`` parameter (its annotation is a string under postponed annotations)."""
-    import typing
-
     return typing.get_type_hints(getattr(view, "__wrapped__", view)).get("body")
 
 

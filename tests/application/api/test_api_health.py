@@ -49,7 +49,15 @@ def test_the_admin_sees_which_engine_database_queue_and_llm_and_where(client, ad
 
     assert admin["vector_store"]["engine"] == "Qdrant Edge"
     assert admin["vector_store"]["location"] == str(settings.qdrant_path_resolved)
-    assert admin["database"]["kind"] == "sqlite" and admin["database"]["location"].endswith("docstune.db")
+    if settings.database_url_resolved.startswith("sqlite"):
+        assert admin["database"]["kind"] == "sqlite" and admin["database"]["location"].endswith("docstune.db")
+    else:  # the PostgreSQL pass (DOCSTUNE_TEST_DATABASE=postgresql): user@host:port/name, never a password
+        from sqlalchemy.engine import make_url
+
+        url = make_url(settings.database_url_resolved)
+        assert admin["database"]["kind"] == "postgresql"
+        assert f"{url.host}:{url.port}/{url.database}" in admin["database"]["location"]
+        assert not url.password or url.password not in admin["database"]["location"]
     assert admin["jobs"]["kind"] == "huey on SQLite" and admin["jobs"]["queue"] == str(settings.jobs_db_file)
     assert admin["llm"]["provider"] == "extractive" and admin["llm"]["name"] == "extractive"
     for check in ("vector_store", "database", "jobs", "llm"):
