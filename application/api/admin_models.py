@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, StrictBool, create_model, model_validator
 from application import models_admin
 from application.api.context import docstune
 from application.api.evaluation import EvaluationSummary
-from application.api.fields import OptionalBody, Text, WholeNumber, refuse
+from application.api.fields import OptionalBody, Parameters, Text, WholeNumber, refuse
 from application.api.groups import ADMIN
 from application.api.jobs import JobAccepted, NoOptions, Progress, submit_job_without_options
 from application.api.openapi import Error
@@ -140,7 +140,7 @@ class FeedbackStats(BaseModel):
     latest: list[LatestRating]
 
 
-class StatsQuery(BaseModel):
+class StatsQuery(Parameters):
     latest: WholeNumber(0, 200) = Field(20, description="How many of the latest ratings to list.")
 
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, RootModel
 from werkzeug.exceptions import MethodNotAllowed
 
 from application.api.context import current_owner, docstune
-from application.api.fields import ID_CHARS, Text
+from application.api.fields import ID_CHARS, Parameters, Text
 from application.api.groups import PUBLIC_CHAT, error_responses
 from application.chat import conversations
 from application.chat.conversations import MAX_NAME_CHARS
@@ -25,7 +25,7 @@ class ConversationPath(BaseModel):
     conversation_id: Id
 
 
-class ConversationQuery(BaseModel):
+class ConversationQuery(Parameters):
     """DocsGPT names the conversation in the query string."""
 
     id: Id

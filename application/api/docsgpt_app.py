@@ -25,7 +25,7 @@ from sqlalchemy.orm import selectinload
 from application.api.context import current_owner, docstune
 from application.api.conversations import docsgpt_query
 from application.api.crosssite import is_cross_site
-from application.api.fields import ID_CHARS, Text
+from application.api.fields import ID_CHARS, Parameters, Text
 from application.api.groups import PUBLIC_CHAT
 from application.db import transactions
 from application.chat.conversations import message_dict
@@ -67,7 +67,7 @@ PromptId = Text(64)
 MessageId = Text(ID_CHARS, strip=False)
 
 
-class PromptQuery(BaseModel):
+class PromptQuery(Parameters):
     id: PromptId
 
 

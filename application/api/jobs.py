@@ -7,7 +7,7 @@ from flask import jsonify, request
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from application.api.context import docstune
-from application.api.fields import ID_CHARS, OptionalBody, Text, WholeNumber, refuse
+from application.api.fields import ID_CHARS, OptionalBody, Parameters, Text, WholeNumber, refuse
 from application.api.groups import ADMIN
 from application.api.openapi import Error
 from application.db.jobs import JOB_KINDS, JOB_STATUSES
@@ -23,7 +23,7 @@ class JobPath(BaseModel):
     job_id: JobId = Field(description="A job id.")
 
 
-class JobsQuery(BaseModel):
+class JobsQuery(Parameters):
     limit: WholeNumber(1, 500) = Field(50, description="How many.")
     kind: Annotated[Literal[JOB_KINDS] | None, BeforeValidator(lambda kind: kind or None)] = Field(
         None, description="Only jobs of this kind (left out or empty: every kind).")

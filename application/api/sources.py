@@ -10,7 +10,7 @@ from pydantic import BaseModel, BeforeValidator, Field, RootModel, StrictInt, mo
 
 from application.api.context import docstune
 from application.api.docsgpt_app import task_view
-from application.api.fields import ID_CHARS, Text, refuse
+from application.api.fields import ID_CHARS, Parameters, Text, refuse
 from application.api.groups import ADMIN, describe
 from application.api.jobs import JobId, Progress
 from application.api.openapi import Error
@@ -25,7 +25,7 @@ bp = ADMIN.blueprint("sources", __name__, tag="admin")
 
 
 # -- documents ------------------------------------------------------------------------------------
-class UploadForm(BaseModel):
+class UploadForm(Parameters):
     """One or more documents, at most UPLOAD_MAX_FILES files of UPLOAD_MAX_BYTES bytes each."""
 
     file: list[FileStorage] = Field(default_factory=list, description="The documents.")
@@ -41,7 +41,7 @@ class UploadExtension(RootModel[Literal[SUPPORTED_EXTENSIONS]]):
 describe(bp, UploadExtension)
 
 
-class TaskQuery(BaseModel):
+class TaskQuery(Parameters):
     task_id: JobId = Field(description="The `task_id` of an upload.")
 
 
