@@ -31,7 +31,7 @@ REQUESTS = {
     "GET /api/conversations": ("get", "/api/conversations", None, {"X-Owner-Token": "bench-owner-0001"}),
     "POST /api/feedback (400)": ("post", "/api/feedback", {"feedback": "like"}, {"X-Owner-Token": "bench-owner-0001"}),
     "POST /api/search (400)": ("post", "/api/search", {"question": "", "chunks": "2"}, {}),
-    "GET /api/admin/jobs": ("get", "/api/admin/jobs", None, {"Authorization": "Bearer bench-admin-token-0123456789"}),
+    "GET /api/jobs": ("get", "/api/jobs", None, {"Authorization": "Bearer bench-admin-token-0123456789"}),
 }
 
 
