@@ -7,9 +7,12 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
+from typing import TYPE_CHECKING
 
 from application.ingest.parsers import ParsedDocument
+
+if TYPE_CHECKING:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,9 @@ class Chunker:
         self.count_tokens = embeddings.count_tokens
 
     def _splitter(self, kind: str, size: int | None = None) -> RecursiveCharacterTextSplitter:
+        # imported here: langchain_core costs ~0.13 s, and the web app imports this module at start-up
+        from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
+
         separators = (
             RecursiveCharacterTextSplitter.get_separators_for_language(Language.MARKDOWN)
             if kind == "md"
