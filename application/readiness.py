@@ -10,6 +10,7 @@ Passwords never show (``redact_url``); hosts and folders do, as they are what th
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
@@ -68,12 +69,14 @@ def dependencies(settings: Settings) -> dict[str, dict]:
     if settings.qdrant_url:
         vector_store = {"engine": "Qdrant server", "location": redact_url(settings.qdrant_url)}
     else:
-        vector_store = {"engine": "Qdrant Edge", "location": str(settings.qdrant_path_resolved)}
+        # absolute: a relative DATA_DIR means nothing to whoever reads the report from elsewhere
+        vector_store = {"engine": "Qdrant Edge", "location": str(Path(settings.qdrant_path_resolved).absolute())}
     url = make_url(normalize_url(settings.database_url_resolved))
     kind = url.get_backend_name()
     # SQLite: the file; a server: user@host:port/name (describe_url leaves the password out)
     database = {"kind": kind, "location": url.database if kind == "sqlite" else describe_url(url).partition("://")[2]}
-    jobs = {"kind": f"huey on {'Redis' if settings.redis_url else 'SQLite'}", "queue": describe_queue(settings)}
+    queue = describe_queue(settings) if settings.redis_url else str(Path(describe_queue(settings)).absolute())
+    jobs = {"kind": f"huey on {'Redis' if settings.redis_url else 'SQLite'}", "queue": queue}
     provider = settings.llm_provider_resolved
     llm: dict = {"provider": provider}
     if provider == "anthropic":
