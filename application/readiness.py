@@ -75,8 +75,7 @@ def dependencies(settings: Settings) -> dict[str, dict]:
     kind = url.get_backend_name()
     # SQLite: the file; a server: user@host:port/name (describe_url leaves the password out)
     database = {"kind": kind, "location": url.database if kind == "sqlite" else describe_url(url).partition("://")[2]}
-    queue = describe_queue(settings) if settings.redis_url else str(Path(describe_queue(settings)).absolute())
-    jobs = {"kind": f"huey on {'Redis' if settings.redis_url else 'SQLite'}", "queue": queue}
+    jobs = {"kind": f"huey on {'Redis' if settings.redis_url else 'SQLite'}", "queue": describe_queue(settings)}
     provider = settings.llm_provider_resolved
     llm: dict = {"provider": provider}
     if provider == "anthropic":

@@ -9,6 +9,7 @@ machine; arq and Dramatiq are Redis/RabbitMQ first.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from huey.consumer import Consumer
 
@@ -26,7 +27,7 @@ def describe_queue(settings) -> str:
     """Where the jobs wait, for messages (a password in REDIS_URL is hidden)."""
     if settings.redis_url:
         return redact_url(settings.redis_url)
-    return str(settings.jobs_db_file)
+    return str(Path(settings.jobs_db_file).absolute())  # a relative DATA_DIR means nothing in a report
 
 
 def queue_error(settings, exc: BaseException) -> ServiceUnavailable:
