@@ -308,6 +308,38 @@ class Settings(BaseSettings):
     def admin_token_file(self) -> Path:
         return self.data_dir / "admin_token"
 
+    # -- answer evaluation (docstune eval-answers) ---------------------------------------
+    judge_provider: Literal["auto", "anthropic", "openai_compatible", "none"] = Field(
+        "auto", alias="JUDGE_PROVIDER",
+        description="The LLM judge of eval-answers; auto: anthropic when ANTHROPIC_API_KEY is set, else "
+        "openai_compatible when LLM_PROVIDER=openai_compatible or OPENAI_BASE_URL is set, else none",
+    )
+    judge_model: str | None = Field(None, alias="JUDGE_MODEL", description="default: ANTHROPIC_MODEL / OPENAI_MODEL")
+    judge_retries: int = Field(2, alias="JUDGE_RETRIES", ge=0,
+                               description="Retries of a judge call that was rate limited or timed out")
+    judge_retry_seconds: float = Field(5.0, alias="JUDGE_RETRY_SECONDS", ge=0,
+                                       description="First wait before such a retry (doubles each time)")
+    llm_prices: dict[str, tuple[float, float]] = Field(
+        {"anthropic/claude-haiku": (1.0, 5.0), "anthropic/claude-sonnet": (3.0, 15.0),
+         "anthropic/claude-opus": (5.0, 25.0), "extractive": (0.0, 0.0)},
+        alias="LLM_PRICES",
+        description="USD per million input and output tokens, by LLM name or its beginning (JSON, e.g. "
+        '{"anthropic/claude-sonnet": [3, 15], "openai_compatible/llama3.1": [0, 0]}); eval-answers\' cost',
+    )
+    eval_users: int = Field(100, alias="EVAL_USERS", ge=1, description="Traffic of eval-answers' monthly cost: users")
+    eval_questions_per_day: float = Field(10.0, alias="EVAL_QUESTIONS_PER_DAY", gt=0,
+                                          description="... and questions per user per day (30-day months)")
+    bertscore_model: Path | None = Field(
+        None, alias="BERTSCORE_MODEL",
+        description="A local transformer folder for BERTScore F1 (e.g. roberta-large); default: the token "
+        "embeddings of the serving sentence-transformers model",
+    )
+
+    def price_of(self, llm_name: str) -> tuple[float, float] | None:
+        """(USD per million input tokens, per million output tokens) of an LLM, by the longest matching name."""
+        matches = [name for name in self.llm_prices if llm_name == name or llm_name.startswith(name)]
+        return self.llm_prices[max(matches, key=len)] if matches else None
+
     # -- training ------------------------------------------------------------------
     synth_questions_per_chunk: int = Field(
         2, alias="SYNTH_QUESTIONS_PER_CHUNK", ge=1, description="Synthetic questions written per chunk"

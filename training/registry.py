@@ -290,3 +290,41 @@ class ModelRegistry:
                 {"active": previous, "history": history, "archived": [*archived, pointer["active"]]}
             )
             return self.get(previous) if previous else None
+
+
+def resolve_model_path(name: str, settings) -> str:
+    """A registry version (``v3``, ``active``), a model folder, or a name the embedding plugins know, as a
+    local model folder (``settings``: the application's, for MODELS_DIR and the embedding options)."""
+    from plugins import load_embeddings
+    from plugins.base import EmbeddingModelError
+
+    registry = ModelRegistry(settings.models_dir)
+    if name == "active":
+        active = registry.active()
+        if active is not None:
+            return active.model_path
+        name = settings.embeddings_name
+    elif re.fullmatch(r"v?\d+", name) and not Path(name).exists():
+        return registry.get(name).model_path
+    backend = load_embeddings(name, **settings.embedding_options())
+    path = getattr(backend, "path", None)
+    if not path:
+        raise EmbeddingModelError(f"{name}: this embedding backend has no local folder to train or evaluate")
+    return str(path)
+
+
+def model_in_service(settings) -> tuple[str, str, str | None]:
+    """(path, label, parent version) of the model the service uses now."""
+    active = ModelRegistry(settings.models_dir).active()
+    if active is not None:
+        return active.model_path, active.version, active.version
+    return resolve_model_path(settings.embeddings_name, settings), settings.embeddings_name, None
+
+
+def serving_fusion(settings, version: str | None):
+    """The retrieval settings a model runs with in service: the configured ones with the weight fitted for
+    its registry ``version`` (FUSION_WEIGHT, when set, wins)."""
+    from training.fusion import fitted_weight
+
+    fitted = ModelRegistry(settings.models_dir).get(version).fitted_fusion() if version else None
+    return settings.fusion(weight=fitted_weight(fitted, settings.fusion()))

@@ -7,12 +7,12 @@ and leaves the model registry as it was.
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 
+from training.registry import model_in_service, resolve_model_path, serving_fusion  # light, like the next line
 from training.finetune import LOSSES as LOSS_CHOICES, SYNTHETIC_DEFAULTS, FinetuneConfig  # light: the heavy imports are lazy there
 
 
@@ -43,42 +43,6 @@ def _registry(settings):
     from training.registry import ModelRegistry
 
     return ModelRegistry(settings.models_dir)
-
-
-def resolve_model_path(name: str, settings) -> str:
-    """A registry version (``v3``, ``active``), a model folder, or a name the embedding plugins know."""
-    from plugins import load_embeddings
-
-    registry = _registry(settings)
-    if name == "active":
-        active = registry.active()
-        if active is not None:
-            return active.model_path
-        name = settings.embeddings_name
-    elif re.fullmatch(r"v?\d+", name) and not Path(name).exists():
-        return registry.get(name).model_path
-    backend = load_embeddings(name, **settings.embedding_options())
-    path = getattr(backend, "path", None)
-    if not path:
-        raise click.ClickException(f"{name}: this embedding backend has no local folder to train or evaluate")
-    return str(path)
-
-
-def _model_in_service(settings):
-    """(path, label, parent version) of the model the service uses now."""
-    active = _registry(settings).active()
-    if active is not None:
-        return active.model_path, active.version, active.version
-    return resolve_model_path(settings.embeddings_name, settings), settings.embeddings_name, None
-
-
-def _serving_retrieval(settings, version: str | None):
-    """The retrieval settings the model in service runs with: the configured ones with the weight
-    fitted for its registry version (FUSION_WEIGHT, when set, wins)."""
-    from training.fusion import fitted_weight
-
-    fitted = _registry(settings).get(version).fitted_fusion() if version else None
-    return settings.fusion(weight=fitted_weight(fitted, settings.fusion()))
 
 
 def _gate_options(func):
@@ -186,7 +150,7 @@ def train(feedback_file, dataset_file, synthetic_corpus, loss, epochs, batch_siz
     if base_model:
         base_path, base_label, parent = resolve_model_path(base_model, settings), base_model, None
     else:
-        base_path, base_label, parent = _model_in_service(settings)
+        base_path, base_label, parent = model_in_service(settings)
     options = TrainingOptions(loss=loss, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                               max_seq_length=max_seq_length, seed=seed, device=device,
                               hard_negatives=hard_negatives).over(settings.training_options())
@@ -198,7 +162,7 @@ def train(feedback_file, dataset_file, synthetic_corpus, loss, epochs, batch_siz
         options=options, gate=_gate_config(settings, gate_metric, min_improvement, tolerance, min_questions),
         parent=parent, base_model_name=base_label,
         query_prefix=settings.embeddings_query_prefix, document_prefix=settings.embeddings_document_prefix,
-        retrieval=_serving_retrieval(settings, parent), lexical=settings.lexical_tokenizer,
+        retrieval=serving_fusion(settings, parent), lexical=settings.lexical_tokenizer,
     )
     version, verdict = outcome.version, outcome.verdict
     click.echo(f"Registered {version.version} ({verdict.label}): {verdict.reason}")
@@ -281,10 +245,14 @@ def eval_command(models, dataset_file, out_dir, device, retrievals, gate_metric,
 @click.option("--questions-per-chunk", type=int, default=None, help="[default: SYNTH_QUESTIONS_PER_CHUNK]")
 @click.option("--offline", is_flag=True, help="Use the inverse cloze task even when ANTHROPIC_API_KEY is set.")
 @click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--answers", "with_answers", is_flag=True,
+              help="Also write each question's reference answer (IR JSON 'answers') with the configured LLM, "
+                   "prompted as the chat prompts it with the chunk as the one source.")
 @_fail_cleanly
-def synth(corpus_path, out_file, questions_per_chunk, offline, seed):
+def synth(corpus_path, out_file, questions_per_chunk, offline, seed, with_answers):
     """Write questions that each chunk answers (Claude with ANTHROPIC_API_KEY, else the inverse cloze task)."""
     settings = _settings()
+    answerer = _reference_answerer(settings) if with_answers else None  # refused before any question is written
     from training.corpus import load_corpus
     from training.irjson import save_ir_json
     from training.synthetic import generate_synthetic_queries, synthetic_ir_dataset
@@ -293,9 +261,57 @@ def synth(corpus_path, out_file, questions_per_chunk, offline, seed):
     options = {} if offline else _generator_options(settings)
     queries = generate_synthetic_queries(chunks, questions_per_chunk=questions_per_chunk or settings.synth_questions_per_chunk,
                                          seed=seed, **options)
-    path = save_ir_json(synthetic_ir_dataset(chunks, queries), out_file)
+    ir = synthetic_ir_dataset(chunks, queries)
+    if answerer is not None:
+        ir.answers = _reference_answers(ir, *answerer)
+    path = save_ir_json(ir, out_file)
     method = queries[0].method
-    click.echo(f"Wrote {len(queries)} {method} questions for {len(chunks)} chunks to {path}")
+    with_what = f" and {len(ir.answers)} reference answers by {answerer[0].name}" if answerer else ""
+    click.echo(f"Wrote {len(queries)} {method} questions{with_what} for {len(chunks)} chunks to {path}")
+
+
+def _reference_answerer(settings):
+    """(the configured LLM, the chat's prompt template) for ``synth --answers``. An OpenAI-compatible server
+    named only by OPENAI_BASE_URL counts as configured, as it does for the answer judge."""
+    from application.errors import DocsTuneError
+    from application.llm import PromptTemplate, create_llm
+
+    if settings.llm_provider is None and not settings.anthropic_api_key \
+            and "openai_base_url" in settings.model_fields_set:
+        settings = settings.model_copy(update={"llm_provider": "openai_compatible"})
+    if settings.llm_provider_resolved == "extractive":
+        raise click.ClickException(
+            "--answers needs an LLM and none is configured (LLM_PROVIDER resolves to extractive): set "
+            "ANTHROPIC_API_KEY or OPENAI_BASE_URL; FAQ-style sets can use "
+            "`docstune eval-answers --reference relevant-chunk` instead.")
+    try:
+        return create_llm(settings, lambda: None), PromptTemplate.load(settings.prompt_file)
+    except DocsTuneError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _reference_answers(ir, llm, template) -> dict[str, str]:
+    """Each question's answer by ``llm``, prompted with the chat's template and the question's chunk as source
+    [1]; the ``[n]`` markers are removed (as in a reference answer promoted from the ratings)."""
+    from tqdm import tqdm
+
+    from application.errors import DocsTuneError
+    from application.llm.prompt import strip_citations
+    from application.retrieval.hits import SearchHit
+
+    answers = {}
+    for qid, question in tqdm(ir.queries.items(), desc="reference answers", unit="answer"):
+        cid = ir.relevant_docs[qid][0]
+        source = SearchHit(chunk_id=cid, source_id=cid, text=ir.corpus[cid], score=1.0, rank=1, title=cid, uri=cid,
+                           page=None, position=0)
+        try:
+            answer = strip_citations(llm.complete(template.render(question, [source])))
+        except DocsTuneError as exc:
+            raise click.ClickException(f"The LLM failed on question {qid!r} ({len(answers)} answered, nothing "
+                                       f"written): {exc}") from exc
+        if answer:
+            answers[qid] = answer
+    return answers
 
 
 # -- models -----------------------------------------------------------------------------

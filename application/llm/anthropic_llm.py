@@ -30,8 +30,10 @@ class AnthropicLLM(LLM):
         timeout: float = 60.0,
         max_retries: int = 2,
         max_tokens: int = 1024,
+        temperature: float | None = None,
     ):
         self.model = model
+        self.temperature = temperature
         self.name = f"anthropic/{model}"
         self.base_url = base_url
         self.max_tokens = max_tokens
@@ -66,20 +68,25 @@ class AnthropicLLM(LLM):
                     type(exc).__name__, self._redactor.hide_secrets(_detail(exc)))
         return LLMError(message, kind, status)
 
-    def stream(self, prompt: Prompt) -> Iterator[str]:
+    def stream(self, prompt: Prompt, usage: dict | None = None) -> Iterator[str]:
         import anthropic
 
         client = self.client
         timeout_errors, transport_errors = _transport_errors()
         finished = False
+        options = {} if self.temperature is None else {"temperature": self.temperature}
         try:
             with client.messages.stream(
-                model=self.model, max_tokens=self.max_tokens, system=prompt.system, messages=prompt.messages
+                model=self.model, max_tokens=self.max_tokens, system=prompt.system, messages=prompt.messages, **options
             ) as stream:
                 for event in stream:
                     if event.type == "content_block_delta" and getattr(event.delta, "type", None) == "text_delta":
                         if event.delta.text:
                             yield event.delta.text
+                    elif event.type == "message_start" and usage is not None:
+                        _count(usage, getattr(event.message, "usage", None))
+                    elif event.type == "message_delta" and usage is not None:
+                        _count(usage, getattr(event, "usage", None))
                     elif event.type == "message_stop":
                         finished = True
         except anthropic.AuthenticationError as exc:
@@ -118,6 +125,14 @@ class AnthropicLLM(LLM):
             raise LLMError(
                 "The Anthropic API ended the stream before the answer was complete; try again.", "unavailable", 503
             )
+
+
+def _count(usage: dict, reported) -> None:
+    """Take the token counts the API reports (``message_start`` has the input, ``message_delta`` the output)."""
+    for name in ("input_tokens", "output_tokens"):
+        value = getattr(reported, name, None)
+        if isinstance(value, int) and value:
+            usage[name] = value
 
 
 def _transport_errors() -> tuple[tuple[type, ...], tuple[type, ...]]:

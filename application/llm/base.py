@@ -37,8 +37,9 @@ class LLM(ABC):
     name: str
 
     @abstractmethod
-    def stream(self, prompt: Prompt) -> Iterator[str]:
-        """Yield the answer piece by piece; raise :class:`LLMError` on failure."""
+    def stream(self, prompt: Prompt, usage: dict | None = None) -> Iterator[str]:
+        """Yield the answer piece by piece; raise :class:`LLMError` on failure. ``usage``, when given, is
+        filled with the provider's ``input_tokens`` and ``output_tokens`` once it reports them."""
 
-    def complete(self, prompt: Prompt) -> str:
-        return "".join(self.stream(prompt))
+    def complete(self, prompt: Prompt, usage: dict | None = None) -> str:
+        return "".join(self.stream(prompt, usage))

@@ -26,8 +26,10 @@ class OpenAICompatibleLLM(LLM):
     """
 
     def __init__(
-        self, *, base_url: str, model: str, api_key: str | None = None, timeout: float = 60.0, max_tokens: int = 1024
+        self, *, base_url: str, model: str, api_key: str | None = None, timeout: float = 60.0, max_tokens: int = 1024,
+        temperature: float | None = None,
     ):
+        self.temperature = temperature
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.name = f"openai_compatible/{model}"
@@ -48,13 +50,18 @@ class OpenAICompatibleLLM(LLM):
         """What ``exc`` says, fit for any client."""
         return self._redactor.hide_addresses(str(exc) or type(exc).__name__)
 
-    def stream(self, prompt: Prompt) -> Iterator[str]:
+    def stream(self, prompt: Prompt, usage: dict | None = None) -> Iterator[str]:
         body = {
             "model": self.model,
             "stream": True,
             "max_tokens": self.max_tokens,
             "messages": [{"role": "system", "content": prompt.system}, *prompt.messages],
         }
+        if self.temperature is not None:
+            body["temperature"] = self.temperature
+        if usage is not None:
+            # asked only when counted: the last chunk then carries ``usage`` (llama.cpp, Ollama, vLLM, OpenAI)
+            body["stream_options"] = {"include_usage": True}
         url = f"{self._url}/chat/completions"
         finished = started = False
         try:
@@ -69,7 +76,7 @@ class OpenAICompatibleLLM(LLM):
                     data = line[5:].strip()
                     if data == "[DONE]":
                         return
-                    piece, finished_now = _delta(data, self._redactor)
+                    piece, finished_now = _delta(data, self._redactor, usage)
                     finished = finished or finished_now
                     if piece:
                         started = True
@@ -102,8 +109,8 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _delta(data: str, redactor: Redactor) -> tuple[str, bool]:
-    """(the text of one ``chat.completion.chunk``, whether it ends the answer)."""
+def _delta(data: str, redactor: Redactor, usage: dict | None = None) -> tuple[str, bool]:
+    """(the text of one ``chat.completion.chunk``, whether it ends the answer); its token counts go to ``usage``."""
     try:
         event = json.loads(data)
     except json.JSONDecodeError as exc:
@@ -111,6 +118,11 @@ def _delta(data: str, redactor: Redactor) -> tuple[str, bool]:
                        "error") from exc
     if event.get("error"):
         raise LLMError(f"The LLM server failed: {redactor.hide_addresses(str(event['error']))}", "error")
+    reported = event.get("usage")
+    if usage is not None and isinstance(reported, dict):
+        for ours, theirs in (("input_tokens", "prompt_tokens"), ("output_tokens", "completion_tokens")):
+            if isinstance(reported.get(theirs), int):
+                usage[ours] = reported[theirs]
     choice = (event.get("choices") or [{}])[0]
     return (choice.get("delta") or {}).get("content") or "", bool(choice.get("finish_reason"))
 

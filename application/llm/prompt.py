@@ -25,8 +25,7 @@ class PromptTemplate:
 
     @classmethod
     def parse(cls, text: str, path: str = "<string>") -> "PromptTemplate":
-        parts = _SECTION.split(text)
-        sections = {parts[i]: parts[i + 1].strip("\n") for i in range(1, len(parts) - 1, 2)}
+        sections = prompt_sections(text)
         if set(sections) != {"system", "user"} or "{question}" not in sections["user"] + sections["system"]:
             raise ServiceUnavailable(
                 f"Prompt template {path} is not valid: it needs a [system] and a [user] section and the "
@@ -59,6 +58,12 @@ class PromptTemplate:
         return Prompt(system=fill(self.system), messages=messages, question=question, sources=list(sources))
 
 
+def prompt_sections(text: str) -> dict[str, str]:
+    """The ``[system]`` and ``[user]`` sections of a prompt file, by name."""
+    parts = _SECTION.split(text)
+    return {parts[i]: parts[i + 1].strip("\n") for i in range(1, len(parts) - 1, 2)}
+
+
 def format_sources(sources: Sequence) -> str:
     if not sources:
         return NO_SOURCES
@@ -70,6 +75,12 @@ def format_sources(sources: Sequence) -> str:
         place = f" ({', '.join(where)})" if where else ""
         blocks.append(f"[{n}] {title}{place}\n{hit.text.strip()}")
     return "\n\n".join(blocks)
+
+
+def strip_citations(answer: str) -> str:
+    """``answer`` without its ``[n]`` / ``[n, m]`` source markers (and the spaces before them): the text
+    a reference answer keeps, since another answer numbers its sources its own way."""
+    return re.sub(r"[ \t]*" + _CITATION.pattern, "", answer).strip()
 
 
 def cited_numbers(answer: str, source_count: int) -> set[int]:

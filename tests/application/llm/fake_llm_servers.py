@@ -254,4 +254,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._sse(None, {"id": "chatcmpl-fake", "object": "chat.completion.chunk",
                          "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        if (body.get("stream_options") or {}).get("include_usage"):
+            # as OpenAI sends it: one more chunk, with no choices, carrying the counts
+            self._sse(None, {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [],
+                             "usage": {"prompt_tokens": 12, "completion_tokens": len(pieces(behaviour.text)),
+                                       "total_tokens": 12 + len(pieces(behaviour.text))}})
         self._sse(None, "[DONE]")
