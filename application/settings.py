@@ -335,6 +335,18 @@ class Settings(BaseSettings):
         "embeddings of the serving sentence-transformers model",
     )
 
+    @field_validator("llm_prices", mode="before")
+    @classmethod
+    def _prices_as_json(cls, value):
+        if isinstance(value, str):
+            import json
+
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError('must be JSON like {"anthropic/claude-sonnet": [3, 15]}') from None
+        return value
+
     def price_of(self, llm_name: str) -> tuple[float, float] | None:
         """(USD per million input tokens, per million output tokens) of an LLM, by the longest matching name."""
         matches = [name for name in self.llm_prices if llm_name == name or llm_name.startswith(name)]

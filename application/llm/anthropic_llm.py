@@ -74,7 +74,9 @@ class AnthropicLLM(LLM):
         client = self.client
         timeout_errors, transport_errors = _transport_errors()
         finished = False
-        options = {} if self.temperature is None else {"temperature": self.temperature}
+        options = {}
+        if self.temperature is not None and _takes_temperature(client):
+            options["temperature"] = self.temperature
         try:
             with client.messages.stream(
                 model=self.model, max_tokens=self.max_tokens, system=prompt.system, messages=prompt.messages, **options
@@ -125,6 +127,13 @@ class AnthropicLLM(LLM):
             raise LLMError(
                 "The Anthropic API ended the stream before the answer was complete; try again.", "unavailable", 503
             )
+
+
+def _takes_temperature(client) -> bool:
+    """Whether this SDK still sends a sampling temperature (anthropic 2.x dropped the parameter)."""
+    import inspect
+
+    return "temperature" in inspect.signature(client.messages.stream).parameters
 
 
 def _count(usage: dict, reported) -> None:
