@@ -1,7 +1,9 @@
-"""Read and write IR JSON (``{queries, corpus, relevant_docs}``).
+"""Read and write IR JSON (``{queries, corpus, relevant_docs}``, optionally ``answers``).
 
 The format of sentence-transformers' ``InformationRetrievalEvaluator`` and of
 LlamaIndex's embedding fine-tuning data sets, so public data sets work as they are.
+DocsTune adds one optional key, ``answers: {query id: reference answer}`` (answer
+evaluation compares answers against them); it is written only when there are some.
 
 Example::
 
@@ -19,6 +21,7 @@ from training.files import atomic_write_text
 from training.records import IRDataset, TrainingDataError
 
 REQUIRED_KEYS = ("queries", "corpus", "relevant_docs")
+OPTIONAL_KEYS = ("answers",)
 
 
 def ir_dataset_from_dict(data: object, source: str = "IR JSON") -> IRDataset:
@@ -49,8 +52,23 @@ def ir_dataset_from_dict(data: object, source: str = "IR JSON") -> IRDataset:
         queries={str(k): str(v) for k, v in data["queries"].items()},
         corpus={str(k): str(v) for k, v in data["corpus"].items()},
         relevant_docs=relevant,
+        answers=_answers(data.get("answers"), source),
     )
     return ir.validate(source)
+
+
+def _answers(value: object, source: str) -> dict[str, str]:
+    """The optional ``answers`` map: ``{query id: non-empty text}`` (absent or null: none)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TrainingDataError(f"{source}: 'answers' must be an object {{query id: reference answer}}")
+    answers = {}
+    for qid, answer in value.items():
+        if not isinstance(answer, str) or not answer.strip():
+            raise TrainingDataError(f"{source}: answers[{qid!r}] must be a non-empty text (the reference answer)")
+        answers[str(qid)] = answer
+    return answers
 
 
 def load_ir_json(path: str | os.PathLike) -> IRDataset:

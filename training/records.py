@@ -97,12 +97,14 @@ class SyntheticQuery:
 class IRDataset:
     """The IR JSON format of sentence-transformers' InformationRetrievalEvaluator and LlamaIndex.
 
-    ``{"queries": {qid: text}, "corpus": {cid: text}, "relevant_docs": {qid: [cid, ...]}}``
+    ``{"queries": {qid: text}, "corpus": {cid: text}, "relevant_docs": {qid: [cid, ...]}}``, and
+    optionally ``"answers": {qid: reference answer}`` (what answer evaluation compares answers against).
     """
 
     queries: dict[str, str]
     corpus: dict[str, str]
     relevant_docs: dict[str, list[str]]
+    answers: dict[str, str] = field(default_factory=dict)
 
     def validate(self, source: str = "IR data set") -> "IRDataset":
         """Raise :class:`TrainingDataError` on empty parts or ids that point nowhere."""
@@ -118,6 +120,11 @@ class IRDataset:
                 raise TrainingDataError(
                     f"{source}: query {qid!r} points at chunk {missing[0]!r}, which is not in the corpus"
                 )
+        for qid, answer in self.answers.items():
+            if qid not in self.queries:
+                raise TrainingDataError(f"{source}: answers names query {qid!r}, which is not in queries")
+            if not isinstance(answer, str) or not answer.strip():
+                raise TrainingDataError(f"{source}: the answer to query {qid!r} must be a non-empty text")
         without = [qid for qid in self.queries if not self.relevant_docs.get(qid)]
         if len(without) == len(self.queries):
             raise TrainingDataError(f"{source}: no query has a relevant chunk")
@@ -139,7 +146,11 @@ class IRDataset:
         }
 
     def to_dict(self) -> dict:
-        return {"queries": self.queries, "corpus": self.corpus, "relevant_docs": self.relevant_docs}
+        """The IR JSON object; ``answers`` only when there are some (plain IR JSON readers never see it)."""
+        data = {"queries": self.queries, "corpus": self.corpus, "relevant_docs": self.relevant_docs}
+        if self.answers:
+            data["answers"] = self.answers
+        return data
 
 
 @dataclass

@@ -65,7 +65,8 @@ def split_ir_by_chunk(ir: IRDataset, held_out_fraction: float = 0.2, seed: int =
         raise TrainingDataError("the split left one side without questions; add data or change --held-out")
 
     def part(qids):
-        return IRDataset({q: ir.queries[q] for q in qids}, dict(ir.corpus), {q: list(relevant[q]) for q in qids})
+        return IRDataset({q: ir.queries[q] for q in qids}, dict(ir.corpus), {q: list(relevant[q]) for q in qids},
+                         {q: ir.answers[q] for q in qids if q in ir.answers})
 
     return IRSplit(part(train_q), part([q for q in relevant if q in held]), held_chunks)
 

@@ -18,6 +18,9 @@ class EvaluationQuestionRow(Base):
     question: Mapped[str] = mapped_column(Text)
     relevant: Mapped[list] = mapped_column(JSON)  # chunk ids
     origin: Mapped[str] = mapped_column(String(16))  # feedback | import
+    # what a good answer says (answer evaluation compares against it); None: the question has none
+    reference_answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reference_origin: Mapped[str | None] = mapped_column(String(16), nullable=True)  # import | feedback
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

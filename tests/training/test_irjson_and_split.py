@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -63,3 +64,37 @@ def test_a_question_asked_about_two_chunks_goes_wholly_to_the_held_out_side():
         split = split_ir_by_chunk(ir, seed=seed)
         if split.held_out_chunks & {"billing-1", "billing-2"}:
             assert "billing-1-q0" in split.held_out.queries and "billing-1-q0" not in split.train.queries
+
+
+def test_reference_answers_round_trip_and_plain_ir_json_has_no_answers_key(tmp_path):
+    data = {**make_ir(), "answers": {"billing-1-q0": "Pro costs 8 dollars a month [1].", "sync-1-q1": "Both are kept."}}
+    ir = ir_dataset_from_dict(data)
+    assert ir.answers == data["answers"]
+    path = save_ir_json(ir, tmp_path / "with_answers.json")
+    assert json.loads(path.read_text())["answers"] == data["answers"]
+    assert load_ir_json(path) == ir
+
+    plain = ir_dataset_from_dict(make_ir())
+    assert plain.answers == {}
+    assert "answers" not in json.loads(save_ir_json(plain, tmp_path / "plain.json").read_text())
+
+
+def test_the_split_keeps_each_sides_reference_answers():
+    answers = {qid: f"answer to {qid}" for qid in make_ir()["queries"]}
+    split = split_ir_by_chunk(ir_dataset_from_dict({**make_ir(), "answers": answers}), held_out_fraction=0.25, seed=7)
+    assert split.train.answers == {q: answers[q] for q in split.train.queries}
+    assert split.held_out.answers == {q: answers[q] for q in split.held_out.queries}
+
+
+@pytest.mark.parametrize(("answers", "message"), [
+    (["an answer"], r"'answers' must be an object \{query id: reference answer\}"),
+    ({"billing-1-q0": ""}, r"answers\['billing-1-q0'\] must be a non-empty text"),
+    ({"billing-1-q0": "   "}, r"answers\['billing-1-q0'\] must be a non-empty text"),
+    ({"billing-1-q0": 42}, r"answers\['billing-1-q0'\] must be a non-empty text"),
+    ({"no-such-query": "Yes."}, r"answers names query 'no-such-query', which is not in queries"),
+])
+def test_bad_reference_answers_are_refused_with_where_and_why(tmp_path, answers, message):
+    path = tmp_path / "bad_answers.json"
+    path.write_text(json.dumps({**make_ir(), "answers": answers}))
+    with pytest.raises(TrainingDataError, match=f"^{re.escape(str(path))}: {message}"):
+        load_ir_json(path)

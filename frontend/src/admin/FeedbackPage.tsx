@@ -1,6 +1,7 @@
 import Thumb from "../lib/Thumb";
 import { useState } from "react";
 import { ApiError, errorFrom, errorText, headersFor } from "../lib/api";
+import type { components } from "../lib/api-schema";
 import type { FeedbackStats, Mark, Verdict } from "../lib/types";
 import type { AdminCall } from "./session";
 import { ErrorBox, when } from "./ui";
@@ -54,6 +55,45 @@ export function DayChart({ days }: { days: FeedbackStats["by_day"] }) {
         <span className="swatch like" /> likes <span className="swatch dislike" /> dislikes, per day
       </figcaption>
     </figure>
+  );
+}
+
+type ReferenceAdded = components["schemas"]["ReferenceAdded"];
+
+/** Whether a rated row can become a reference answer: the server takes a liked answer that has a comment. */
+export function canBeReference(row: { verdict: Verdict | null; comment?: string | null }): boolean {
+  return row.verdict === "like" && Boolean(row.comment?.trim());
+}
+
+/** "Use as reference answer": keeps the liked answer in the frozen evaluation set, and says what was kept. */
+export function ReferenceButton({ call, messageId }: { call: AdminCall; messageId: string }) {
+  const [busy, setBusy] = useState(false);
+  const [kept, setKept] = useState<ReferenceAdded | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const promote = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      setKept(await call<ReferenceAdded>("/api/admin/evaluation/references", { body: { message_id: messageId } }));
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="reference" data-testid="reference">
+      <button type="button" onClick={() => void promote()} disabled={busy}>
+        {busy ? "Keeping…" : kept ? "Update reference answer" : "Use as reference answer"}
+      </button>
+      {kept ? (
+        <p className="note small" role="status">
+          Kept as the reference answer of this question, {kept.added ? "added to" : "updated in"} the evaluation set (
+          {kept.relevant.length} relevant {kept.relevant.length === 1 ? "chunk" : "chunks"}): “{kept.reference_answer}”
+        </p>
+      ) : null}
+      {error ? <p className="error small" role="alert">{error}</p> : null}
+    </div>
   );
 }
 
@@ -121,6 +161,7 @@ export default function FeedbackPage({ call, token }: { call: AdminCall; token: 
                     <span className="verdict" aria-label={row.verdict ?? "no verdict"}>{row.verdict ? <Thumb down={row.verdict === "dislike"} /> : "—"}</span>
                   </div>
                   {row.comment ? <p className="comment-text">“{row.comment}”</p> : null}
+                  {canBeReference(row) ? <ReferenceButton call={call} messageId={row.message_id} /> : null}
                   <p className="small muted">
                     {when(row.voted_at)} ·{" "}
                     {marks.length === 0

@@ -72,7 +72,8 @@ OWNER_TOKENS = ("fuzz-owner-alpha-0001", "fuzz-owner-bravo-0002", "fuzz-owner-ch
 BAD_OWNER_TOKENS = ("short", "has spaces in it!", "x" * 257, "t\xf6k\xe9n-latin1-123", "a;b=c,d")
 
 # operations that start a job (a sync reads the web) or swap a model: never with the right admin token
-NEVER_AUTHORIZED = {"retrain", "tune", "evaluate", "promoteModel", "rollbackModel", "addSyncSource", "syncSource"}
+NEVER_AUTHORIZED = {"retrain", "tune", "evaluate", "evaluateAnswers", "promoteModel", "rollbackModel",
+                    "addSyncSource", "syncSource"}
 # examples per operation (each: a question asked and API keys made, then STEPS fuzzed requests); the ones that
 # make or act on rows get more
 EXAMPLES = 3
@@ -742,6 +743,8 @@ class Fuzzer:
                     del self.live_keys[key]
                     self.revoked_keys.append(key)
         elif operation_id == "importEvaluation":
+            expected.counts["evaluation_questions"] += payload["added"]
+        elif operation_id == "addReferenceAnswer":
             expected.counts["evaluation_questions"] += payload["added"]
         return problems
 

@@ -50,7 +50,8 @@ def test_the_evaluation_set_is_assigned_once_only_grows_and_goes_out_and_in_as_i
         "queries": {"h1": "A question an admin wrote by hand?", "h2": "About nothing stored?"},
         "corpus": {"elsewhere-1": some_chunk, "elsewhere-2": "text that is not stored"},
         "relevant_docs": {"h1": ["elsewhere-1"], "h2": ["elsewhere-2"]}}).get_json()
-    assert imported == {"added": 1, "already_there": 0, "unmatched": 1, "questions": grown["questions"] + 1}
+    assert imported == {"added": 1, "already_there": 0, "unmatched": 1, "questions": grown["questions"] + 1,
+                        "answers": 0}
     after = client.get("/api/admin/evaluation", headers=ADMIN).get_json()
     assert after["import"] == 1 and not after["serving"]["current"]  # measured on an earlier state of the set
 
