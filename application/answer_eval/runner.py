@@ -185,8 +185,7 @@ def evaluate_answers(app, ir, configs: Sequence[AnswerConfig], *, out_dir: Path,
     references, reference = references_of(ir, qids, reference)
     the_judge, judge_note = create_judge(settings, choice=judge)
     pipelines = _pipelines(settings, ir, configs, qids, progress)
-    similarity = Similarity.build(settings, pipelines[0].embeddings if pipelines[0].config.model is None
-                                  else _serving_embeddings(settings))
+    similarity = Similarity.build(settings, *_serving_embeddings(settings))
     template = app.template
     title = dataset_name or "document"
     records: list[dict] = []
@@ -225,10 +224,12 @@ def evaluate_answers(app, ir, configs: Sequence[AnswerConfig], *, out_dir: Path,
 
 
 def _serving_embeddings(settings):
+    """(the model in service, its name): what similarity is measured with, whatever the configurations use."""
     from plugins import load_embeddings
     from training.registry import model_in_service
 
-    return load_embeddings(model_in_service(settings)[0], **settings.embedding_options())
+    path, label, _ = model_in_service(settings)
+    return load_embeddings(path, **settings.embedding_options()), label
 
 
 def _judge_record(record: dict, reference: str | None, judge) -> None:

@@ -17,8 +17,8 @@ import re
 from typing import Sequence
 
 from application.llm.extractive import INTRO, WEAK_MATCH
+from application.llm.prompt import strip_citations
 
-_CITATION = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 _MARKUP = re.compile(r"^\s*(?:[-*+>]\s+|\|)|\|\s*$|^\s*\|?[\s:|-]+\|?\s*$", re.MULTILINE)
 
 
@@ -27,7 +27,7 @@ def answer_text(answer: str) -> str:
     for lead in (INTRO, WEAK_MATCH):
         if answer.startswith(lead):
             answer = answer[len(lead):]
-    answer = _CITATION.sub("", answer)
+    answer = strip_citations(answer)
     return " ".join(_MARKUP.sub(" ", answer).split())
 
 
@@ -40,7 +40,7 @@ class Similarity:
         self.token_level = token_level
 
     @classmethod
-    def build(cls, settings, embeddings) -> "Similarity":
+    def build(cls, settings, embeddings, label: str = "the serving model") -> "Similarity":
         """BERTScore with ``BERTSCORE_MODEL``, else with the token embeddings of ``embeddings`` (the serving
         model) when it is a sentence-transformers model, else the cosine of ``embeddings``' vectors."""
         if settings.bertscore_model:
@@ -50,9 +50,8 @@ class Similarity:
             return cls(model, f"BERTScore F1 (last layer of {settings.bertscore_model.name}, no IDF, not rescaled)", True)
         model = getattr(embeddings, "model", None)
         if model is not None and hasattr(model, "encode") and hasattr(model, "tokenizer"):
-            name = getattr(embeddings, "name", "the serving model")
-            return cls(model, f"BERTScore F1 (token embeddings of {name}, no IDF, not rescaled)", True)
-        return cls(embeddings, f"cosine of {getattr(embeddings, 'name', 'the serving model')} embeddings", False)
+            return cls(model, f"BERTScore F1 (token embeddings of {label}, no IDF, not rescaled)", True)
+        return cls(embeddings, f"cosine of {label} embeddings", False)
 
     def scores(self, answers: Sequence[str], references: Sequence[str]) -> list[dict | None]:
         """Per pair ``{"similarity": the method's score, "cosine": cosine of the sentence embeddings}``

@@ -14,8 +14,8 @@ import logging
 from flask import Flask
 from flask_openapi3 import APIBlueprint, OpenAPI
 
-from application.api import (admin_models, answer, api_keys, conversations, docsgpt_app, embeddings, evaluation,
-                             feedback, health, jobs, openapi, sources, web)
+from application.api import (admin_models, answer, answer_evaluation, api_keys, conversations, docsgpt_app, embeddings,
+                             evaluation, feedback, health, jobs, openapi, sources, web, workbench)
 from application.api.auth import read_admin_token
 from application.api.context import hand_out_owner_token
 from application.api.errors import register_error_handlers
@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 #: every blueprint of the app; each was made by (or put in) its group (``groups.py``)
 BLUEPRINTS = (health.bp, answer.bp, conversations.bp, feedback.bp, feedback.admin_bp, sources.bp, web.bp, openapi.bp,
-              docsgpt_app.bp, jobs.bp, admin_models.bp, evaluation.bp, api_keys.bp, embeddings.bp)
+              docsgpt_app.bp, jobs.bp, admin_models.bp, evaluation.bp, api_keys.bp, embeddings.bp,
+              answer_evaluation.bp, workbench.bp)
 
 
 def create_app(settings=None, services: DocsTune | None = None) -> OpenAPI:

@@ -254,6 +254,62 @@ def run_evaluate(app: DocsTune, context: JobContext) -> dict:
     return {**evaluation_summary(app.db), "measured": measured}
 
 
+# -- answer evaluation: whole answers of one or more pipelines, judged, timed and priced -------
+def run_evaluate_answers(app: DocsTune, context: JobContext) -> dict:
+    """Answer a set of questions with each pipeline of ``params["configs"]`` (model, retrieval mode, weight,
+    k) and compare them: quality (judge, similarity to the references, faithfulness), latency, tokens and
+    cost (``application.answer_eval``). The set is the frozen evaluation set, or an uploaded IR JSON (staged
+    in a file by the route, so that the job's row stays small). The files go to
+    ``DATA_DIR/answer-evaluations/<job id>/``."""
+    from application.answer_eval import AnswerConfig, evaluate_answers
+
+    params = context.params
+    context.progress(0, 1, "reading the questions")
+    out_dir = answer_evaluation_dir(app.settings, context.job_id)
+    ir, name = _answer_evaluation_set(app, params, out_dir)
+    try:
+        configs = [AnswerConfig(**config) for config in params.get("configs") or [{"name": "serving"}]]
+        summary = evaluate_answers(
+            app, ir, configs, out_dir=out_dir, reference=params.get("reference", "auto"), judge="auto",
+            users=params.get("users"), questions_per_day=params.get("questions_per_day"),
+            limit=params.get("limit"), progress=context.progress, dataset_name=name)
+    except ValueError as exc:  # a configuration or a data set it cannot use (ConfigError, TrainingDataError, ...)
+        raise JobFailed(f"The answers cannot be evaluated: {exc}") from exc
+    return {**summary, "report_url": f"/api/admin/answer-evaluations/{context.job_id}/report"}
+
+
+def answer_evaluation_dir(settings, job_id: str) -> Path:
+    """Where an ``evaluate_answers`` job writes its files (absolute: the job's result names them)."""
+    return Path(settings.data_dir).resolve() / "answer-evaluations" / job_id
+
+
+def _answer_evaluation_set(app: DocsTune, params: dict, out_dir: Path):
+    """(IRDataset, its name) of an ``evaluate_answers`` job: ``dataset`` is ``"frozen"``, ``"file"`` (an
+    uploaded IR JSON staged at ``dataset_file``; it moves to ``out_dir/dataset.json``, beside the results it
+    gave) or an IR JSON object."""
+    from application.db.evaluation_set import export_ir
+    from training.irjson import ir_dataset_from_dict, load_ir_json
+    from training.records import TrainingDataError
+
+    dataset = params.get("dataset", "frozen")
+    name = params.get("dataset_name") or ""
+    if dataset == "frozen":
+        ir = export_ir(app.db)
+        if not ir.queries:
+            raise JobFailed("The frozen evaluation set is empty: there is no question to answer yet; import "
+                            "questions (POST /api/admin/evaluation/import, docstune evalset import) or rate answers.")
+        return ir, name or "the frozen evaluation set"
+    try:
+        if dataset == "file":
+            ir = load_ir_json(params["dataset_file"])
+            out_dir.mkdir(parents=True, exist_ok=True)
+            shutil.move(params["dataset_file"], out_dir / "dataset.json")
+            return ir, name or "an uploaded IR JSON"
+        return ir_dataset_from_dict(dataset, "the uploaded IR JSON"), name or "an uploaded IR JSON"
+    except TrainingDataError as exc:
+        raise JobFailed(f"The data set cannot be read: {exc}.") from exc
+
+
 # -- tune: fit the fusion weight only (seconds, no model is trained) --------------------------
 def run_tune(app: DocsTune, context: JobContext) -> dict:
     """Rated questions (the held-out side of the retrain's split) → both legs of the serving
@@ -349,4 +405,4 @@ def _add_synthetic(app: DocsTune, prepared) -> None:
 
 
 HANDLERS = {"ingest": run_ingest, "sync": run_sync, "reindex": run_reindex, "promote": run_promote, "retrain": run_retrain,
-            "tune": run_tune, "evaluate": run_evaluate}
+            "tune": run_tune, "evaluate": run_evaluate, "evaluate_answers": run_evaluate_answers}

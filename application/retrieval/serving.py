@@ -42,7 +42,7 @@ from application.settings import Settings
 from application.retrieval.hits import SearchHit
 from application.vectorstore import VectorStore
 from plugins.lexical import LexicalEncoder
-from training.fusion import FusionSettings, fitted_weight, fuse
+from training.fusion import Fused, FusionSettings, fitted_weight, fuse
 
 if TYPE_CHECKING:
     from plugins import EmbeddingBackend
@@ -66,6 +66,44 @@ class Retrieval:
     def pipeline(self) -> dict:
         return {"collection": self.collection, "fingerprint": self.fingerprint, **self.fusion.to_dict(),
                 "lexical_version": self.lexical_version}
+
+
+def hits_from_fused(db: Database, fused: Sequence[Fused], k: int) -> list[SearchHit]:
+    """The first ``k`` of ``fused`` that SQL still holds, as hits ranked 1..k (a vector whose chunk was
+    deleted meanwhile is skipped)."""
+    ids = [f.chunk_id for f in fused]
+    # SQL is the source of truth for what a hit shows: a chunk whose text stayed through a re-sync
+    # keeps its vector (and payload) while its position, headings or document title may have moved
+    with db.session() as session:
+        rows = {row.id: row for row in session.execute(
+            select(Chunk.id, Chunk.text, Chunk.position, Chunk.page, Chunk.headings, Chunk.location,
+                   Chunk.source_id, Source.title, Source.uri)
+            .join(Source, Source.id == Chunk.source_id).where(Chunk.id.in_(ids)))} if ids else {}
+    hits = []
+    for item in fused:
+        row = rows.get(item.chunk_id)
+        if row is None:  # vector of a chunk deleted meanwhile
+            continue
+        hits.append(
+            SearchHit(
+                chunk_id=item.chunk_id,
+                source_id=row.source_id,
+                text=row.text,
+                score=item.score,
+                rank=len(hits) + 1,
+                title=row.title,
+                uri=row.uri,
+                page=row.page,
+                position=row.position,
+                dense_score=item.dense_score,
+                lexical_score=item.lexical_score,
+                headings=list(row.headings or []),
+                location=row.location,
+            )
+        )
+        if len(hits) == k:
+            break
+    return hits
 
 
 class ServingIndex:
@@ -257,38 +295,7 @@ class ServingIndex:
         sparse = index.lexical.embed_query(question) if fusion.uses_lexical else None
         dense, lexical = self.store.search_legs(index.collection, vector, sparse, depth, source_ids)
         fused = fuse([(p.id, p.score) for p in dense], [(p.id, p.score) for p in lexical], fusion, depth)
-        ids = [f.chunk_id for f in fused]
-        # SQL is the source of truth for what a hit shows: a chunk whose text stayed through a re-sync
-        # keeps its vector (and payload) while its position, headings or document title may have moved
-        with self.db.session() as session:
-            rows = {row.id: row for row in session.execute(
-                select(Chunk.id, Chunk.text, Chunk.position, Chunk.page, Chunk.headings, Chunk.location,
-                       Chunk.source_id, Source.title, Source.uri)
-                .join(Source, Source.id == Chunk.source_id).where(Chunk.id.in_(ids)))} if ids else {}
-        hits = []
-        for item in fused:
-            row = rows.get(item.chunk_id)
-            if row is None:  # vector of a chunk deleted meanwhile
-                continue
-            hits.append(
-                SearchHit(
-                    chunk_id=item.chunk_id,
-                    source_id=row.source_id,
-                    text=row.text,
-                    score=item.score,
-                    rank=len(hits) + 1,
-                    title=row.title,
-                    uri=row.uri,
-                    page=row.page,
-                    position=row.position,
-                    dense_score=item.dense_score,
-                    lexical_score=item.lexical_score,
-                    headings=list(row.headings or []),
-                    location=row.location,
-                )
-            )
-            if len(hits) == k:
-                break
+        hits = hits_from_fused(self.db, fused, k)
         lexical_version = index.lexical.version if fusion.uses_lexical else None
         return Retrieval(hits, index.collection, index.embeddings.fingerprint, fusion, lexical_version)
 

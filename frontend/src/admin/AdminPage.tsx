@@ -3,13 +3,15 @@ import { errorText } from "../lib/api";
 import { ADMIN_SECTIONS, navigate, type AdminSection } from "../lib/router";
 import ApiKeys from "./ApiKeys";
 import Documents from "./Documents";
+import Evaluate from "./Evaluate";
 import FeedbackPage from "./FeedbackPage";
 import Jobs from "./Jobs";
 import Models from "./Models";
+import Workbench from "./Workbench";
 import { adminCaller, adminSession, checkToken } from "./session";
 
 const TITLES: Record<AdminSection, string> = {
-  documents: "Documents", feedback: "Feedback", models: "Models", jobs: "Jobs", "api-keys": "API keys",
+  documents: "Documents", feedback: "Feedback", models: "Models", evaluate: "Evaluate", workbench: "Workbench", jobs: "Jobs", "api-keys": "API keys",
 };
 
 function Login({ onLogin }: { onLogin: (token: string) => void }) {
@@ -98,6 +100,8 @@ export default function AdminPage({ section }: { section: AdminSection }) {
         {section === "documents" ? <Documents call={call} token={token} /> : null}
         {section === "feedback" ? <FeedbackPage call={call} token={token} /> : null}
         {section === "models" ? <Models call={call} token={token} /> : null}
+        {section === "evaluate" ? <Evaluate call={call} token={token} /> : null}
+        {section === "workbench" ? <Workbench call={call} /> : null}
         {section === "jobs" ? <Jobs call={call} /> : null}
         {section === "api-keys" ? <ApiKeys call={call} /> : null}
       </main>

@@ -887,9 +887,29 @@ export interface paths {
         put?: never;
         /**
          * Add IR JSON questions to the set
-         * @description Ids or exact chunk texts in `corpus` must match stored chunks.
+         * @description Ids or exact chunk texts in `corpus` must match stored chunks; `answers` become the questions' reference answers.
          */
         post: operations["importEvaluation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/evaluation/references": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Keep a liked answer as its question's reference answer
+         * @description The message must be rated thumbs-up with a comment (else 409). Its question joins the evaluation set (or is updated there) with the chunks its ratings make relevant (the cited ones and those marked helpful), and the answer, without its `[n]` source markers, becomes the question's reference answer.
+         */
+        post: operations["addReferenceAnswer"];
         delete?: never;
         options?: never;
         head?: never;
@@ -976,6 +996,63 @@ export interface paths {
         get: operations["listEmbeddingModels"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/answer-evaluations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Compare pipelines on whole answers: quality, latency and cost (a job)
+         * @description Each pipeline answers every question of the set; the job's result is the summary (per pipeline: judge score, similarity to the reference, faithfulness, latency, tokens, cost), and `GET /api/admin/answer-evaluations/{job_id}/report` its report.
+         */
+        post: operations["evaluateAnswers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/answer-evaluations/{job_id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The report of a finished answer evaluation (Markdown) */
+        get: operations["answerEvaluationReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/workbench": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Compare retrieval pipelines on one question
+         * @description Each pipeline's top `k` chunks with the fused score, each leg's rank and score, the heading path and how often the chunk was in a rated answer. A registry version that does not serve is encoded over the stored chunks in memory (409 above 3,000 chunks).
+         */
+        post: operations["compareRetrieval"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2039,7 +2116,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "ingest" | "sync" | "reindex" | "retrain" | "promote" | "tune" | "evaluate";
+            kind: "ingest" | "sync" | "reindex" | "retrain" | "promote" | "tune" | "evaluate" | "evaluate_answers";
             /**
              * Status
              * @enum {string}
@@ -2111,6 +2188,11 @@ export interface components {
              * @description Questions an admin imported.
              */
             import: number;
+            /**
+             * Reference Answers
+             * @description Questions that have a reference answer.
+             */
+            reference_answers: number;
             serving: components["schemas"]["ServingEvaluation"] | null;
         };
         /**
@@ -2463,6 +2545,13 @@ export interface components {
             relevant_docs: {
                 [key: string]: string[];
             };
+            /**
+             * Answers
+             * @description {question id: reference answer}; optional, DocsTune's own key
+             */
+            answers?: {
+                [key: string]: string;
+            };
         };
         /** EvaluationImport */
         EvaluationImport: {
@@ -2480,6 +2569,64 @@ export interface components {
              * @description The set's size now.
              */
             questions: number;
+            /**
+             * Answers
+             * @description Reference answers stored with the imported questions.
+             */
+            answers: number;
+        };
+        /**
+         * ReferenceAdded
+         * @description The question that keeps the reference answer.
+         */
+        ReferenceAdded: {
+            /**
+             * Query Id
+             * @description Its id in the exported IR JSON.
+             */
+            query_id: string;
+            /** Question */
+            question: string;
+            /**
+             * Relevant
+             * @description The chunk ids that answer it.
+             */
+            relevant: string[];
+            /**
+             * Origin
+             * @description feedback | import: how the question joined the set.
+             */
+            origin: string;
+            /** Reference Answer */
+            reference_answer: string | null;
+            /**
+             * Reference Origin
+             * @description import | feedback: where the reference answer came from.
+             */
+            reference_origin: string | null;
+            /** Added At */
+            added_at: string | null;
+            /** Updated At */
+            updated_at: string | null;
+            /**
+             * Added
+             * @description Whether the question joined the set now (false: it was there, and is updated).
+             */
+            added: boolean;
+        };
+        /**
+         * ReferenceRequest
+         * @description A liked answer (with a comment) to keep as the reference answer of its question.
+         */
+        ReferenceRequest: {
+            /** Message Id */
+            message_id: string;
+            /**
+             * Answer
+             * @description The reference text (an edited answer); default: the message's answer. Its [n] source markers are removed either way.
+             * @default null
+             */
+            answer?: string | null;
         };
         /** RootModel[list[ApiKey]] */
         RootModel_list_ApiKey__: components["schemas"]["ApiKey"][];
@@ -2669,6 +2816,275 @@ export interface components {
              * @default null
              */
             status?: string | null;
+        };
+        /**
+         * AnswerEvaluationRequest
+         * @description What to evaluate on, which pipelines, against which reference, for how much traffic.
+         */
+        AnswerEvaluationRequest: {
+            /**
+             * Dataset
+             * @description "frozen": the frozen evaluation set; or an IR JSON object (its `answers`, {question id: reference answer}, are what answers are compared with).
+             * @default frozen
+             */
+            dataset?: "frozen" | components["schemas"]["IRJson"];
+            /**
+             * Dataset Name
+             * @description The data set's name in the report (an uploaded file's name).
+             * @default null
+             */
+            dataset_name?: string | null;
+            /**
+             * Configs
+             * @description The pipelines to compare (names unique); left out: the serving pipeline alone.
+             */
+            configs?: components["schemas"]["AnswerEvaluationConfig"][];
+            /**
+             * Reference
+             * @description What answers are compared with: reference answers, the relevant chunk's text, or nothing (auto: answers when the set has them, else the relevant chunk).
+             * @default auto
+             * @enum {string}
+             */
+            reference?: "auto" | "answers" | "relevant-chunk" | "none";
+            /**
+             * Users
+             * @description Traffic of the monthly cost: users ...
+             * @default 100
+             */
+            users?: number | string;
+            /**
+             * Questions Per Day
+             * @description ... and questions per user per day.
+             * @default 10
+             */
+            questions_per_day?: number | string;
+            /**
+             * Limit
+             * @description Answer at most this many questions.
+             * @default null
+             */
+            limit?: (number | string) | null;
+        };
+        /**
+         * AnswerEvaluationConfig
+         * @description One pipeline to answer with; what is left out is the serving pipeline's.
+         */
+        AnswerEvaluationConfig: {
+            /**
+             * Name
+             * @description Its name in the table and the plot (unique in the run): letters, digits, '.', '_', '+', '-'.
+             */
+            name: string;
+            /**
+             * Model
+             * @description A registry version (`v3`, `active`); left out: the serving model.
+             * @default null
+             */
+            model?: string | null;
+            /**
+             * Mode
+             * @description Retrieval mode; left out: the serving one.
+             * @default null
+             */
+            mode?: ("dense" | "lexical" | "hybrid") | null;
+            /**
+             * Weight
+             * @description The dense share of a hybrid fusion, 0 to 1; left out: the serving weight.
+             * @default null
+             */
+            weight?: number | null;
+            /**
+             * K
+             * @description Chunks handed to the LLM.
+             * @default 4
+             */
+            k?: number | string;
+        };
+        /** WorkbenchComparison */
+        WorkbenchComparison: {
+            /** Question */
+            question: string;
+            /** Pipelines */
+            pipelines: components["schemas"]["WorkbenchColumn"][];
+        };
+        /**
+         * ChunkRatings
+         * @description The answers the chunk was retrieved for that were rated, and the marks raters gave it.
+         */
+        ChunkRatings: {
+            /** Likes */
+            likes: number;
+            /** Dislikes */
+            dislikes: number;
+            /** Relevant */
+            relevant: number;
+            /** Irrelevant */
+            irrelevant: number;
+        };
+        /** WorkbenchColumn */
+        WorkbenchColumn: {
+            /** Label */
+            label: string;
+            description: components["schemas"]["WorkbenchPipelineDescription"];
+            /** Hits */
+            hits: components["schemas"]["WorkbenchHit"][];
+        };
+        /** WorkbenchHit */
+        WorkbenchHit: {
+            /** Chunk Id */
+            chunk_id: string;
+            /** Rank */
+            rank: number;
+            /** Score */
+            score: number;
+            /** Dense Score */
+            dense_score: number | null;
+            /** Lexical Score */
+            lexical_score: number | null;
+            /** Title */
+            title: string | null;
+            /**
+             * Source
+             * @description The document's file name or URL (never a folder of the server).
+             */
+            source: string | null;
+            /** Link */
+            link: string | null;
+            /** Page */
+            page: number | null;
+            /** Headings */
+            headings: string[];
+            /** Location */
+            location: string | null;
+            /** Text */
+            text: string;
+            /** Source Id */
+            source_id: string;
+            /**
+             * Dense Rank
+             * @description Its rank in the dense leg (null: not among its candidates).
+             */
+            dense_rank: number | null;
+            /**
+             * Lexical Rank
+             * @description Its rank in the lexical leg (null: not among its candidates).
+             */
+            lexical_rank: number | null;
+            rated: components["schemas"]["ChunkRatings"];
+        };
+        /** WorkbenchPipelineDescription */
+        WorkbenchPipelineDescription: {
+            /**
+             * Version
+             * @description The registry version (null: the serving model).
+             */
+            version: string | null;
+            /**
+             * Serving
+             * @description Its dense leg is the serving collection.
+             */
+            serving: boolean;
+            /** Model Name */
+            model_name: string;
+            /** Fingerprint */
+            fingerprint: string;
+            /**
+             * Pipeline
+             * @description The settings in one word, e.g. `hybrid:convex-minmax:0.5`.
+             */
+            pipeline: string;
+            /**
+             * Mode
+             * @enum {string}
+             */
+            mode: "dense" | "lexical" | "hybrid";
+            /**
+             * Method
+             * @enum {string}
+             */
+            method: "convex" | "rrf" | "wrrf" | "dbsf";
+            /**
+             * Normalise
+             * @enum {string}
+             */
+            normalise: "max" | "minmax";
+            /** Weight */
+            weight: number;
+            /** Candidates */
+            candidates: number;
+            /**
+             * Weight Source
+             * @enum {string}
+             */
+            weight_source: "request" | "FUSION_WEIGHT" | "fitted" | "default";
+            /** Weight Detail */
+            weight_detail: string;
+            /** Dense Leg */
+            dense_leg: string;
+            /**
+             * Lexical Leg
+             * @description The lexical tokenizer (null: no lexical vectors yet).
+             */
+            lexical_leg: string | null;
+            /**
+             * Encoded Now
+             * @description Chunks this request encoded (null: a collection served).
+             */
+            encoded_now: number | null;
+            /** Took Ms */
+            took_ms: number;
+        };
+        /** WorkbenchRequest */
+        WorkbenchRequest: {
+            /** Question */
+            question: string;
+            /**
+             * K
+             * @description Chunks per pipeline.
+             * @default 10
+             */
+            k?: number | string;
+            /** Pipelines */
+            pipelines: components["schemas"]["WorkbenchPipeline"][];
+        };
+        /**
+         * WorkbenchPipeline
+         * @description A model and its fusion settings; anything left out is what serves.
+         */
+        WorkbenchPipeline: {
+            /**
+             * Label
+             * @description Shown above its column (left out: version and settings).
+             * @default null
+             */
+            label?: string | null;
+            /**
+             * Version
+             * @description A registry version (`v0002`); left out, `serving` or `active`: the serving model.
+             * @default null
+             */
+            version?: string | null;
+            /**
+             * Mode
+             * @default null
+             */
+            mode?: ("dense" | "lexical" | "hybrid") | null;
+            /**
+             * Method
+             * @default null
+             */
+            method?: ("convex" | "rrf" | "wrrf" | "dbsf") | null;
+            /**
+             * Normalise
+             * @default null
+             */
+            normalise?: ("max" | "minmax") | null;
+            /**
+             * Weight
+             * @description The dense share of a hybrid search, 0 to 1.
+             * @default null
+             */
+            weight?: number | null;
         };
     };
     responses: {
@@ -4097,7 +4513,7 @@ export interface operations {
                 /** @description How many. */
                 limit?: number | string;
                 /** @description Only jobs of this kind (left out or empty: every kind). */
-                kind?: ("ingest" | "sync" | "reindex" | "retrain" | "promote" | "tune" | "evaluate") | null;
+                kind?: ("ingest" | "sync" | "reindex" | "retrain" | "promote" | "tune" | "evaluate" | "evaluate_answers") | null;
             };
             header?: never;
             path?: never;
@@ -4580,6 +4996,55 @@ export interface operations {
             503: components["responses"]["Error503"];
         };
     };
+    addReferenceAnswer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReferenceRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReferenceAdded"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            429: components["responses"]["Error429"];
+            503: components["responses"]["Error503"];
+        };
+    };
     evaluate: {
         parameters: {
             query?: never;
@@ -4768,6 +5233,125 @@ export interface operations {
             503: components["responses"]["OpenAIError503"];
         };
     };
+    evaluateAnswers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AnswerEvaluationRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobAccepted"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            429: components["responses"]["Error429"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    answerEvaluationReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A job id. */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Markdown. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/markdown": string;
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            429: components["responses"]["Error429"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    compareRetrieval: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkbenchRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkbenchComparison"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            429: components["responses"]["Error429"];
+            503: components["responses"]["Error503"];
+        };
+    };
 }
 type FlattenedDeepRequired<T> = {
     [K in keyof T]-?: FlattenedDeepRequired<T[K] extends unknown[] | undefined | null ? Extract<T[K], unknown[]>[number] : T[K]>;
@@ -4777,7 +5361,7 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
-export const pathsApiJobsGetParametersQueryKindAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<paths>["/api/jobs"]["get"]["parameters"]["query"]["kind"]> = ["ingest", "sync", "reindex", "retrain", "promote", "tune", "evaluate"];
+export const pathsApiJobsGetParametersQueryKindAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<paths>["/api/jobs"]["get"]["parameters"]["query"]["kind"]> = ["ingest", "sync", "reindex", "retrain", "promote", "tune", "evaluate", "evaluate_answers"];
 export const streamEventTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StreamEvent"]["type"]> = ["message_id", "answer", "source", "id", "end", "error"];
 export const messageStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Message"]["status"]> = ["streaming", "ok", "partial", "failed"];
 export const messageRatingFeedbackAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["MessageRating"]["feedback"]> = ["like", "dislike"];
@@ -4792,10 +5376,19 @@ export const newSyncSourceKindValues: ReadonlyArray<FlattenedDeepRequired<compon
 export const newSyncSourceScheduleAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["NewSyncSource"]["schedule"]> = ["never", "hourly", "daily", "weekly"];
 export const syncSourceUpdateScheduleAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SyncSourceUpdate"]["schedule"]> = ["never", "hourly", "daily", "weekly"];
 export const messageTailStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["MessageTail"]["status"]> = ["complete", "failed", "streaming"];
-export const jobKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Job"]["kind"]> = ["ingest", "sync", "reindex", "retrain", "promote", "tune", "evaluate"];
+export const jobKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Job"]["kind"]> = ["ingest", "sync", "reindex", "retrain", "promote", "tune", "evaluate", "evaluate_answers"];
 export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Job"]["status"]> = ["queued", "running", "done", "failed", "cancelled"];
 export const servingRetrievalWeight_sourceValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ServingRetrieval"]["weight_source"]> = ["FUSION_WEIGHT", "fitted", "default"];
 export const retrainOptionsLossAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RetrainOptions"]["loss"]> = ["online_contrastive", "mnrl", "cosine"];
 export const latestRatingVerdictAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LatestRating"]["verdict"]> = ["like", "dislike"];
 export const latestRatingSourcesValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LatestRating"]["sources"][string]> = ["relevant", "irrelevant"];
 export const embeddingRequestEncoding_formatAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["EmbeddingRequest"]["encoding_format"]> = ["float", "base64"];
+export const answerEvaluationRequestReferenceValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AnswerEvaluationRequest"]["reference"]> = ["auto", "answers", "relevant-chunk", "none"];
+export const answerEvaluationConfigModeAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AnswerEvaluationConfig"]["mode"]> = ["dense", "lexical", "hybrid"];
+export const workbenchPipelineDescriptionModeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WorkbenchPipelineDescription"]["mode"]> = ["dense", "lexical", "hybrid"];
+export const workbenchPipelineDescriptionMethodValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WorkbenchPipelineDescription"]["method"]> = ["convex", "rrf", "wrrf", "dbsf"];
+export const workbenchPipelineDescriptionNormaliseValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WorkbenchPipelineDescription"]["normalise"]> = ["max", "minmax"];
+export const workbenchPipelineDescriptionWeight_sourceValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WorkbenchPipelineDescription"]["weight_source"]> = ["request", "FUSION_WEIGHT", "fitted", "default"];
+export const workbenchPipelineModeAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WorkbenchPipeline"]["mode"]> = ["dense", "lexical", "hybrid"];
+export const workbenchPipelineMethodAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WorkbenchPipeline"]["method"]> = ["convex", "rrf", "wrrf", "dbsf"];
+export const workbenchPipelineNormaliseAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WorkbenchPipeline"]["normalise"]> = ["max", "minmax"];

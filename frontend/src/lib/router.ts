@@ -28,7 +28,7 @@ export type Route =
   | { page: "chat"; conversationId: string | null }
   | { page: "admin"; section: AdminSection };
 
-export const ADMIN_SECTIONS = ["documents", "feedback", "models", "jobs", "api-keys"] as const;
+export const ADMIN_SECTIONS = ["documents", "feedback", "models", "evaluate", "workbench", "jobs", "api-keys"] as const;
 export type AdminSection = (typeof ADMIN_SECTIONS)[number];
 
 export function parseRoute(path: string): Route {

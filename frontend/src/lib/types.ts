@@ -7,6 +7,7 @@ import {
   syncSourceKindValues,
   syncSourceScheduleValues,
   uploadExtensionValues,
+  workbenchPipelineDescriptionModeValues,
 } from "./api-schema";
 
 type Schemas = components["schemas"];
@@ -76,3 +77,12 @@ export type ModelsOverview = Schemas["ModelsOverview"];
 export type FeedbackStats = Schemas["FeedbackStats"];
 export type ApiKey = Schemas["ApiKey"];
 export type NewApiKey = Schemas["NewApiKey"];
+
+// -- the retrieval workbench ----------------------------------------------------------------------------
+export type WorkbenchRequest = Schemas["WorkbenchRequest"];
+export type WorkbenchPipeline = Schemas["WorkbenchPipeline"];
+export type WorkbenchComparison = Schemas["WorkbenchComparison"];
+export type WorkbenchColumn = Schemas["WorkbenchColumn"];
+export type WorkbenchHit = Schemas["WorkbenchHit"];
+export type RetrievalMode = NonNullable<WorkbenchPipeline["mode"]>;
+export const RETRIEVAL_MODES = workbenchPipelineDescriptionModeValues;
