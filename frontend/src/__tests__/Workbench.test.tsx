@@ -96,9 +96,9 @@ describe("Workbench", () => {
     expect(rows[0].textContent).toContain("Refund policy › Exceptions");
     expect(within(rows[0]).getByTestId("dense-leg").textContent).toBe("dense #1 0.500");
     expect(within(rows[0]).getByTestId("lexical-leg").textContent).toBe("lexical #1 2.250");
-    expect(within(rows[0]).getByTestId("rated").textContent).toBe("rated 👍2 👎1 · ✓1 ✗0");
+    expect(within(rows[0]).getByTestId("rated").textContent).toBe("rated: 2 liked, 1 disliked · marked relevant 1, irrelevant 0");
     expect(within(rows[1]).getByTestId("lexical-leg").textContent).toBe("lexical —");
-    expect(within(rows[1]).getByTestId("rated").textContent).toBe("rated 👍0 👎0");
+    expect(within(rows[1]).getByTestId("rated").textContent).toBe("rated: 0 liked, 0 disliked");
     // what moved: a is 2nd in B, b is 1st in B, c is not in B at all
     expect(within(rows[0]).getByTestId("moved").textContent).toBe("▼ B #2");
     expect(within(rows[1]).getByTestId("moved").textContent).toBe("▲ B #1");

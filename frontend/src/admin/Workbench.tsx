@@ -83,8 +83,9 @@ function HitRow({ hit, other, otherLetter }: { hit: WorkbenchHit; other: number 
         data-testid="rated"
         title={`In ${hit.rated.likes} liked and ${hit.rated.dislikes} disliked answers; marked relevant ${hit.rated.relevant}, irrelevant ${hit.rated.irrelevant} times`}
       >
-        rated 👍{hit.rated.likes} 👎{hit.rated.dislikes}
-        {hit.rated.relevant || hit.rated.irrelevant ? ` · ✓${hit.rated.relevant} ✗${hit.rated.irrelevant}` : ""}
+        {/* words, not emoji: a browser without an emoji font shows those as boxes */}
+        rated: {hit.rated.likes} liked, {hit.rated.dislikes} disliked
+        {hit.rated.relevant || hit.rated.irrelevant ? ` · marked relevant ${hit.rated.relevant}, irrelevant ${hit.rated.irrelevant}` : ""}
       </span>
     </li>
   );
