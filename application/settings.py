@@ -17,6 +17,8 @@ from application.errors import DocsTuneError
 from plugins.lexical import DEFAULT_LEXICAL, LEXICAL_TOKENIZERS
 from training.evaluation_set import EVALUATION_SHARE
 from training.gate import DEFAULT_MIN_QUESTIONS
+from training.gate import DEFAULT_STATISTIC as DEFAULT_GATE_STATISTIC
+from training.gate import STATISTICS as GATE_STATISTICS
 from training.fusion import FUSION_METHODS, NORMALISATIONS, RETRIEVAL_MODES, FusionSettings
 
 
@@ -324,7 +326,8 @@ class Settings(BaseSettings):
          "anthropic/claude-opus": (5.0, 25.0), "extractive": (0.0, 0.0)},
         alias="LLM_PRICES",
         description="USD per million input and output tokens, by LLM name or its beginning (JSON, e.g. "
-        '{"anthropic/claude-sonnet": [3, 15], "openai_compatible/llama3.1": [0, 0]}); eval-answers\' cost',
+        '{"anthropic/claude-sonnet": [3, 15], "openai_compatible/llama3.1": [0, 0]}); eval-answers\' cost and '
+        "the estimate of synthetic questions",
     )
     eval_users: int = Field(100, alias="EVAL_USERS", ge=1, description="Traffic of eval-answers' monthly cost: users")
     eval_questions_per_day: float = Field(10.0, alias="EVAL_QUESTIONS_PER_DAY", gt=0,
@@ -357,7 +360,15 @@ class Settings(BaseSettings):
         2, alias="SYNTH_QUESTIONS_PER_CHUNK", ge=1, description="Synthetic questions written per chunk"
     )
     synth_model: str | None = Field(
-        None, alias="SYNTH_MODEL", description="Claude model for synthetic questions; default: ANTHROPIC_MODEL"
+        None, alias="SYNTH_MODEL",
+        description="LLM model for synthetic questions; default: ANTHROPIC_MODEL, or OPENAI_MODEL for an "
+        "OpenAI-compatible server",
+    )
+    synth_batch_size: int = Field(
+        8, alias="SYNTH_BATCH_SIZE", ge=1, le=50, description="Chunks per request to the LLM for synthetic questions"
+    )
+    synth_concurrency: int = Field(
+        4, alias="SYNTH_CONCURRENCY", ge=1, le=32, description="Requests for synthetic questions sent at once"
     )
     gate_metric: str = Field("mrr@10", alias="GATE_METRIC", description="Metric a candidate model must improve")
     gate_min_improvement: float = Field(0.01, alias="GATE_MIN_IMPROVEMENT", description="Least rise of GATE_METRIC")
@@ -370,6 +381,9 @@ class Settings(BaseSettings):
     gate_confidence: float = Field(
         0.95, alias="GATE_CONFIDENCE", gt=0.5, lt=1,
         description="Confidence of the paired bootstrap interval the gate decides on")
+    gate_statistic: Literal[GATE_STATISTICS] = Field(
+        DEFAULT_GATE_STATISTIC, alias="GATE_STATISTIC",
+        description="Paired test that must agree with the interval: wilcoxon (signed-rank) or sign (the old gate)")
     evaluation_share: float = Field(
         EVALUATION_SHARE, alias="EVALUATION_SHARE", gt=0, lt=1,
         description="Share of chunks whose rated questions join the frozen evaluation set (never trained on)")
@@ -380,7 +394,7 @@ class Settings(BaseSettings):
 
         chosen = {"metric": self.gate_metric, "min_improvement": self.gate_min_improvement,
                   "tolerance": self.gate_tolerance, "min_questions": self.gate_min_questions,
-                  "confidence": self.gate_confidence}
+                  "confidence": self.gate_confidence, "statistic": self.gate_statistic}
         chosen.update({k: v for k, v in overrides.items() if v is not None})
         return GateConfig(**chosen)
 
@@ -393,7 +407,7 @@ class Settings(BaseSettings):
 
     @property
     def synth_cache_dir(self) -> Path:
-        """Claude's synthetic questions, cached by chunk hash."""
+        """The LLM's synthetic questions, cached by chunk hash."""
         return self.data_dir / "synthetic_cache"
 
     # -- jobs and swaps --------------------------------------------------------------

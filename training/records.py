@@ -80,7 +80,7 @@ class Triplet:
 
 @dataclass(frozen=True)
 class SyntheticQuery:
-    """A question that a chunk answers, written by Claude or by the offline generator.
+    """A question that a chunk answers, written by an LLM or by the offline generator.
 
     ``context`` is the text to train the question against when it differs from the
     chunk (the inverse cloze task removes the query sentence from its passage);

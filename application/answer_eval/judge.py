@@ -24,7 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from application.llm.base import LLM, LLMError, Prompt
+from application.llm import configured_llm_provider
+from application.llm.base import LLM, RETRYABLE_KINDS, LLMError, Prompt
 from application.llm.prompt import prompt_sections
 from training.files import atomic_write_text
 
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 SCORE_PROMPT = PROMPTS / "judge.txt"
 SUPPORT_PROMPT = PROMPTS / "judge_support.txt"
-RETRIED = ("rate_limit", "timeout", "unavailable")
 NO_JUDGE = ("No judge: set ANTHROPIC_API_KEY (or OPENAI_BASE_URL for an OpenAI-compatible server) to get judge "
             "scores; reporting similarity, faithfulness, latency and cost.")
 
@@ -133,7 +133,7 @@ class Judge:
                 reply = self.llm.complete(request)
                 break
             except LLMError as exc:
-                if exc.kind not in RETRIED or attempt == self.retries:
+                if exc.kind not in RETRYABLE_KINDS or attempt == self.retries:
                     tries = f" (after {attempt + 1} tries)" if attempt else ""
                     return None, False, f"the judge failed{tries}: {exc.message}"
                 log.info("The judge failed (%s); retrying in %.1f s", exc.kind, wait)
@@ -163,11 +163,8 @@ def judge_llm(settings, choice: str | None = None) -> tuple[LLM | None, str | No
     if provider == "none":
         return None, "No judge (--judge none); reporting similarity, faithfulness, latency and cost."
     if provider == "auto":
-        if settings.anthropic_api_key:
-            provider = "anthropic"
-        elif settings.llm_provider == "openai_compatible" or "openai_base_url" in settings.model_fields_set:
-            provider = "openai_compatible"
-        else:
+        provider = configured_llm_provider(settings)
+        if provider is None:
             return None, NO_JUDGE
     model = model or settings.judge_model
     if provider == "anthropic":

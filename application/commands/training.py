@@ -7,6 +7,7 @@ and leaves the model registry as it was.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -78,14 +79,16 @@ def _deployment_evaluation_set(settings):
 
 
 def _generator_options(settings) -> dict:
-    if not settings.anthropic_api_key:
-        return {}
-    return {
-        "api_key": settings.anthropic_api_key,
-        "model": settings.synth_model or settings.anthropic_model,
-        "base_url": settings.anthropic_base_url,
-        "cache_dir": settings.synth_cache_dir,
-    }
+    """The configured LLM's question writer, which prints its estimate before the first request and its
+    counts at the end; {} (inverse cloze) when no LLM is configured."""
+    from application.llm.question_writer import synthetic_generator_options
+    from training.synthetic import SynthEstimate
+
+    options = synthetic_generator_options(settings)
+    if options:
+        options["announce"] = lambda news: click.echo(
+            f"{'Estimate' if isinstance(news, SynthEstimate) else 'Done'}: {news.describe()}")
+    return options
 
 
 # -- train ------------------------------------------------------------------------------
@@ -243,14 +246,17 @@ def eval_command(models, dataset_file, out_dir, device, retrievals, gate_metric,
 @click.option("--corpus", "corpus_path", required=True, type=click.Path(), help="IR JSON, JSONL of chunks, or a folder of texts.")
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False), help="IR JSON to write.")
 @click.option("--questions-per-chunk", type=int, default=None, help="[default: SYNTH_QUESTIONS_PER_CHUNK]")
-@click.option("--offline", is_flag=True, help="Use the inverse cloze task even when ANTHROPIC_API_KEY is set.")
+@click.option("--offline", is_flag=True, help="Use the inverse cloze task even when an LLM is configured.")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--answers", "with_answers", is_flag=True,
               help="Also write each question's reference answer (IR JSON 'answers') with the configured LLM, "
                    "prompted as the chat prompts it with the chunk as the one source.")
 @_fail_cleanly
 def synth(corpus_path, out_file, questions_per_chunk, offline, seed, with_answers):
-    """Write questions that each chunk answers (Claude with ANTHROPIC_API_KEY, else the inverse cloze task)."""
+    """Write questions that each chunk answers: the configured LLM (ANTHROPIC_API_KEY, or an OpenAI-compatible
+    server: LLM_PROVIDER=openai_compatible / OPENAI_BASE_URL), else the inverse cloze task.
+
+    With an LLM, the estimate (requests, tokens, cost, time) is printed before the first request."""
     settings = _settings()
     answerer = _reference_answerer(settings) if with_answers else None  # refused before any question is written
     from training.corpus import load_corpus
@@ -265,25 +271,24 @@ def synth(corpus_path, out_file, questions_per_chunk, offline, seed, with_answer
     if answerer is not None:
         ir.answers = _reference_answers(ir, *answerer)
     path = save_ir_json(ir, out_file)
-    method = queries[0].method
+    written = ", ".join(f"{n} {method}" for method, n in Counter(q.method for q in queries).items())
     with_what = f" and {len(ir.answers)} reference answers by {answerer[0].name}" if answerer else ""
-    click.echo(f"Wrote {len(queries)} {method} questions{with_what} for {len(chunks)} chunks to {path}")
+    click.echo(f"Wrote {written} questions{with_what} for {len(chunks)} chunks to {path}")
 
 
 def _reference_answerer(settings):
     """(the configured LLM, the chat's prompt template) for ``synth --answers``. An OpenAI-compatible server
     named only by OPENAI_BASE_URL counts as configured, as it does for the answer judge."""
     from application.errors import DocsTuneError
-    from application.llm import PromptTemplate, create_llm
+    from application.llm import PromptTemplate, configured_llm_provider, create_llm
 
-    if settings.llm_provider is None and not settings.anthropic_api_key \
-            and "openai_base_url" in settings.model_fields_set:
-        settings = settings.model_copy(update={"llm_provider": "openai_compatible"})
-    if settings.llm_provider_resolved == "extractive":
+    provider = settings.llm_provider or configured_llm_provider(settings)
+    if provider in (None, "extractive"):
         raise click.ClickException(
             "--answers needs an LLM and none is configured (LLM_PROVIDER resolves to extractive): set "
             "ANTHROPIC_API_KEY or OPENAI_BASE_URL; FAQ-style sets can use "
             "`docstune eval-answers --reference relevant-chunk` instead.")
+    settings = settings.model_copy(update={"llm_provider": provider})
     try:
         return create_llm(settings, lambda: None), PromptTemplate.load(settings.prompt_file)
     except DocsTuneError as exc:

@@ -168,7 +168,7 @@ def run_retrain(app: DocsTune, context: JobContext) -> dict:
     prepared = prepared_feedback(app, context, "retrain", "train on", steps=5)
     if params.get("include_synthetic"):
         context.progress(1, 5, "writing synthetic questions")
-        _add_synthetic(app, prepared)
+        _add_synthetic(app, context, prepared)
     index = app.serving.current
     serving = index.embeddings
     base_path = getattr(serving, "path", None)
@@ -379,12 +379,15 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{max(1, round(seconds))} s"
 
 
-def _add_synthetic(app: DocsTune, prepared) -> None:
-    """Offline (or Claude) questions for stored chunks that no held-out question is about."""
+def _add_synthetic(app: DocsTune, context: JobContext, prepared) -> None:
+    """Questions for stored chunks that no held-out question is about: written by the configured LLM (its
+    estimate, then its counts, in the progress message), else offline by inverse cloze."""
     from sqlalchemy import select
 
     from application.db.models import Chunk
-    from training.synthetic import generate_synthetic_queries, synthetic_training_set
+    from application.llm.question_writer import synthetic_generator_options
+    from training.records import TrainingDataError
+    from training.synthetic import SynthEstimate, generate_synthetic_queries, synthetic_training_set
 
     held_out = {cid for ids in prepared.held_out.relevant_docs.values() for cid in ids}
     with app.db.session() as session:
@@ -393,15 +396,27 @@ def _add_synthetic(app: DocsTune, prepared) -> None:
     if not chunks:
         return
     settings = app.settings
-    options = {}
-    if settings.anthropic_api_key:
-        options = {"api_key": settings.anthropic_api_key, "model": settings.synth_model or settings.anthropic_model,
-                   "base_url": settings.anthropic_base_url, "cache_dir": settings.synth_cache_dir}
-    queries = generate_synthetic_queries(chunks, questions_per_chunk=settings.synth_questions_per_chunk,
-                                         show_progress=False, **options)
+    options = synthetic_generator_options(settings)
+    reported = {}
+
+    def announce(news) -> None:
+        if isinstance(news, SynthEstimate):
+            reported["estimate"] = news.to_dict()
+            context.progress(1, 5, f"writing synthetic questions: {news.describe()}")
+        else:
+            reported.update(news.to_dict())
+            context.progress(1, 5, f"wrote synthetic questions: {news.describe()}")
+
+    try:
+        queries = generate_synthetic_queries(chunks, questions_per_chunk=settings.synth_questions_per_chunk,
+                                             show_progress=False, announce=announce if options else None, **options)
+    except TrainingDataError as exc:
+        raise JobFailed(f"Could not write the synthetic questions: {exc}") from exc
     extra = synthetic_training_set(chunks, queries)
     prepared.train.positives.extend(extra.positives)
     prepared.stats["synthetic_positives"] = len(extra.positives)
+    if reported:
+        prepared.stats["synthetic_llm"] = reported
 
 
 HANDLERS = {"ingest": run_ingest, "sync": run_sync, "reindex": run_reindex, "promote": run_promote, "retrain": run_retrain,

@@ -12,6 +12,17 @@ from application.llm.prompt import PromptTemplate, cited_numbers
 PROVIDERS = ("anthropic", "openai_compatible", "extractive")
 
 
+def configured_llm_provider(settings) -> str | None:
+    """The LLM that work beyond the chat (the answer judge, synthetic questions) may use: ``anthropic`` when
+    ANTHROPIC_API_KEY is set, else ``openai_compatible`` when LLM_PROVIDER says so or OPENAI_BASE_URL was
+    set (its default names no server anyone started); None when no LLM is configured."""
+    if settings.anthropic_api_key:
+        return "anthropic"
+    if settings.llm_provider == "openai_compatible" or "openai_base_url" in settings.model_fields_set:
+        return "openai_compatible"
+    return None
+
+
 def create_llm(settings, get_embeddings: Callable[[], object]) -> LLM:
     """The LLM ``settings`` ask for; ``get_embeddings`` lazily gives the extractive answerer its model."""
     provider = settings.llm_provider_resolved
@@ -47,4 +58,4 @@ def create_llm(settings, get_embeddings: Callable[[], object]) -> LLM:
     raise ServiceUnavailable(f"Unknown LLM_PROVIDER {provider!r}; use one of {', '.join(PROVIDERS)}.")
 
 
-__all__ = ["LLM", "LLMError", "Prompt", "PromptTemplate", "cited_numbers", "create_llm", "PROVIDERS"]
+__all__ = ["LLM", "LLMError", "Prompt", "PromptTemplate", "cited_numbers", "configured_llm_provider", "create_llm", "PROVIDERS"]

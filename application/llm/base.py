@@ -8,6 +8,10 @@ from typing import Iterator
 from application.errors import DocsTuneError
 
 
+#: the failures worth another try (a judge call, a batch of synthetic questions); the others will fail again
+RETRYABLE_KINDS = ("rate_limit", "timeout", "unavailable")
+
+
 class LLMError(DocsTuneError):
     """The LLM failed; ``message`` says what happened and what to do next."""
 

@@ -10,7 +10,9 @@ Each test queues what the next request gets with ``enqueue``:
 * ``StreamThenError("partial")``  — stream some text, then an ``event: error``;
 * ``Stall("partial", 30)``        — stream some text, then send nothing for 30 s and hang up
   without finishing (an LLM that hangs mid-answer);
-* ``Slow("text", 0.2)``           — stream the answer one piece every 0.2 s.
+* ``Slow("text", 0.2)``           — stream the answer one piece every 0.2 s;
+* ``FromRequest(make)``           — answer ``make(body)``: a text that depends on what was asked
+  (also as the default for every request: ``server.default = FromRequest(make)``).
 
 Every request is recorded in ``requests`` (path, headers, JSON body); ``disconnects``
 counts the streamed answers whose client hung up before the end. ``stop()`` releases
@@ -23,6 +25,7 @@ import re
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
 
 
 @dataclass
@@ -57,6 +60,11 @@ class Stall:
 class Slow:
     text: str
     delay: float = 0.2
+
+
+@dataclass
+class FromRequest:
+    make: Callable[[dict], str]
 
 
 _ERROR_TYPES = {
@@ -153,6 +161,8 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(behaviour, Hang):
             self.server.released.wait(behaviour.seconds)
             behaviour = self.server.default
+        if isinstance(behaviour, FromRequest):
+            behaviour = Reply(behaviour.make(body))
         try:
             if self.path.rstrip("/") == "/v1/messages":
                 self._anthropic(body, behaviour)
