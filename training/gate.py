@@ -2,18 +2,21 @@
 
 Both are measured on the same evaluation questions, and the gate compares them *per question*
 (paired): each question's gate metric (default MRR@10) for the candidate minus the baseline's.
-A paired bootstrap of the mean difference gives a confidence interval (``confidence``, 95 %),
-and the questions the candidate wins, loses and ties are counted (with the exact sign test's
-p-value, for the report).
+A paired bootstrap of the mean difference gives a confidence interval (``confidence``, 95 %), and
+a paired test must agree with it (``statistic``, GATE_STATISTIC): the Wilcoxon signed-rank test
+(default: the questions that moved, each weighed by the rank of how far it moved) or the exact sign
+test (only how many were won and lost; the gate's rule until bench/gate_power.py measured that
+it promotes a real +0.03 MRR@10 gain less often at the same false-promotion rate, docs/training.md).
+The questions won, lost and tied are counted, and the sign test's p-value is always reported.
 
 * ``not_enough_evidence`` when there are fewer than ``min_questions`` evaluation questions, or
-  when the interval holds 0 or the sign test does not agree with it, or when the gain, though
-  real, is below ``min_improvement``. It
-  says how many more evaluation questions would likely settle it (``needed_questions``; None
-  when the candidate is not ahead, so more questions would not make it better).
-* ``worse`` when the interval lies below 0 and the sign test agrees (p below ``1 - confidence``),
+  when the interval holds 0 or the paired test does not agree with it, or when the gain, though
+  real, is below ``min_improvement``. It says how many more evaluation questions would likely
+  (``NEEDED_POWER``, 80 %) settle it (``needed_questions``; None when the candidate is not ahead,
+  so more questions would not make it better).
+* ``worse`` when the interval lies below 0 and the paired test agrees (p below ``1 - confidence``),
   or when the gate metric rose but another headline metric fell by more than ``tolerance``.
-* ``better`` when the interval lies above 0, the sign test agrees, the gain is at least
+* ``better`` when the interval lies above 0, the paired test agrees, the gain is at least
   ``min_improvement`` and no other headline metric fell by more than ``tolerance``. Only
   ``better`` is ever promoted by a policy (``auto_promote``).
 
@@ -37,11 +40,21 @@ from training.evaluate import HEADLINE_METRICS
 from training.records import TrainingDataError
 
 VERDICTS = ("better", "worse", "not_enough_evidence")
+#: the paired test that must agree with the bootstrap interval (GATE_STATISTIC); bench/gate_power.py measured both
+STATISTICS = ("wilcoxon", "sign")
+DEFAULT_STATISTIC = "wilcoxon"
+TEST_NAMES = {"wilcoxon": "Wilcoxon signed-rank test", "sign": "sign test"}
 # fewer evaluation questions than this and a difference is mostly which questions happened to be
 # asked: one question moves MRR@10 by up to 1/n (docs/training.md, "The gate")
 DEFAULT_MIN_QUESTIONS = 30
 BOOTSTRAP_RESAMPLES = 4000
 SHOWN_QUESTIONS = 10  # the largest wins and losses listed in the report
+TIE = 1e-12  # a per-question difference this small is a tie
+# the fewest moved questions, all one way, that either paired test can call (2/2**6 < 0.05)
+MIN_MOVED = 6
+EXACT_WILCOXON = 60
+# "would likely settle it": the evaluation questions that give the candidate this chance of being promoted
+NEEDED_POWER = 0.8  # up to this many non-zero differences the signed-rank p-value is exact
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,11 @@ class GateConfig:
     resamples: int = BOOTSTRAP_RESAMPLES
     seed: int = 0
     headline_metrics: tuple[str, ...] = HEADLINE_METRICS
+    statistic: str = DEFAULT_STATISTIC  # the paired test that must agree with the interval: one of STATISTICS
+
+    def __post_init__(self):
+        if self.statistic not in STATISTICS:
+            raise TrainingDataError(f"gate statistic {self.statistic!r}: use one of {', '.join(STATISTICS)}")
 
 
 @dataclass
@@ -71,6 +89,8 @@ class GateVerdict:
     losses: int = 0
     ties: int = 0
     sign_p_value: float | None = None
+    statistic: str = DEFAULT_STATISTIC  # the paired test the verdict rests on (with the interval)
+    p_value: float | None = None  # that test's two-sided p-value
     needed_questions: int | None = None  # more evaluation questions that would likely settle it
     #: the questions that moved most: ``[{"query_id", "baseline", "candidate"}]``, wins then losses
     changed: list[dict] = field(default_factory=list)
@@ -117,14 +137,68 @@ def sign_test(wins: int, losses: int) -> float:
     return min(1.0, 2 * tail)
 
 
-def questions_needed(differences: list[float], confidence: float) -> int | None:
-    """How many questions in all an interval this wide around this mean would need to exclude 0."""
+def wilcoxon_signed_rank(differences: list[float]) -> float:
+    """Two-sided Wilcoxon signed-rank p-value of paired differences (zeros dropped, tied sizes share a rank).
+
+    Exact (every sign pattern of the non-zero differences, with their tied ranks) up to
+    ``EXACT_WILCOXON`` non-zero differences, the normal approximation with the tie correction above.
+    Like the sign test it counts how many questions moved, so 4 wins among 42 ties stay
+    inconclusive (p = 0.125); unlike it, a large win weighs more than a small one.
+    """
+    import numpy as np
+
+    values = np.asarray([d for d in differences if abs(d) > TIE], dtype=np.float64)
+    m = len(values)
+    if m == 0:
+        return 1.0
+    sizes = np.abs(values)
+    order = np.argsort(sizes, kind="stable")
+    ranks = np.empty(m)
+    ranks[order] = np.arange(1, m + 1)
+    # tied sizes (within TIE) share their mean rank
+    sorted_sizes = sizes[order]
+    start = 0
+    for end in range(1, m + 1):
+        if end == m or sorted_sizes[end] - sorted_sizes[start] > TIE:
+            ranks[order[start:end]] = (start + 1 + end) / 2
+            start = end
+    positive = float(ranks[values > 0].sum())
+    total = m * (m + 1) / 2
+    extreme = min(positive, total - positive)
+    if m <= EXACT_WILCOXON:
+        doubled = np.rint(2 * ranks).astype(np.int64)  # tied ranks are halves
+        chance = np.zeros(int(doubled.sum()) + 1)
+        chance[0] = 1.0
+        for rank in doubled:  # the distribution of the doubled positive sum, one sign at a time
+            chance = 0.5 * chance + 0.5 * np.concatenate([np.zeros(rank), chance[:len(chance) - rank]])
+        tail = float(chance[: int(round(2 * extreme)) + 1].sum())
+        return min(1.0, 2 * tail)
+    ties = np.unique(np.rint(2 * ranks), return_counts=True)[1]
+    variance = m * (m + 1) * (2 * m + 1) / 24 - float((ties ** 3 - ties).sum()) / 48
+    if variance <= 0:
+        return 1.0
+    z = (total / 2 - extreme - 0.5) / math.sqrt(variance)  # continuity-corrected
+    return min(1.0, 2 * (1 - statistics.NormalDist().cdf(max(z, 0.0))))
+
+
+def questions_needed(differences: list[float], confidence: float, power: float = NEEDED_POWER) -> int | None:
+    """How many questions in all would give a candidate this far ahead, this spread, a ``power`` chance of ``better``.
+
+    ``((z_confidence + z_power) · sd / gain)²``, the normal approximation of the bootstrap interval
+    (at ``power`` 0.5 it is the count at which an interval this wide around this mean would just
+    exclude 0); bench/gate_power.py checks it against simulated promotions (docs/training.md).
+    At least as many as make ``MIN_MOVED`` questions move at the share that moved so far: with
+    fewer, neither paired test can agree, whatever the interval says.
+    """
     gain = statistics.fmean(differences)
     if gain <= 0 or len(differences) < 2:
         return None
     spread = statistics.stdev(differences)
-    z = statistics.NormalDist().inv_cdf(1 - (1 - confidence) / 2)
-    return math.ceil((z * spread / gain) ** 2) if spread else len(differences)
+    normal = statistics.NormalDist()
+    z = normal.inv_cdf(1 - (1 - confidence) / 2) + normal.inv_cdf(power)
+    total = math.ceil((z * spread / gain) ** 2) if spread else len(differences)
+    moved = sum(abs(d) > TIE for d in differences)
+    return max(total, math.ceil(MIN_MOVED * len(differences) / moved))
 
 
 def judge(baseline: PerQuery, candidate: PerQuery, config: GateConfig | None = None) -> GateVerdict:
@@ -146,15 +220,16 @@ def judge(baseline: PerQuery, candidate: PerQuery, config: GateConfig | None = N
     deltas = {m: round(mean(candidate, m) - mean(baseline, m), 6) for m in names}
     before, after = mean(baseline, config.metric), mean(candidate, config.metric)
     differences = [candidate[q][config.metric] - baseline[q][config.metric] for q in qids]
-    wins = sum(d > 1e-12 for d in differences)
-    losses = sum(d < -1e-12 for d in differences)
-    moved = sorted(((d, q) for d, q in zip(differences, qids) if abs(d) > 1e-12), key=lambda item: -abs(item[0]))
+    wins = sum(d > TIE for d in differences)
+    losses = sum(d < -TIE for d in differences)
+    moved = sorted(((d, q) for d, q in zip(differences, qids) if abs(d) > TIE), key=lambda item: -abs(item[0]))
     changed = [{"query_id": q, "baseline": round(baseline[q][config.metric], 6),
                 "candidate": round(candidate[q][config.metric], 6)}
                for d, q in sorted(moved[:SHOWN_QUESTIONS], key=lambda item: -item[0])]
     common = dict(metric=config.metric, baseline=before, candidate=after, deltas=deltas, questions=n,
                   confidence=config.confidence, wins=wins, losses=losses, ties=n - wins - losses,
-                  sign_p_value=sign_test(wins, losses), changed=changed)
+                  sign_p_value=sign_test(wins, losses), changed=changed, statistic=config.statistic)
+    common["p_value"] = (common["sign_p_value"] if config.statistic == "sign" else wilcoxon_signed_rank(differences))
     gain = after - before
     change = f"{config.metric} {before:.4f} → {after:.4f} ({gain:+.4f})"
     if n < config.min_questions:
@@ -165,9 +240,9 @@ def judge(baseline: PerQuery, candidate: PerQuery, config: GateConfig | None = N
                            interval=paired_bootstrap(differences, config.confidence, config.resamples, config.seed)
                            if n else None, **common)
     low, high = paired_bootstrap(differences, config.confidence, config.resamples, config.seed)
-    p_value = common["sign_p_value"]
+    p_value = common["p_value"]
     interval = (f"{config.confidence:.0%} interval [{low:+.4f}, {high:+.4f}], {wins} questions won, {losses} lost, "
-                f"sign test p = {p_value:.3g}")
+                f"{TEST_NAMES[config.statistic]} p = {p_value:.3g}")
     # both must agree: the bootstrap of few non-zero differences among many ties is too sure of itself
     # (4 questions lost and 42 tied put the interval below 0, yet 4 of 4 happens by chance 1 time in 8)
     significant = p_value < 1 - config.confidence
@@ -178,7 +253,8 @@ def judge(baseline: PerQuery, candidate: PerQuery, config: GateConfig | None = N
         needed = None if total is None else max(1, total - n)
         more = (f"about {needed} more evaluation questions would likely settle it" if needed is not None
                 else "the candidate is not ahead, so more questions would not make it better")
-        why = "the interval holds 0" if low <= 0 <= high else "too few questions changed for the sign test"
+        why = ("the interval holds 0" if low <= 0 <= high
+               else f"the {TEST_NAMES[config.statistic]} does not agree (too few questions moved, or too little)")
         return GateVerdict("not_enough_evidence", f"{change}: {why} ({interval}); {more}",
                            interval=(low, high), needed_questions=needed, **common)
     if gain < config.min_improvement:

@@ -1,9 +1,13 @@
 """The statistical gate: paired per-question comparison, three verdicts."""
 import random
+import statistics
 
 import pytest
 
-from training.gate import GateConfig, judge, paired_bootstrap, sign_test
+from training.gate import (
+    GateConfig, judge, paired_bootstrap, questions_needed, sign_test, wilcoxon_signed_rank,
+)
+from training.records import TrainingDataError
 
 
 def per_query(values, **other):
@@ -82,10 +86,56 @@ def test_a_few_wins_among_many_ties_are_not_enough_even_when_the_bootstrap_exclu
     base = per_query([0.5] * 46)
     cand = per_query([1.0] * 4 + [0.5] * 42)
     verdict = judge(base, cand, GateConfig(min_questions=30))
-    assert verdict.interval[0] > 0 and verdict.sign_p_value == 0.125
-    assert verdict.status == "not_enough_evidence" and "sign test" in verdict.reason
-    worse = judge(cand, base, GateConfig(min_questions=30))
-    assert worse.interval[1] < 0 and worse.status == "not_enough_evidence"
+    for statistic, test in (("wilcoxon", "Wilcoxon signed-rank test"), ("sign", "sign test")):
+        verdict = judge(base, cand, GateConfig(min_questions=30, statistic=statistic))
+        assert verdict.interval[0] > 0 and verdict.sign_p_value == 0.125 and verdict.p_value == 0.125
+        assert verdict.status == "not_enough_evidence" and f"{test} does not agree" in verdict.reason
+        # mean 0.0435, sd 0.1424: ((1.96 + 0.84) · 0.1424 / 0.0435)² = 84.1, so 85 in all
+        assert verdict.needed_questions == 39 and verdict.statistic == statistic
+        worse = judge(cand, base, GateConfig(min_questions=30, statistic=statistic))
+        assert worse.interval[1] < 0 and worse.status == "not_enough_evidence"
+
+
+def big_wins_small_losses(n=60, wins=12, losses=7):
+    """Few large wins, more small losses than the sign test forgives: what a fine-tune often does."""
+    base = [0.5] * wins + [1.0] * losses + [0.5] * (n - wins - losses)
+    cand = [1.0] * wins + [0.9] * losses + [0.5] * (n - wins - losses)
+    return per_query(base), per_query(cand)
+
+
+def test_the_signed_rank_test_promotes_large_wins_over_small_losses_that_the_sign_test_cannot_call():
+    base, cand = big_wins_small_losses()
+    wilcoxon = judge(base, cand, GateConfig(min_questions=30))
+    sign = judge(base, cand, GateConfig(min_questions=30, statistic="sign"))
+    assert wilcoxon.statistic == "wilcoxon" and wilcoxon.status == "better" and wilcoxon.p_value < 0.01
+    assert sign.status == "not_enough_evidence" and sign.p_value == sign.sign_p_value > 0.3
+    assert wilcoxon.interval == sign.interval and (wilcoxon.wins, wilcoxon.losses) == (12, 7)
+    assert wilcoxon.to_dict()["statistic"] == "wilcoxon" and "Wilcoxon" in wilcoxon.reason
+
+
+def test_an_equal_candidate_is_promoted_rarely():
+    # candidate and baseline drawn alike, 85 % of questions tied (as measured after a retrain): no real gain
+    levels = [0.0, 0.1, 0.2, 0.25, 0.333, 0.5, 1.0]
+    promoted = 0
+    for seed in range(100):
+        rng = random.Random(seed)
+        base = [rng.choice(levels) for _ in range(150)]
+        cand = [b if rng.random() < 0.85 else rng.choice(levels) for b in base]
+        promoted += judge(per_query(base), per_query(cand), GateConfig(resamples=1000)).passed
+    assert promoted <= 5  # at most 5 % (3 measured)
+
+
+def test_a_real_gain_with_realistic_ties_is_promoted_on_enough_questions():
+    rng = random.Random(5)
+    base = [rng.choice([0.0, 0.2, 0.333, 0.5, 1.0]) for _ in range(400)]
+    cand = [min(1.0, b + 0.5) if rng.random() < 0.10 else (b / 2 if rng.random() < 0.03 else b) for b in base]
+    verdict = judge(per_query(base), per_query(cand))
+    assert verdict.status == "better" and verdict.ties > 300
+
+
+def test_an_unknown_statistic_is_refused():
+    with pytest.raises(TrainingDataError, match="wilcoxon, sign"):
+        GateConfig(statistic="t-test")
 
 
 def test_the_verdict_is_the_same_every_time():
@@ -104,6 +154,29 @@ def test_different_questions_or_a_missing_metric_are_refused():
 def test_no_questions_at_all_is_not_enough_evidence():
     verdict = judge({}, {}, GateConfig(min_questions=5))
     assert verdict.status == "not_enough_evidence" and verdict.needed_questions == 5
+
+
+def test_signed_rank_p_values_by_hand():
+    # 5 wins and no loss: 1 sign pattern of 32 as extreme each way
+    assert wilcoxon_signed_rank([0.1, 0.2, 0.3, 0.4, 0.5]) == pytest.approx(2 / 32)
+    # the smallest lost: positive rank sums 14 or 15 (or 0, 1) out of 32 patterns
+    assert wilcoxon_signed_rank([-0.1, 0.2, 0.3, 0.4, 0.5, 0.0, 0.0]) == pytest.approx(4 / 32)
+    # tied sizes share a rank; zeros (ties of the two pipelines) are left out
+    assert wilcoxon_signed_rank([0.5, 0.5, 0.5, 0.5] + [0.0] * 42) == pytest.approx(2 / 16)
+    assert wilcoxon_signed_rank([0.0, 0.0]) == 1.0
+    # above 60 moved questions, the normal approximation: 70 wins and 30 losses, all of one size
+    # (rank 50.5 each): W- = 1515 of 5050, var = 100·101·201/24 - (100³ - 100)/48 = 252.5²
+    z = (5050 / 2 - 1515 - 0.5) / 252.5
+    assert wilcoxon_signed_rank([0.5] * 70 + [-0.5] * 30) == pytest.approx(2 * (1 - statistics.NormalDist().cdf(z)))
+
+
+def test_questions_needed_for_an_80_percent_chance():
+    # mean 0.1, sd 0.20101: ((1.95996 + 0.84162) · 0.20101 / 0.1)² = 31.7
+    assert questions_needed([0.3, -0.1] * 50, 0.95) == 32
+    assert questions_needed([0.3, -0.1] * 50, 0.95, power=0.5) == 16
+    assert questions_needed([-0.1, 0.05] * 20, 0.95) is None
+    # no spread at all, yet neither paired test can call fewer than 6 moved questions
+    assert questions_needed([0.5] * 5, 0.95) == 6
 
 
 def test_bootstrap_and_sign_test_helpers():
