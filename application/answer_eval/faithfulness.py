@@ -1,7 +1,7 @@
 """Whether an answer says only what its cited sources say.
 
 An answer is cut into *claims*: each sentence of a paragraph, each list item, and a markdown table as
-one claim (with the citation after it). A claim that cites ``[n]`` is *supported* when source ``n``
+one claim (with the citation alone on the line after it, a blank line between or not). A claim that cites ``[n]`` is *supported* when source ``n``
 states it: the judge says so when one is configured (``Judge.supports``), else, offline, when at least
 :data:`OVERLAP` of the claim's content words occur in that source. Per answer this gives the share of
 cited claims that are supported, the share of claims without support (uncited or unsupported), and
@@ -98,14 +98,16 @@ def claims_of(answer: str, source_count: int) -> list[Claim]:
         claims.append(Claim(words, cited))
 
     lines = answer.splitlines()
-    for n, line in enumerate(lines):
+    for line in lines:
         stripped = line.strip()
         if stripped.startswith("|"):
             table.append(stripped)
             continue
         if table:
-            # a citation right after a table (on the next line) is the table's
-            if _CITATION.fullmatch(stripped or "-"):
+            if not stripped:
+                continue  # a blank line may stand between a table and its citation
+            # a citation alone on the first line after a table is the table's
+            if _CITATION.fullmatch(stripped):
                 table.append(stripped)
                 add(" ".join(table))
                 table = []

@@ -1,14 +1,17 @@
 """The offline answerer used when no LLM is configured.
 
-It does not write new text: it picks the sentences of the retrieved chunks that
-are closest to the question (cosine similarity with the embedding model in
-service), quotes them in document order and cites each with ``[n]``. The
-answer says so, so nobody mistakes it for a generated one.
+It does not write new text: it reads each retrieved chunk as markdown blocks (paragraphs, lists, tables,
+code), cuts the paragraphs into whole sentences, and picks the sentences closest to the question (cosine
+similarity with the embedding model in service, one pass for all of them). When the question asks for an
+enumeration ("which formats", "what options") and a table or a list of a chunk matches it, that block is
+quoted whole. Every quote is cited with ``[n]``, in document order. What a chunk boundary cut (a sentence
+that starts or ends mid-way, a table without its header), a heading, a line that is only a link and code
+are never quoted. The answer says it is quoted, so nobody mistakes it for a generated one.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from application.llm.base import LLM, Prompt
@@ -21,28 +24,162 @@ NOTHING_INDEXED = (
 WEAK_MATCH = (
     "The documents do not seem to answer this directly. The closest passage I found is:\n\n"
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])")
-_MARKUP = re.compile(r"^\s*(#{1,6}\s+|[-*+>]\s+|\d+[.)]\s+)")
+# a sentence ends at . ! ? followed by a space and a capital, a digit or an opening quote; or, in text
+# extracted from PDFs, at a period glued to the next sentence's capitalised word ("incidents.Further")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“‘(\[A-Z0-9`*])|(?<=[a-z]{2}[.!?])(?=[A-Z][a-z])")
+_ENDS_WHOLE = re.compile(r"[.!?…][\"'”’)\]*_`]*$")
+_PAGE_NUMBER = re.compile(r"(?<=[.!?])\d{1,3}$")  # a PDF page number glued to the chunk's last sentence
+_HEADING = re.compile(r"^\s{0,3}#{1,6}(\s|$)")
+_SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+_ITEM = re.compile(r"^(\s*)([-*+]|\d{1,3}[.)])\s+(.*)$")
+_TABLE_ROW = re.compile(r"^\s*\|")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+_LINK = re.compile(r"!?\[([^\]\n]*)\]\(([^)\s]*)(?:\s+\"[^\"]*\")?\)")
+_AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
+_ONLY_LINKS = re.compile(r"^(?:[\s,;:|·•-]*(?:\[[^\]\n]*\]\([^)\s]*\)|<?https?://\S+>?))+[\s.,;:]*$")
+# a text that starts with a plain lowercase word (not a name like "apt-get" or "stable/main/") or with
+# closing punctuation began in the previous chunk
+_CONTINUES = re.compile(r"^(?:[a-z]+[\s,;:)]|[,;:)\]}.…–—])")
+# "which formats…", "what options…", "list the…": a question answered by an enumeration (see is_enumeration_question)
+_QUESTION_WORDS = re.compile(r"[a-z][a-z'’-]*")
+_ENUMERATION_VERBS = frozenset({"list", "name", "enumerate"})
+_SKIPPED = frozenset({"are", "were", "the", "all", "kind", "kinds", "type", "types", "sort", "sorts", "of"})
+# words ending in s that are no plural noun
+_NOT_PLURAL = frozenset("""
+this is was has does goes its his hers ours yours theirs us yes as less unless always perhaps sometimes besides
+happens means uses needs takes makes gets seems works runs says causes contains includes requires supports
+""".split())
 _WORDS = re.compile(r"\S+\s*")
 
 
 @dataclass
-class _Sentence:
+class _Quote:
+    """A candidate quote: one sentence, or a whole table or list (``block``)."""
+
     source: int  # 1-based source number
-    position: int
-    text: str
+    position: int  # order inside the source
+    text: str  # what is embedded and, for a sentence, quoted
+    block: list[str] | None = None  # the markdown lines of a table or a list, as quoted
+    kind: str = "sentence"  # sentence | table | list
+    lead: str = ""  # the sentence ending with ":" that introduces a block
+    members: tuple[int, ...] = ()  # positions of the item sentences a list block holds
     score: float = 0.0
 
 
+@dataclass
+class _Block:
+    kind: str  # paragraph | list | table | code | heading
+    lines: list[str] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)  # a list's items, each one line of text
+    ordered: bool = False
+
+
 def split_sentences(text: str) -> list[str]:
-    """Sentences of a chunk; lines (headings, list items) never run into each other."""
+    """The whole sentences of a chunk's paragraphs and list items (headings, code, tables left out)."""
     sentences = []
-    for line in text.splitlines():
-        line = _MARKUP.sub("", line).strip()
-        if not line:
-            continue
-        sentences.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
+    for block in parse_blocks(text):
+        for paragraph in ([" ".join(block.lines)] if block.kind == "paragraph" else block.items):
+            sentences.extend(_sentences(clean_inline(paragraph)))
     return sentences
+
+
+def parse_blocks(text: str, heading: str = "") -> list[_Block]:
+    """A chunk's markdown blocks, in order. ``heading``: the section's own heading, which the chunker puts
+    as a plain first line."""
+    lines = text.splitlines()
+    fences = [i for i, line in enumerate(lines) if _FENCE.match(line)]
+    if len(fences) % 2 and not any(line.strip() for line in lines[:fences[0]]) and not lines[fences[0]].strip()[3:]:
+        # the chunk starts inside a code block: its first fence closes it
+        lines = lines[fences[0] + 1:]
+    blocks: list[_Block] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        if not stripped:
+            i += 1
+            continue
+        if _FENCE.match(line):
+            end = next((j for j in range(i + 1, len(lines)) if _FENCE.match(lines[j])), len(lines))
+            blocks.append(_Block("code", lines[i:end + 1]))
+            i = end + 1
+            continue
+        if _HEADING.match(line) or (not blocks and heading and stripped == heading.strip()):
+            blocks.append(_Block("heading", [stripped]))
+            i += 1
+            continue
+        if _TABLE_ROW.match(line):
+            j = i
+            while j < len(lines) and _TABLE_ROW.match(lines[j]):
+                j += 1
+            blocks.append(_Block("table", [row.strip() for row in lines[i:j]]))
+            i = j
+            continue
+        item = _ITEM.match(line)
+        if item:
+            block = _Block("list", ordered=item.group(2)[0].isdigit())
+            indent = len(item.group(1))
+            while i < len(lines):
+                line = lines[i]
+                item = _ITEM.match(line)
+                if line.strip().startswith(("```", "~~~")):
+                    # code inside an item is not quoted: skip to its closing fence
+                    i = next((j for j in range(i + 1, len(lines)) if lines[j].strip().startswith(("```", "~~~"))),
+                             len(lines))
+                elif item and len(item.group(1)) <= indent + 1:
+                    block.items.append(item.group(3).strip())
+                elif item or (line.strip() and (line[:1].isspace() or not _starts_block(line))):
+                    # a nested item or a continuation line belongs to the item above
+                    text_ = item.group(3) if item else line
+                    block.items[-1] = f"{block.items[-1]} {text_.strip()}".strip()
+                elif not line.strip() and i + 1 < len(lines) and (
+                        _ITEM.match(lines[i + 1]) or lines[i + 1][:1].isspace()) and lines[i + 1].strip():
+                    pass  # a loose list: a blank line between items
+                else:
+                    break
+                i += 1
+            blocks.append(block)
+            continue
+        j = i
+        while j < len(lines) and lines[j].strip() and (j == i or not _starts_block(lines[j])):
+            j += 1
+        if j < len(lines) and _SETEXT.match(lines[j]) and j == i + 1:
+            blocks.append(_Block("heading", [stripped]))
+            i = j + 1
+            continue
+        blocks.append(_Block("paragraph", [raw.strip().lstrip(">").strip() for raw in lines[i:j]]))
+        i = j
+    return blocks
+
+
+def _starts_block(line: str) -> bool:
+    return bool(_FENCE.match(line) or _HEADING.match(line) or _TABLE_ROW.match(line) or _ITEM.match(line))
+
+
+def clean_inline(text: str) -> str:
+    """Markdown links become their text (a relative link means nothing in an answer)."""
+    text = _AUTOLINK.sub(r"\1", text)
+    text = _LINK.sub(lambda m: "" if m.group(0).startswith("!") else (m.group(1) or m.group(2)), text)
+    return re.sub(r"\s{2,}", " ", text).strip()
+
+
+def _sentences(paragraph: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(paragraph) if s and s.strip()]
+
+
+def is_enumeration_question(question: str) -> bool:
+    """Whether the question asks for several things: "Which formats…?", "What kinds of options…?", "List…"."""
+    words = _QUESTION_WORDS.findall(question.lower())
+    if not words:
+        return False
+    if words[0] in _ENUMERATION_VERBS:
+        return True
+    if words[0] not in ("which", "what"):
+        return False
+    rest = [w for w in words[1:] if w not in _SKIPPED][:3]
+    return any(len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "'s", "’s")) and w not in _NOT_PLURAL
+               for w in rest)
 
 
 class ExtractiveLLM(LLM):
@@ -62,7 +199,9 @@ class ExtractiveLLM(LLM):
         min_score: float = 0.25,
         keep_within: float = 0.12,
         min_words: int = 4,
-        max_chars: int = 400,
+        max_chars: int = 1000,
+        max_block_lines: int = 40,
+        block_within: float = 0.2,
     ):
         self._get_embeddings = get_embeddings
         self.max_sentences = max_sentences
@@ -70,15 +209,23 @@ class ExtractiveLLM(LLM):
         self.keep_within = keep_within
         self.min_words = min_words
         self.max_chars = max_chars
+        self.max_block_lines = max_block_lines
+        # a table or a list embeds as many cells at once, so it scores below a sentence on the same topic
+        self.block_within = block_within
 
-    def stream(self, prompt: Prompt) -> Iterator[str]:
+    def stream(self, prompt: Prompt, usage: dict | None = None) -> Iterator[str]:  # no tokens: usage stays empty
         for piece in _WORDS.findall(self.answer(prompt)):
             yield piece
 
     def answer(self, prompt: Prompt) -> str:
+        if not prompt.sources:
+            return NOTHING_INDEXED
         candidates = self._candidates(prompt.sources)
         if not candidates:
-            return NOTHING_INDEXED
+            # passages, but no whole sentence in them (a flattened table, text without sentence ends)
+            first = clean_inline(" ".join(prompt.sources[0].text.split()))
+            cut = first if len(first) <= self.max_chars else first[: self.max_chars].rsplit(" ", 1)[0] + " …"
+            return f"{WEAK_MATCH}> {cut} [1]"
         embeddings = self._get_embeddings()
         texts = [c.text for c in candidates]
         if getattr(embeddings, "query_prefix", "") == getattr(embeddings, "document_prefix", ""):
@@ -86,41 +233,155 @@ class ExtractiveLLM(LLM):
             question, *vectors = embeddings.embed_documents([prompt.question, *texts])
         else:
             question, vectors = embeddings.embed_query(prompt.question), embeddings.embed_documents(texts)
-        for sentence, vector in zip(candidates, vectors):
-            sentence.score = _cosine(question, vector)
-        ranked = sorted(candidates, key=lambda s: s.score, reverse=True)
+        for quote, vector in zip(candidates, vectors):
+            quote.score = _cosine(question, vector)
+        chosen = self._choose(candidates, is_enumeration_question(prompt.question))
+        if chosen is None:
+            best = max(candidates, key=lambda q: q.score)
+            return WEAK_MATCH + (_as_block(best) if best.block else f"> {best.text} [{best.source}]")
+        return INTRO + _as_markdown(chosen)
+
+    def _choose(self, candidates: list[_Quote], enumeration: bool) -> list[_Quote] | None:
+        by_position = {(q.source, q.position): q for q in candidates if not q.block}
+        if enumeration:
+            # a list answers as well as its best item does; a table has no items of its own to compare
+            for quote in candidates:
+                if quote.members:
+                    quote.score = max([quote.score, *(by_position[(quote.source, m)].score for m in quote.members
+                                                       if (quote.source, m) in by_position)])
+        else:
+            candidates = [q for q in candidates if not q.block]
+        if not candidates:
+            return None
+        ranked = sorted(candidates, key=lambda q: (q.score, q.block is not None), reverse=True)
         best = ranked[0]
         if best.score < self.min_score:
-            return f"{WEAK_MATCH}> {best.text} [{best.source}]"
+            return None
         floor = max(self.min_score, best.score - self.keep_within)
-        chosen = [s for s in ranked if s.score >= floor][: self.max_sentences]
+        chosen: list[_Quote] = []
+        covered: set[tuple[int, int]] = set()
+        if enumeration:
+            # the best-matching block within reach of the best sentence answers an enumeration whole
+            block_floor = max(self.min_score, best.score - self.block_within)
+            block = next((q for q in ranked if q.block and q.score >= block_floor), None)
+            if block is not None:
+                chosen.append(block)
+                covered = {(block.source, m) for m in block.members}
+        for quote in ranked:
+            if len(chosen) >= self.max_sentences or quote.score < floor:
+                break
+            if not quote.block and (quote.source, quote.position) not in covered:
+                chosen.append(quote)
         # document order reads better than score order
-        chosen.sort(key=lambda s: (s.source, s.position))
-        return INTRO + _as_bullets(chosen)
+        chosen.sort(key=lambda q: (q.source, q.position))
+        return chosen
 
-    def _candidates(self, sources) -> list[_Sentence]:
-        seen = set()
-        candidates = []
+    def _candidates(self, sources) -> list[_Quote]:
+        seen: set[str] = set()
+        candidates: list[_Quote] = []
         for number, hit in enumerate(sources, start=1):
-            for position, text in enumerate(split_sentences(hit.text)):
-                if len(text.split()) < self.min_words or text.lower() in seen:
+            for quote in self._quotes_of(number, hit):
+                key = quote.text.lower()
+                if key in seen:
                     continue
-                seen.add(text.lower())
-                if len(text) > self.max_chars:
-                    text = text[: self.max_chars].rsplit(" ", 1)[0] + " …"
-                candidates.append(_Sentence(number, position, text))
+                seen.add(key)
+                candidates.append(quote)
         return candidates
 
+    def _quotes_of(self, number: int, hit) -> list[_Quote]:
+        """The sentences and blocks of one chunk that may be quoted, without what its boundaries cut."""
+        headings = getattr(hit, "headings", None) or []
+        blocks = parse_blocks(hit.text, headings[-1] if headings else "")
+        quotes: list[_Quote] = []
+        position = 0
+        lead = ""
+        # a table or a list is read with its caption: the section's heading and the sentence just before it
+        context = headings[-1] if headings else ""
+        before = ""
+        for index, block in enumerate(blocks):
+            first, last = index == 0, index == len(blocks) - 1
+            if block.kind == "paragraph":
+                sentences = _sentences(clean_inline(" ".join(block.lines)))
+                if last and sentences:
+                    sentences[-1] = _PAGE_NUMBER.sub("", sentences[-1])
+                lead = ""
+                before = sentences[-1] if sentences else ""
+                for k, sentence in enumerate(sentences):
+                    position += 1
+                    if first and k == 0 and _CONTINUES.match(sentence):
+                        continue  # the chunk starts mid-sentence
+                    if sentence.endswith(":"):
+                        lead = sentence if k == len(sentences) - 1 else ""
+                        continue  # it introduces what follows; alone it says nothing
+                    if last and k == len(sentences) - 1 and not _ENDS_WHOLE.search(sentence):
+                        continue  # the chunk ends mid-sentence
+                    if self._quotable(sentence) and not _ONLY_LINKS.match(" ".join(block.lines)):
+                        quotes.append(_Quote(number, position, sentence))
+                continue
+            if block.kind == "list":
+                members = []
+                for k, item in enumerate(block.items):
+                    item = clean_inline(item)
+                    position += 1
+                    if first and k == 0 and _CONTINUES.match(item):
+                        continue
+                    if self._quotable(item) and not _ONLY_LINKS.match(item):
+                        quotes.append(_Quote(number, position, item))
+                        members.append(position)
+                items = [clean_inline(item) for item in block.items]
+                if len(block.items) >= 2 and len(items) <= self.max_block_lines and not (first and _CONTINUES.match(items[0])):
+                    lines = [f"{k}. {item}" if block.ordered else f"- {item}" for k, item in enumerate(items, start=1)]
+                    position += 1
+                    quotes.append(_Quote(number, position, " ".join([context, before, *items]).strip(), lines,
+                                         "list", lead, tuple(members)))
+            elif block.kind == "table":
+                rows = block.lines
+                if rows and not rows[-1].rstrip().endswith("|"):
+                    rows = rows[:-1]  # the chunk ends mid-row
+                # a table is quotable with its header: one that starts without it began in another chunk
+                if len(rows) >= 3 and _TABLE_RULE.match(rows[1]) and len(rows) <= self.max_block_lines:
+                    position += 1
+                    cells = [clean_inline(r.replace("|", " ")) for k, r in enumerate(rows) if k != 1]
+                    quotes.append(_Quote(number, position, " ".join([context, before, *cells]).strip(),
+                                         [clean_inline(r) for r in rows], "table", lead))
+            lead = before = ""
+        return quotes
 
-def _as_bullets(sentences: list[_Sentence]) -> str:
-    """One bullet per source: consecutive sentences of a source are quoted together."""
-    lines = []
-    for sentence in sentences:
-        if lines and lines[-1][0] == sentence.source:
-            lines[-1][1].append(sentence.text)
+    def _quotable(self, sentence: str) -> bool:
+        # a longer "sentence" is extraction noise (a flattened table, text without sentence ends); it is
+        # left out rather than cut, since a cut sentence is a fragment
+        return len(sentence.split()) >= self.min_words and len(sentence) <= self.max_chars
+
+
+def _as_markdown(quotes: list[_Quote]) -> str:
+    """Consecutive sentences of a source are one bullet; a table or a list stands as its own block."""
+    parts: list[str] = []
+    bullets: list[tuple[int, list[str]]] = []
+
+    def flush():
+        if bullets:
+            parts.append("\n".join(f"- {' '.join(texts)} [{source}]" for source, texts in bullets))
+            bullets.clear()
+
+    for quote in quotes:
+        if quote.block:
+            flush()
+            parts.append(_as_block(quote))
+        elif bullets and bullets[-1][0] == quote.source:
+            bullets[-1][1].append(quote.text)
         else:
-            lines.append((sentence.source, [sentence.text]))
-    return "\n".join(f"- {' '.join(texts)} [{source}]" for source, texts in lines)
+            bullets.append((quote.source, [quote.text]))
+    flush()
+    return "\n\n".join(parts)
+
+
+def _as_block(quote: _Quote) -> str:
+    """A list with each item cited; a table with its citation in a paragraph right after it (on the very
+    next line, GitHub-flavoured Markdown would read it as one more row of the table)."""
+    lead = f"{quote.lead}\n\n" if quote.lead else ""
+    if quote.kind == "list":
+        return lead + "\n".join(f"{line} [{quote.source}]" for line in quote.block)
+    return lead + "\n".join(quote.block) + f"\n\n[{quote.source}]"
 
 
 def _cosine(a: list[float], b: list[float]) -> float:

@@ -143,7 +143,7 @@ HITS = [SearchHit("a", "s", "Refunds are paid within 14 days of the request.", 1
 def test_faithfulness_checks_each_claim_against_the_source_it_cites():
     answer = ("Refunds are paid within 14 days of the request [1]. Refunds arrive by carrier pigeon every "
               "Tuesday [1]. Shipping is free worldwide for everyone.\n\n"
-              "| Format | Extension |\n|---|---|\n| PDF | .pdf |\n| Word | .docx |\n[2]")
+              "| Format | Extension |\n|---|---|\n| PDF | .pdf |\n| Word | .docx |\n\n[2]")
     checked = citation_support(answer, HITS)
 
     assert [c.supported for c in checked.claims] == [True, False, None, True]
