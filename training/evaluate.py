@@ -244,9 +244,7 @@ def _gate_statistics(verdict) -> list[str]:
     lines.append(f"* questions won {verdict.wins}, lost {verdict.losses}, tied {verdict.ties}"
                  + (f" (sign test p = {verdict.sign_p_value:.3g})" if verdict.sign_p_value is not None else ""))
     if getattr(verdict, "p_value", None) is not None and getattr(verdict, "statistic", "sign") != "sign":
-        from training.gate import TEST_NAMES
-
-        lines.append(f"* {TEST_NAMES[verdict.statistic]} p = {verdict.p_value:.3g} (the test the gate rests on)")
+        lines.append(f"* {verdict.test_name} p = {verdict.p_value:.3g} (the test the gate rests on)")
     if verdict.needed_questions:
         lines.append(f"* about {verdict.needed_questions} more evaluation questions would likely settle it")
     if verdict.changed:

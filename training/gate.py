@@ -100,6 +100,11 @@ class GateVerdict:
         return self.status == "better"
 
     @property
+    def test_name(self) -> str:
+        """The paired test the verdict rests on, in words."""
+        return TEST_NAMES.get(self.statistic, self.statistic)
+
+    @property
     def label(self) -> str:
         return self.status.replace("_", " ")
 
