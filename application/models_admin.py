@@ -113,19 +113,19 @@ def parse_retrain_options(body: dict) -> dict:
     """The body of ``POST /api/admin/retrain`` (and ``docstune retrain``'s options), checked: the
     training options of ``docstune train`` (``training.pipeline.TrainingOptions``), plus
     ``include_synthetic`` and ``auto_promote``."""
-    from training.pipeline import TrainingOptions
+    from training.pipeline import SyntheticOptions, TrainingOptions
     from training.records import TrainingDataError
 
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object of retrain options.")
     flags = ("include_synthetic", "auto_promote")
-    unknown = set(body) - set(TrainingOptions.__dataclass_fields__) - set(flags) - {"device"}
+    unknown = set(body) - set(TrainingOptions.__dataclass_fields__) - set(flags) - {"device", "synthetic_chunks"}
     if "device" in body:
         raise BadRequest("device is the server's setting (EMBEDDINGS_DEVICE), not a retrain option.")
     if unknown:
         raise BadRequest(f"Unknown option(s): {some_of(sorted(unknown, key=str))}.")
     try:
-        options = TrainingOptions.from_params(body).to_params()
+        options = {**TrainingOptions.from_params(body).to_params(), **SyntheticOptions.from_params(body).to_params()}
     except TrainingDataError as exc:
         raise BadRequest(f"{exc}.") from exc
     for key in flags:

@@ -19,6 +19,7 @@ from training.evaluation_set import EVALUATION_SHARE
 from training.gate import DEFAULT_MIN_QUESTIONS
 from training.gate import DEFAULT_STATISTIC as DEFAULT_GATE_STATISTIC
 from training.gate import STATISTICS as GATE_STATISTICS
+from training.finetune import LOSSES
 from training.fusion import FUSION_METHODS, NORMALISATIONS, RETRIEVAL_MODES, FusionSettings
 
 
@@ -26,6 +27,9 @@ from training.fusion import FUSION_METHODS, NORMALISATIONS, RETRIEVAL_MODES, Fus
 # minmax 0.5): MRR@10 0.735 on the Lyft 10-K set (its best fixed weight 0.759) and 0.714 on the Debian
 # FAQ set (best 0.730): the best average over two dev sets of opposite kinds, within 0.05 of each best
 DEFAULT_FUSION_WEIGHT = 0.5
+# chunks that get synthetic questions per retrain (RETRAIN_SYNTHETIC_CHUNKS): with ~400 ratings the round
+# stays within 5 min on a 2-core CPU (bench/retrain_time.py, docs/training.md "The synthetic budget")
+SYNTHETIC_CHUNKS_PER_ROUND = 300
 
 
 class SettingsError(DocsTuneError, ValueError):
@@ -94,6 +98,15 @@ class Settings(BaseSettings):
     )
     fusion_normalise: Literal[NORMALISATIONS] = Field(
         "minmax", alias="FUSION_NORMALISE", description="minmax beat max by +0.035 MRR@10 on the FAQ set, level on Lyft"
+    )
+    fusion_label_free: bool = Field(
+        True, alias="FUSION_LABEL_FREE",
+        description="Before any weight fitted on ratings: serve one fitted on the corpus's own pseudo-queries "
+        "(refitted in the background when the chunk count moves by over 10 %)",
+    )
+    label_free_max_questions: int = Field(
+        2000, alias="LABEL_FREE_MAX_QUESTIONS", ge=100,
+        description="Pseudo-queries the label-free weight is fitted on at most (a sample of that many chunks)",
     )
     fusion_rrf_k: int = Field(60, alias="FUSION_RRF_K", ge=1)
     fusion_candidates: int = Field(50, alias="FUSION_CANDIDATES", ge=1, le=1000, description="Candidates per leg")
@@ -402,8 +415,15 @@ class Settings(BaseSettings):
         """What the settings fix for every training run (``training.pipeline.TrainingOptions``)."""
         from training.pipeline import TrainingOptions
 
-        return TrainingOptions(batch_size=self.retrain_batch_size, max_seq_length=self.retrain_max_seq_length,
-                               device=self.embeddings_device)
+        return TrainingOptions(loss=self.retrain_loss, batch_size=self.retrain_batch_size,
+                               max_seq_length=self.retrain_max_seq_length, device=self.embeddings_device)
+
+    def synthetic_options(self):
+        """Whether every retrain adds synthetic questions, and for how many chunks at most
+        (``training.pipeline.SyntheticOptions``); a request's own option wins."""
+        from training.pipeline import SyntheticOptions
+
+        return SyntheticOptions(self.retrain_include_synthetic, self.retrain_synthetic_chunks)
 
     @property
     def synth_cache_dir(self) -> Path:
@@ -445,6 +465,18 @@ class Settings(BaseSettings):
     retrain_batch_size: int | None = Field(
         None, alias="RETRAIN_BATCH_SIZE", ge=2,
         description="Training batch size (retrain and docstune train); unset = the data's default")
+    retrain_loss: Literal[LOSSES] | None = Field(
+        None, alias="RETRAIN_LOSS",
+        description="Loss of every retrain (scheduled or requested) and docstune train; unset or auto = the data's "
+        "measured default (mnrl for ratings)")
+    retrain_include_synthetic: bool = Field(
+        True, alias="RETRAIN_INCLUDE_SYNTHETIC",
+        description="Every retrain also trains on synthetic questions about the stored chunks (docs/training.md: "
+        "the one lever that gains); a request's include_synthetic wins")
+    retrain_synthetic_chunks: int = Field(
+        SYNTHETIC_CHUNKS_PER_ROUND, alias="RETRAIN_SYNTHETIC_CHUNKS", ge=1,
+        description="Chunks that get synthetic questions per retrain, those the serving model ranks worst first "
+        "(the round's time budget, docs/training.md)")
     embeddings_api_key: str | None = Field(
         None, alias="EMBEDDINGS_API_KEY", description="Bearer key of /v1/embeddings; unset = the admin token only"
     )
@@ -455,6 +487,11 @@ class Settings(BaseSettings):
     @classmethod
     def _jobs_empty_is_unset(cls, value):
         return None if value == "" else value
+
+    @field_validator("retrain_loss", mode="before")
+    @classmethod
+    def _automatic_loss(cls, value):
+        return None if value in ("", "auto") else value
 
     @property
     def jobs_db_file(self) -> Path:

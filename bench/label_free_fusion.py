@@ -11,7 +11,8 @@ Rules measured (all label-free):
 * ``adaptive``: a per-query dense share from each leg's peakedness (``AdaptiveFusion``);
 * ``ict-fitted``: the convex weight fitted on inverse-cloze pseudo-queries of the corpus
   (a sentence of a chunk is the query, the chunk without that sentence its answer:
-  ``training.synthetic.InverseClozeGenerator``), i.e. labels made from the corpus itself;
+  ``training.label_free``, what the service serves before any rating), i.e. labels made from the
+  corpus itself;
 * score-distribution rules: ``dbsf`` 0.5, ``rrf`` (k 60 and others, for sensitivity).
 
 The legs (dense MiniLM, lexical ``bm25-en``, 50 candidates each) of the real questions and of the
@@ -31,7 +32,6 @@ import random
 import statistics
 import sys
 import time
-from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
@@ -41,9 +41,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from training.fusion import FusionSettings  # noqa: E402
 from training.irjson import load_ir_json  # noqa: E402
+from training.label_free import pseudo_query_ir, pseudo_query_legs  # noqa: E402
 from training.retrieval_eval import (  # noqa: E402
-    DEFAULT_CANDIDATES, AdaptiveFusion, RetrievalLegs, build_legs, corpus_idf, evaluate_pipeline,
-    fit_fusion_weight, fit_weight,
+    DEFAULT_CANDIDATES, AdaptiveFusion, RetrievalLegs, build_legs, evaluate_pipeline, fit_fusion_weight, fit_weight,
 )
 
 CACHE = ROOT / "bench" / "results"
@@ -55,59 +55,6 @@ def log(message: str) -> None:
 
 
 # -- the legs, encoded once ----------------------------------------------------------------
-def pseudo_query_legs(ir, model, lexical, candidates: int, seed: int = 42) -> RetrievalLegs:
-    """Legs of one inverse-cloze pseudo-query per chunk, scored against the real corpus in which
-    the query's own chunk is replaced by that chunk without the query sentence (the task's rule;
-    with the sentence left in, lexical matching would find it word for word)."""
-    import numpy as np
-
-    from training.synthetic import InverseClozeGenerator
-
-    generator = InverseClozeGenerator(questions_per_chunk=1, seed=seed, remove_probability=1.0)
-    chunk_ids = list(ir.corpus)
-    pseudo = [q for cid in chunk_ids for q in generator.questions_for(cid, ir.corpus[cid])]
-    position = {cid: i for i, cid in enumerate(chunk_ids)}
-
-    def unit(rows):
-        rows = np.asarray(rows, dtype=np.float32)
-        return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-
-    documents = unit(model.embed_documents([ir.corpus[cid] for cid in chunk_ids]))
-    contexts = unit(model.embed_documents([q.context for q in pseudo]))
-    queries = unit([model.embed_query(q.question) for q in pseudo])
-    dense_scores = queries @ documents.T
-    dense_scores[np.arange(len(pseudo)), [position[q.chunk_id] for q in pseudo]] = (queries * contexts).sum(axis=1)
-
-    doc_vectors = lexical.embed_documents([ir.corpus[cid] for cid in chunk_ids])
-    idf = corpus_idf(doc_vectors)
-    postings = defaultdict(list)
-    for i, vector in enumerate(doc_vectors):
-        for token, value in zip(vector.indices, vector.values):
-            postings[token].append((i, value))
-    legs = RetrievalLegs({}, candidates=candidates, dense_label=str(model.name), lexical_label=TOKENIZER)
-    for n, q in enumerate(pseudo):
-        qid = f"ict{n:05d}"
-        target = position[q.chunk_id]
-        legs.relevant[qid] = frozenset([q.chunk_id])
-        row = dense_scores[n]
-        top = np.argsort(-row, kind="stable")[:candidates]
-        legs.dense[qid] = sorted(((chunk_ids[i], float(row[i])) for i in top), key=lambda x: (-x[1], x[0]))
-        query = lexical.embed_query(q.question)
-        weights = dict(zip(query.indices, query.values))
-        scores = defaultdict(float)
-        for token, weight in weights.items():
-            for i, value in postings.get(token, ()):
-                if i != target:
-                    scores[i] += idf[token] * weight * value
-        context = lexical.embed_documents([q.context])[0]
-        own = sum(idf.get(t, 0.0) * weights[t] * v for t, v in zip(context.indices, context.values) if t in weights)
-        if own > 0:
-            scores[target] = own
-        ranked = sorted(((chunk_ids[i], s) for i, s in scores.items()), key=lambda x: (-x[1], x[0]))
-        legs.lexical[qid] = ranked[:candidates]
-    return legs
-
-
 def legs_to_json(legs: RetrievalLegs) -> dict:
     return {"relevant": {q: sorted(r) for q, r in legs.relevant.items()}, "dense": legs.dense,
             "lexical": legs.lexical, "candidates": legs.candidates}
@@ -135,7 +82,7 @@ def load_legs(path: Path, candidates: int) -> tuple[RetrievalLegs, RetrievalLegs
     model, lexical = load_embeddings(bundled_model_path()), load_lexical(TOKENIZER)
     log(f"{path.name}: encoding {len(ir.corpus)} chunks, {len(ir.queries)} questions and the pseudo-queries…")
     real = build_legs(ir, dense=model, lexical=lexical, candidates=candidates)
-    pseudo = pseudo_query_legs(ir, model, lexical, candidates)
+    pseudo = pseudo_query_legs(pseudo_query_ir(ir.corpus), model, lexical, candidates)
     CACHE.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps({"real": legs_to_json(real), "pseudo": legs_to_json(pseudo)}))
     log(f"{path.name}: legs in {time.perf_counter() - started:.0f} s -> {cache}")

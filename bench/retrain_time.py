@@ -27,8 +27,21 @@ Each configuration runs in its own process (its peak RSS is its own). Every timi
         --configs current "loss=mnrl,epochs=1,select=hardest" --out bench/results/retrain_time-faq.json
 
 A config is a preset name (``CONFIGS``) or ``key=value,...`` with keys ``loss``, ``epochs``, ``lr``,
-``select`` (``all``: every rated pair, as the service does; ``hardest``: ``hardest_training_set``),
-``negatives`` (per question, for ``hardest``), ``mine`` (0/1), ``batch``, ``seq``.
+``select`` (``all``: the rows ``prepare_from_feedback`` makes, as the service does; ``hardest``:
+``hardest_training_set`` again with ``negatives`` per question), ``negatives``, ``mine`` (0/1), ``batch``,
+``seq`` (0: the model's own maximum), ``synth`` (synthetic questions as the retrain job adds them: 0 none,
+-1 every chunk outside the evaluation set, N the budget of RETRAIN_SYNTHETIC_CHUNKS) and ``pick``
+(``rank``: ``choose_synthetic_chunks`` as the job does; ``hash``: the same number of chunks without the
+probe, a stable pseudo-random pick).
+
+The synthetic stage mirrors ``_add_synthetic``: probe questions (one inverse-cloze sentence per chunk),
+encoded one by one and ranked against the chunks' embeddings; the service reads those from its index,
+the bench encodes the corpus for them (timed on its own as ``select: corpus encode (bench only)``,
+and left out of ``round_seconds``), then ``SYNTH_QUESTIONS_PER_CHUNK`` (2) inverse-cloze questions for
+each chosen chunk.
+
+    .venv/bin/python bench/retrain_time.py bench/data/debian_faq_ir.json \\
+        --configs service "service,synth=-1" "service,synth=50" "service,synth=50,pick=hash"
 """
 from __future__ import annotations
 
@@ -59,33 +72,41 @@ REPORTED = ("accuracy@1", "accuracy@5", "accuracy@10", "mrr@10", "ndcg@10")
 # (online_contrastive: the feedback has negatives), 3 epochs, batch 16, 128 tokens, mining on, all pairs
 CONFIGS = {
     "current": "loss=online_contrastive,epochs=3,select=all,mine=1",
+    # the retrain job since issue 27's FEEDBACK_DEFAULTS (mnrl, 1 epoch at 5e-5 on the hardest rows), ratings only
+    "service": "loss=mnrl,epochs=1,select=all,mine=1",
 }
 DEFAULT_SPEC = {"loss": "online_contrastive", "epochs": 3, "lr": None, "select": "all", "negatives": 1,
-                "mine": 1, "batch": 16, "seq": 128}
+                "mine": 1, "batch": 16, "seq": 128, "synth": 0, "pick": "rank"}
 
 
 def parse_spec(text: str) -> dict:
     spec = dict(DEFAULT_SPEC)
-    for item in CONFIGS.get(text, text).split(","):
+    head, _, rest = text.partition(",")
+    if head in CONFIGS:  # a preset, then keys over it: "service,synth=50"
+        text = CONFIGS[head] + ("," + rest if rest else "")
+    for item in text.split(","):
         key, _, value = item.partition("=")
         key = key.strip()
         if key not in spec:
             raise SystemExit(f"config {text!r}: unknown key {key!r} (use {', '.join(spec)})")
-        spec[key] = value.strip() if key in ("loss", "select") else (float(value) if key == "lr" else int(value))
+        spec[key] = value.strip() if key in ("loss", "select", "pick") else (float(value) if key == "lr" else int(value))
     return spec
 
 
 def spec_name(spec: dict) -> str:
-    from training.finetune import DEFAULT_LEARNING_RATES
+    from training.finetune import DEFAULT_LEARNING_RATES, FEEDBACK_DEFAULTS
 
-    lr = spec["lr"] or DEFAULT_LEARNING_RATES[spec["loss"]]
+    lr = spec["lr"] or (FEEDBACK_DEFAULTS["learning_rate"] if spec["loss"] == FEEDBACK_DEFAULTS["loss"]
+                        else DEFAULT_LEARNING_RATES[spec["loss"]])  # as PreparedData.finetune_config picks it
     name = f"{spec['loss']} {spec['epochs']}ep lr {lr:g} {spec['select']}"
     if spec["select"] == "hardest" and spec["negatives"] != 1:
         name += f"({spec['negatives']})"
     if not spec["mine"]:
         name += " no-mine"
     if spec["batch"] != 16 or spec["seq"] != 128:
-        name += f" b{spec['batch']} s{spec['seq']}"
+        name += f" b{spec['batch']} s{spec['seq'] or 'model'}"
+    if spec["synth"]:
+        name += " + synth " + ("every chunk" if spec["synth"] < 0 else f"{spec['synth']} chunks by {spec['pick']}")
     return name
 
 
@@ -178,6 +199,68 @@ def mining_option(run_training, mine: bool) -> dict:
     return {"mine_hard_negatives": mine}
 
 
+BENCH_ONLY = "select: corpus encode (bench only)"
+
+
+class _IndexedModel:
+    """The serving model as ``encode_dense_leg`` sees it in the service: the chunks' embeddings come from
+    the index (here: encoded once beforehand), each question is encoded on its own."""
+
+    def __init__(self, model, corpus_embeddings):
+        self.model, self.corpus_embeddings = model, corpus_embeddings
+
+    def embed_documents(self, texts):
+        return self.corpus_embeddings
+
+    def embed_query(self, text):
+        return self.model.encode([text], convert_to_numpy=True)[0]
+
+
+def add_synthetic(prepared, corpus: dict, spec: dict, stages: "Stages") -> None:
+    """``application.jobs.handlers._add_synthetic`` on a plain corpus: the chunks outside the evaluation set,
+    ``spec["synth"]`` of them at most, chosen as the job chooses; inverse-cloze questions for those."""
+    from training.finetune import load_model
+    from training.pipeline import choose_synthetic_chunks, own_chunk_ranks, probe_questions
+    from training.records import IRDataset
+    from training.retrieval_eval import encode_dense_leg
+    from training.synthetic import generate_synthetic_queries, synthetic_training_set
+    from plugins.sentence_transformers_backend import bundled_model_path
+
+    held = {cid for ids in prepared.held_out.relevant_docs.values() for cid in ids}
+    chunks = {cid: text for cid, text in corpus.items() if cid not in held}
+    budget = spec["synth"]
+    selection = {"candidates": len(chunks), "budget": budget, "pick": spec["pick"]}
+    if 0 < budget < len(chunks):
+        ranks = {}
+        if spec["pick"] == "rank":
+            model = stages.timed("select: load model (the service has it)", load_model)(bundled_model_path())
+            ids = list(corpus)
+
+            def encode_corpus():
+                return model.encode([corpus[c] for c in ids], batch_size=32, convert_to_numpy=True)
+            embeddings = stages.timed(BENCH_ONLY, encode_corpus)()
+
+            def probe():
+                probes = probe_questions(chunks)
+                ir = IRDataset(dict(probes), {c: corpus[c] for c in ids}, {c: [c] for c in probes})
+                return own_chunk_ranks(encode_dense_leg(_IndexedModel(model, embeddings), ir,
+                                                        query_ids=list(probes)), probes)
+            ranks = stages.timed("select: probe + rank", probe)()
+            selection["poorly_ranked"] = sum(1 for r in ranks.values() if r is None or r > 1)
+        chosen = choose_synthetic_chunks(chunks, budget, ranks=ranks,
+                                         near_rated=prepared.rated_chunks if spec["pick"] == "rank" else ())
+        selection["near_rated"] = len(set(chosen) & prepared.rated_chunks)
+        chunks = {cid: chunks[cid] for cid in chosen}
+
+    def write():
+        return generate_synthetic_queries(chunks, questions_per_chunk=2, show_progress=False)
+    queries = stages.timed("synthetic questions (inverse cloze)", write)()
+    extra = synthetic_training_set(chunks, queries)
+    prepared.train.positives.extend(extra.positives)
+    prepared.stats["synthetic_positives"] = len(extra.positives)
+    prepared.stats["synthetic_selection"] = {**selection, "chosen": len(chunks)}
+
+
 # -- one round (child process) -----------------------------------------------------------------
 class Stages:
     """Wall time and load average of each stage."""
@@ -232,6 +315,8 @@ def run_round(ir_path: Path, cache: Path, spec: dict, profile: Path | None) -> d
                 prepared.stats.update(prepared.train.stats())
             return prepared
         prepared = stages.timed("prepare", prepare)()
+        if spec["synth"]:
+            add_synthetic(prepared, corpus, spec, stages)
 
         # the stages inside run_training, timed where the pipeline calls them
         pipeline.finetune = stages.timed("finetune", pipeline.finetune)
@@ -239,7 +324,7 @@ def run_round(ir_path: Path, cache: Path, spec: dict, profile: Path | None) -> d
         pipeline.write_evaluation_outputs = stages.timed("write report", pipeline.write_evaluation_outputs)
         hard_negatives.add_hard_negatives = stages.timed("mine (mining only)", hard_negatives.add_hard_negatives)
         config = prepared.finetune_config(loss=spec["loss"], epochs=spec["epochs"], batch_size=spec["batch"],
-                                          learning_rate=spec["lr"], max_seq_length=spec["seq"],
+                                          learning_rate=spec["lr"], max_seq_length=spec["seq"] or None,
                                           show_progress=False)
         profiler = cProfile.Profile() if profile else None
 
@@ -261,7 +346,7 @@ def run_round(ir_path: Path, cache: Path, spec: dict, profile: Path | None) -> d
                 if profiler:
                     profiler.disable()
         outcome = stages.timed("run_training", training)()
-        round_seconds = time.perf_counter() - round_started
+        round_seconds = time.perf_counter() - round_started - stages.seconds.get(BENCH_ONLY, 0.0)
         round_rss = peak_rss_mb()
         loads["end of round"] = load()
         s = stages.seconds
@@ -292,11 +377,13 @@ def run_round(ir_path: Path, cache: Path, spec: dict, profile: Path | None) -> d
                             for name in ("dense", "hybrid 0.5")}
         other_seconds = time.perf_counter() - started
 
-    first = steps[0][2] if steps else None
-    per_step = [(b[2] - a[2]) for a, b in zip(steps, steps[1:])]
+    first = next((at for step, _, at in steps if step > 0), None)  # step 0: run_training's "the trainer starts"
+    trained = [s for s in steps if s[0] > 0]
+    per_step = [(b[2] - a[2]) for a, b in zip(trained, trained[1:])]
     per_step.sort()
     result = {
-        "config": spec_name(spec), "spec": spec, "data": str(ir_path),
+        "config": spec_name(spec), "spec": spec, "data": str(ir_path), "corpus": len(corpus),
+        "synthetic": {k: v for k, v in prepared.stats.items() if k.startswith("synthetic")},
         "train_rows": outcome.finetune.train_rows, "data_stats": outcome.finetune.data_stats,
         "steps": steps[-1][1] if steps else None,
         "seconds_per_step_median": round(per_step[len(per_step) // 2], 3) if per_step else None,

@@ -19,9 +19,11 @@ Example::
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +44,7 @@ from training.gate import GateConfig, GateVerdict, judge
 from training.records import IRDataset, TrainingDataError, TrainingSet
 from training.registry import ModelRegistry, ModelVersion
 from training.split import choose_held_out_chunks, split_ir_by_chunk
-from training.synthetic import generate_synthetic_queries, synthetic_training_set
+from training.synthetic import InverseClozeGenerator, generate_synthetic_queries, synthetic_training_set
 
 
 @dataclass
@@ -61,6 +63,9 @@ class PreparedData:
 
     #: feedback only: the frozen evaluation set after this data was assigned (the caller stores it)
     evaluation: EvaluationSet | None = None
+    #: feedback only: the training side's chunks the rated answers showed (rated or shown beside a rated
+    #: one: near the rated questions), what :func:`choose_synthetic_chunks` favours
+    rated_chunks: frozenset[str] = frozenset()
 
     def finetune_config(self, **options) -> FinetuneConfig:
         """The config for this data: ``options`` the caller set (None: not set), then this data's
@@ -184,7 +189,79 @@ def prepare_from_feedback(feedback, *, held_out_fraction: float = EVALUATION_SHA
     kept_out = grown.chunks
     mining = [t for cid, t in resolved.texts.items() if cid not in kept_out]
     return PreparedData("feedback", train, held_out, mining, FEEDBACK_DEFAULTS["loss"], stats,
-                        defaults=dict(FEEDBACK_DEFAULTS), evaluation=grown)
+                        defaults=dict(FEEDBACK_DEFAULTS), evaluation=grown,
+                        rated_chunks=frozenset(cid for cid in resolved.texts if cid not in kept_out))
+
+
+@dataclass(frozen=True)
+class SyntheticOptions:
+    """Whether a retrain adds synthetic questions and for how many chunks at most (the per-round budget).
+    The request's parameters (``include_synthetic``, ``synthetic_chunks``) over the settings
+    (RETRAIN_INCLUDE_SYNTHETIC, RETRAIN_SYNTHETIC_CHUNKS: ``Settings.synthetic_options``)."""
+
+    include: bool | None = None
+    chunks: int | None = None
+
+    CHUNK_LIMITS = (1, 1_000_000)
+
+    @classmethod
+    def from_params(cls, params: dict) -> "SyntheticOptions":
+        include, chunks = params.get("include_synthetic"), params.get("synthetic_chunks")
+        if include is not None and not isinstance(include, bool):
+            raise TrainingDataError("include_synthetic must be true or false")
+        low, high = cls.CHUNK_LIMITS
+        if chunks is not None and (isinstance(chunks, bool) or not isinstance(chunks, int) or not low <= chunks <= high):
+            raise TrainingDataError(f"synthetic_chunks must be a whole number from {low} to {high}; got {chunks!r}")
+        return cls(include, chunks)
+
+    def over(self, fallback: "SyntheticOptions") -> "SyntheticOptions":
+        return SyntheticOptions(self.include if self.include is not None else fallback.include,
+                                self.chunks if self.chunks is not None else fallback.chunks)
+
+    def to_params(self) -> dict:
+        return {k: v for k, v in (("include_synthetic", self.include), ("synthetic_chunks", self.chunks))
+                if v is not None}
+
+
+def probe_questions(chunks: dict[str, str], seed: int = 42) -> dict[str, str]:
+    """One inverse-cloze question per chunk (microseconds each: a sentence of the chunk), the probe
+    :func:`own_chunk_ranks` searches with; a chunk too short for one is left out."""
+    generator = InverseClozeGenerator(questions_per_chunk=1, seed=seed)
+    return {q.chunk_id: q.question for cid, text in chunks.items() for q in generator.questions_for(cid, text)[:1]}
+
+
+def own_chunk_ranks(dense_leg: dict[str, list], probes: dict[str, str]) -> dict[str, int | None]:
+    """Per probed chunk, the rank (1 = first) of the chunk in the dense results of its own probe question
+    (``dense_leg``: {chunk id: [(chunk id, score), ...]}, the probe keyed by its chunk); None: not among them."""
+    ranks = {}
+    for cid in probes:
+        found = [i for i, (hit, _) in enumerate(dense_leg.get(cid, ()), start=1) if hit == cid]
+        ranks[cid] = found[0] if found else None
+    return ranks
+
+
+def choose_synthetic_chunks(candidates: Iterable[str], budget: int, *, ranks: dict[str, int | None] | None = None,
+                            near_rated: Iterable[str] = ()) -> list[str]:
+    """The chunks (at most ``budget``) that get synthetic questions this round, in a stable order.
+
+    Where the serving model fails is where the questions teach something: first the chunks its own
+    probe question ranks below first (``ranks``; None = not found, the worst) that a rated answer showed
+    (``near_rated``), then the other poorly ranked ones (worst first), then the rest shown with rated
+    answers, then the rest; ties break on a hash of the chunk id (spread over documents, no randomness).
+    A chunk with no rank (too short for a probe) counts as ranked first. Within the budget, all come."""
+    candidates = sorted(set(candidates))
+    if len(candidates) <= budget:
+        return candidates
+    ranks = ranks or {}
+    near = set(near_rated)
+
+    def key(cid: str):
+        rank = ranks.get(cid, 1)
+        poor = cid in ranks and (rank is None or rank > 1)
+        bucket = (0 if cid in near else 1) if poor else (2 if cid in near else 3)
+        return bucket, -(rank if rank is not None else 1 << 30), hashlib.sha1(cid.encode()).hexdigest()
+
+    return sorted(sorted(candidates, key=key)[:budget])
 
 
 def prepare_from_ir(ir: IRDataset, *, held_out_fraction: float = 0.2, seed: int = 42) -> PreparedData:
@@ -318,6 +395,8 @@ def run_training(
             data = add_hard_negatives(miner, data, prepared.mining_corpus, show_progress=config.show_progress)
             stats["mined_triplets"] = len(data.triplets) - before
             del miner
+        if progress is not None:  # the clock of the estimate starts here, not before the mining (the total:
+            progress(0, -(-len(data) // config.batch_size) * config.epochs)  # about; the trainer's comes next)
         result = finetune(base_model, data, work / "model", config, progress=progress,
                           description=f"Trained on {prepared.kind} data by `{trained_by}`.")
         result.data_stats = {**stats, **result.data_stats}

@@ -36,7 +36,7 @@ class ServingRetrieval(BaseModel):
     method: str
     weight: float
     normalise: str
-    weight_source: Literal["FUSION_WEIGHT", "fitted", "default"]
+    weight_source: Literal["FUSION_WEIGHT", "fitted", "label-free", "default"]
     weight_detail: str
     fitted: dict[str, Any] | None = None
     running: str
@@ -166,7 +166,12 @@ def _checked_retrain_options(data: Any) -> Any:
 class _RetrainFlags(OptionalBody):
     model_config = {"extra": "forbid"}
 
-    include_synthetic: StrictBool | None = Field(None, description="Add synthetic questions about the stored chunks.")
+    include_synthetic: StrictBool | None = Field(
+        None, description="Also train on synthetic questions about the stored chunks; left out: "
+        "RETRAIN_INCLUDE_SYNTHETIC (on).")
+    synthetic_chunks: Annotated[int, Field(strict=True, ge=1)] | None = Field(
+        None, description="Chunks that get synthetic questions, those the serving model ranks worst first; left out: "
+        "RETRAIN_SYNTHETIC_CHUNKS.")
     auto_promote: StrictBool | None = Field(None, description="Promote (re-index and switch) if the gate says better.")
 
     @model_validator(mode="before")
@@ -178,7 +183,8 @@ class _RetrainFlags(OptionalBody):
 #: ``POST /api/admin/retrain``'s body: ``docstune train``'s options (``training.pipeline.TrainingOptions``, its
 #: LIMITS) and the two flags of a retrain; the device is the server's setting
 RetrainOptions = create_model(
-    "RetrainOptions", __base__=_RetrainFlags, __doc__="Options; left out: the data's measured defaults.",
+    "RetrainOptions", __base__=_RetrainFlags,
+    __doc__="Options; left out: the RETRAIN_* settings, then the data's measured defaults.",
     loss=(Literal[LOSSES] | None, None),
     hard_negatives=(StrictBool | None, None),
     **{name: (Annotated[kind, Field(strict=True, ge=low, le=high)] | None, None)

@@ -69,7 +69,7 @@ class WorkbenchPipelineDescription(BaseModel):
     normalise: Literal[NORMALISATIONS]
     weight: float
     candidates: int
-    weight_source: Literal["request", "FUSION_WEIGHT", "fitted", "default"]
+    weight_source: Literal["request", "FUSION_WEIGHT", "fitted", "label-free", "default"]
     weight_detail: str
     dense_leg: str
     lexical_leg: str | None = Field(description="The lexical tokenizer (null: no lexical vectors yet).")

@@ -161,17 +161,20 @@ def jobs_cancel(job_id: str) -> None:
 
 @click.command()
 @click.option("--loss", type=click.Choice(LOSSES), default=None,
-              help="[default: mnrl, 1 epoch at 5e-5 on the hardest rows: measured, docs/training.md]")
+              help="[default: RETRAIN_LOSS, else mnrl, 1 epoch at 5e-5 on the hardest rows: measured, docs/training.md]")
 @click.option("--epochs", type=int, default=None, help="[default: the data's measured default]")
 @click.option("--learning-rate", type=float, default=None, help="[default: the loss's measured default]")
 @click.option("--max-seq-length", type=int, default=None, help="[default: RETRAIN_MAX_SEQ_LENGTH, else the data's]")
 @click.option("--batch-size", type=int, default=None, help="[default: RETRAIN_BATCH_SIZE, else the data's]")
 @click.option("--seed", type=int, default=None)
 @click.option("--hard-negatives/--no-hard-negatives", default=None, help="[default: on]")
-@click.option("--include-synthetic", is_flag=True, help="Add synthetic questions about the stored chunks.")
+@click.option("--include-synthetic/--no-synthetic", default=None,
+              help="Also train on synthetic questions about the stored chunks [default: RETRAIN_INCLUDE_SYNTHETIC, on]")
+@click.option("--synthetic-chunks", type=int, default=None,
+              help="Chunks that get synthetic questions, worst ranked first [default: RETRAIN_SYNTHETIC_CHUNKS]")
 @click.option("--auto-promote", is_flag=True, help="Promote (re-index and switch) if the gate says better.")
 def retrain(loss, epochs, learning_rate, max_seq_length, batch_size, seed, hard_negatives, include_synthetic,
-            auto_promote) -> None:
+            synthetic_chunks, auto_promote) -> None:
     """Read the ratings, fine-tune the serving model, judge it on the frozen evaluation set, register it (and promote it).
 
     The same run as `docstune train --from-feedback` on the same ratings, as a job row that
@@ -182,7 +185,8 @@ def retrain(loss, epochs, learning_rate, max_seq_length, batch_size, seed, hard_
 
     given = {"loss": loss, "epochs": epochs, "learning_rate": learning_rate, "max_seq_length": max_seq_length,
              "batch_size": batch_size, "seed": seed, "hard_negatives": hard_negatives,
-             "include_synthetic": include_synthetic or None, "auto_promote": auto_promote or None}
+             "include_synthetic": include_synthetic, "synthetic_chunks": synthetic_chunks,
+             "auto_promote": auto_promote or None}
     body = {k: v for k, v in given.items() if v is not None}
     options = parse_retrain_options(body)
     app = _services()

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from application.db.base import Base, utcnow
 
-JOB_KINDS = ("ingest", "sync", "reindex", "retrain", "promote", "tune", "evaluate", "evaluate_answers")
+JOB_KINDS = ("ingest", "sync", "reindex", "retrain", "promote", "tune", "label_free", "evaluate", "evaluate_answers")
 # the kinds that write vectors before their SQL rows (one killed half-way leaves vectors without rows)
 INGESTING_KINDS = ("ingest", "sync")
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")

@@ -17,9 +17,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SYNTHETIC_MAX_CHUNKS = 2000  # synthetic questions are written for at most this many chunks per retrain
-
-
 # -- ingest ---------------------------------------------------------------------------------
 def run_ingest(app: DocsTune, context: JobContext) -> dict:
     """Ingest staged uploads; the staged folder is removed afterwards (SQL keeps the text)."""
@@ -42,6 +39,10 @@ def run_ingest(app: DocsTune, context: JobContext) -> dict:
     result = report.to_dict()
     if report.failed and not (report.added or report.updated or report.unchanged):
         raise JobFailed("Nothing could be ingested; see result.failed for the reasons.", result)
+    if report.added or report.updated:
+        started = submit_label_free(app, f"ingest job {context.job_id[:8]}")
+        if started:
+            result["label_free_job"] = started
     return result
 
 
@@ -58,6 +59,10 @@ def run_sync(app: DocsTune, context: JobContext) -> dict:
     result = {"source_id": source_id, **report.to_dict()}
     if report.failed and not (report.added or report.updated or report.unchanged or report.removed):
         raise JobFailed(f"Nothing could be read: {report.failed[0][1]}", result)
+    if report.added or report.updated or report.removed:
+        started = submit_label_free(app, f"sync job {context.job_id[:8]}")
+        if started:
+            result["label_free_job"] = started
     return result
 
 
@@ -78,9 +83,13 @@ def _build_and_swap(app: DocsTune, context: JobContext, embeddings, *, registry_
         if store.alias_target(ACTIVE_ALIAS) != name and record is not None and record.status == "building":
             drop_collection(app.db, store, name)
         raise
-    return {"collection": name, "model_name": embeddings.name, "fingerprint": embeddings.fingerprint,
-            "dimension": embeddings.dimension, "chunks": store.count(name), "previous": before,
-            "version": registry_version}
+    result = {"collection": name, "model_name": embeddings.name, "fingerprint": embeddings.fingerprint,
+              "dimension": embeddings.dimension, "chunks": store.count(name), "previous": before,
+              "version": registry_version}
+    started = submit_label_free(app, f"swap job {context.job_id[:8]}")
+    if started:
+        result["label_free_job"] = started
+    return result
 
 
 def run_reindex(app: DocsTune, context: JobContext) -> dict:
@@ -156,19 +165,20 @@ def run_retrain(app: DocsTune, context: JobContext) -> dict:
     evaluation set → register (→ promote only on ``better``). One run as ``docstune train`` assembles
     it (``training.pipeline.run_training``): the job's parameters are its options."""
     from application.models_admin import registry_for
-    from training.pipeline import TrainingOptions, plan_run, run_training
+    from training.pipeline import SyntheticOptions, TrainingOptions, plan_run, run_training
     from training.records import TrainingDataError
 
     settings = app.settings
     params = context.params
-    try:
+    try:  # the request's options, then the RETRAIN_* settings, then the data's measured defaults
         options = TrainingOptions.from_params(params).over(settings.training_options())
+        synthetic = SyntheticOptions.from_params(params).over(settings.synthetic_options())
     except TrainingDataError as exc:
         raise JobFailed(f"Bad retrain option: {exc}.") from exc
     prepared = prepared_feedback(app, context, "retrain", "train on", steps=5)
-    if params.get("include_synthetic"):
+    if synthetic.include:
         context.progress(1, 5, "writing synthetic questions")
-        _add_synthetic(app, context, prepared)
+        _add_synthetic(app, context, prepared, budget=synthetic.chunks)
     index = app.serving.current
     serving = index.embeddings
     base_path = getattr(serving, "path", None)
@@ -197,7 +207,7 @@ def run_retrain(app: DocsTune, context: JobContext) -> dict:
         "plot_url": f"{base_url}/plot.png",
         "metrics": {"candidate": outcome.judged["candidate"], "baseline": outcome.judged["baseline"]},
         "retrieval": outcome.retrieval,
-        "plan": outcome.plan.to_dict(),
+        "plan": {**outcome.plan.to_dict(), **synthetic.to_params()},
         "evaluation_set": prepared.stats.get("evaluation_set"),
         "files": {k: str(Path(v)) for k, v in outcome.files.items()},
         "data": outcome.finetune.data_stats,
@@ -357,18 +367,124 @@ def run_tune(app: DocsTune, context: JobContext) -> dict:
     return result
 
 
-def training_progress(context: JobContext, what: str, every: float = 1.0):
+# -- label_free: the fusion weight before any rating (training.label_free) ---------------------
+LABEL_FREE_REFIT_CHANGE = 0.10  # a label-free weight is fitted again once the chunk count moved by more
+
+
+def label_free_plan(app: DocsTune) -> tuple[bool, str]:
+    """Whether the serving collection wants a label-free fusion weight fitted now, and why (or why not).
+
+    Wanted when FUSION_LABEL_FREE is on, FUSION_WEIGHT unset, the configured fusion has a weight, no
+    weight fitted on ratings applies, there are enough chunks, and either no label-free weight applies
+    or the chunk count moved by more than ``LABEL_FREE_REFIT_CHANGE`` since it was fitted."""
+    from application.retrieval.index import stored_chunk_count
+    from training.fusion import fitted_weight
+    from training.label_free import MIN_PSEUDO_QUERIES, is_label_free
+    from training.tuning import WEIGHTED_METHODS
+
+    settings = app.settings
+    if not settings.fusion_label_free:
+        return False, "FUSION_LABEL_FREE=false"
+    if settings.fusion_weight is not None:
+        return False, f"FUSION_WEIGHT={settings.fusion_weight:g} is set and wins"
+    configured = settings.fusion()
+    if configured.mode != "hybrid" or configured.method not in WEIGHTED_METHODS:
+        return False, f"{configured.describe()} has no fusion weight to fit"
+    index = app.serving.current
+    tuned = index.tuned
+    applies = fitted_weight(tuned, configured) is not None
+    if applies and not is_label_free(tuned):
+        return False, f"a weight fitted on ratings serves ({tuned.get('origin', '')})"
+    chunks = stored_chunk_count(app.db)
+    if chunks < MIN_PSEUDO_QUERIES:
+        return False, (f"{chunks} chunks: below {MIN_PSEUDO_QUERIES} a weight fitted on pseudo-queries is "
+                       f"unreliable; the measured default serves")
+    if applies:
+        before = int(tuned.get("chunks") or 0)
+        if abs(chunks - before) <= LABEL_FREE_REFIT_CHANGE * before:
+            return False, f"the label-free weight was fitted on {before} chunks; {chunks} now is within 10 %"
+        return True, f"the chunk count moved from {before} to {chunks}"
+    return True, f"{chunks} chunks and no fusion weight fitted for {index.collection} yet"
+
+
+def submit_label_free(app: DocsTune, trigger: str) -> str | None:
+    """After a job that changed the chunks: start a ``label_free`` job when one is wanted
+    (``label_free_plan``) and none is queued or running; its id, or None. Never fails its caller."""
+    try:
+        due, reason = label_free_plan(app)
+        if not due or app.jobs.store.active(("label_free",)):
+            return None
+        return app.jobs.submit("label_free", {"trigger": trigger, "reason": reason})["id"]
+    except Exception:  # the ingest or swap that called it succeeded; serving keeps the weight it had
+        log.exception("No label-free fusion weight was started after %s", trigger)
+        return None
+
+
+def run_label_free(app: DocsTune, context: JobContext) -> dict:
+    """The stored chunks' own pseudo-queries (inverse cloze, at most LABEL_FREE_MAX_QUESTIONS) → both
+    legs of the serving model and tokenizer → the fusion weight that ranks each query's chunk best →
+    stored for the serving collection, where it serves until a weight fitted on ratings replaces it."""
+    from sqlalchemy import select
+
+    from application.db.models import Chunk
+    from application.retrieval.index import tuned_fusion
+    from training.label_free import fit_label_free_weight, is_label_free
+    from training.records import TrainingDataError
+
+    due, reason = label_free_plan(app)
+    if not due:
+        return {"stored": False, "serving": f"nothing to fit: {reason}"}
+    settings = app.settings
+    index = app.serving.current
+    with app.db.session() as session:
+        chunks = dict(session.execute(select(Chunk.id, Chunk.text).order_by(Chunk.id)).all())
+    steps = iter(range(1, 6))
+    context.progress(0, 6, f"{reason}: pseudo-queries from {len(chunks)} chunks")
+    try:
+        record = fit_label_free_weight(chunks, index.embeddings, index.lexical, base=settings.fusion(),
+                                       max_questions=settings.label_free_max_questions,
+                                       progress=lambda message: context.progress(next(steps, 5), 6, message))
+    except TrainingDataError as exc:
+        return {"stored": False, "serving": f"the measured default: {exc}"}
+    record["job_id"] = context.job_id
+    result = {"collection": index.collection, "model_name": index.embeddings.name, "weight": record["weight"],
+              "questions": record["questions"], "chunks": record["chunks"], "curve": record["curve"],
+              "on_pseudo_queries": record["on_pseudo_queries"]}
+    current = tuned_fusion(app.db, index.collection)
+    if current is not None and not is_label_free(current):  # a tune finished meanwhile: ratings win
+        return {**result, "stored": False, "serving": f"kept the weight fitted on ratings ({current.get('origin')})"}
+    app.serving.set_tuned_fusion(index.collection, record)
+    context.progress(6, 6, f"fitted {record['weight']:g} on {record['questions']} pseudo-queries")
+    return {**result, "stored": True, "serving": f"the label-free weight {record['weight']:g} serves now"}
+
+
+def training_progress(context: JobContext, what: str, every: float = 1.0, clock=time.monotonic):
     """A ``progress(step, total)`` for the fine-tuning that shows in the job: steps done of all, and
-    an estimate of the time left (from the pace so far); at most one write each ``every`` seconds."""
-    started = time.monotonic()
-    last = [0.0]
+    an estimate of the time left; at most one write each ``every`` seconds.
+
+    Step 0 (``run_training`` reports it as the trainer starts) starts the clock: the mining and the
+    loading before it are not the training's pace. The first step's estimate is its own time (the
+    trainer's setup included); from the second on, the pace since the first step (its warm-up left out)."""
+    started = [clock()]
+    first = []  # (step, time) of the first step reported
+    last = [float("-inf")]
 
     def report(step: int, total: int) -> None:
-        now = time.monotonic()
+        now = clock()
+        if step == 0:
+            started[0] = now
+            context.progress(0, total, f"{what}: the trainer starts")
+            return
+        if not first:
+            first.append((step, now))
         if step < total and now - last[0] < every:
             return
         last[0] = now
-        left = (now - started) / step * (total - step) if step else 0.0
+        first_step, first_at = first[0]
+        if step > first_step:
+            left = (now - first_at) / (step - first_step) * (total - step)
+        else:
+            left = (now - started[0]) / step * (total - step)
         context.progress(step, total, f"{what}: step {step} of {total}"
                                       + (f", about {_minutes(left)} left" if step < total else ", evaluating"))
 
@@ -379,22 +495,35 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{max(1, round(seconds))} s"
 
 
-def _add_synthetic(app: DocsTune, context: JobContext, prepared) -> None:
-    """Questions for stored chunks that no held-out question is about: written by the configured LLM (its
-    estimate, then its counts, in the progress message), else offline by inverse cloze."""
+def _add_synthetic(app: DocsTune, context: JobContext, prepared, *, budget: int | None = None) -> None:
+    """Questions for stored chunks that no held-out question is about, for ``budget`` chunks at most
+    (``training.pipeline.choose_synthetic_chunks``: where the serving model ranks a chunk poorly for a
+    probe question of its own, near the rated ones first): written by the configured LLM (its estimate,
+    then its counts, in the progress message), else offline by inverse cloze."""
     from sqlalchemy import select
 
     from application.db.models import Chunk
     from application.llm.question_writer import synthetic_generator_options
+    from training.pipeline import choose_synthetic_chunks
     from training.records import TrainingDataError
     from training.synthetic import SynthEstimate, generate_synthetic_queries, synthetic_training_set
 
     held_out = {cid for ids in prepared.held_out.relevant_docs.values() for cid in ids}
     with app.db.session() as session:
-        rows = session.execute(select(Chunk.id, Chunk.text).order_by(Chunk.id).limit(SYNTHETIC_MAX_CHUNKS)).all()
+        rows = session.execute(select(Chunk.id, Chunk.text).order_by(Chunk.id)).all()
     chunks = {cid: text for cid, text in rows if cid not in held_out}
     if not chunks:
         return
+    candidates = len(chunks)
+    if budget is not None and candidates > budget:
+        context.progress(1, 5, f"choosing {budget} of {candidates} chunks for synthetic questions")
+        ranks = _own_chunk_ranks(app, chunks)
+        chosen = choose_synthetic_chunks(chunks, budget, ranks=ranks, near_rated=prepared.rated_chunks)
+        chunks = {cid: chunks[cid] for cid in chosen}
+        prepared.stats["synthetic_selection"] = {
+            "candidates": candidates, "budget": budget, "chosen": len(chunks),
+            "poorly_ranked": sum(1 for r in ranks.values() if r is None or r > 1),
+            "near_rated": len(set(chosen) & prepared.rated_chunks)}
     settings = app.settings
     options = synthetic_generator_options(settings)
     reported = {}
@@ -419,5 +548,20 @@ def _add_synthetic(app: DocsTune, context: JobContext, prepared) -> None:
         prepared.stats["synthetic_llm"] = reported
 
 
+def _own_chunk_ranks(app: DocsTune, chunks: dict[str, str]) -> dict[str, int | None]:
+    """Per chunk, where the serving collection's dense leg ranks it for a probe question of its own
+    (``training.pipeline.probe_questions``): one encode of each probe and one search, no chunk re-encoded."""
+    from training.pipeline import own_chunk_ranks, probe_questions
+    from training.records import IRDataset
+
+    probes = probe_questions(chunks)
+    if not probes:
+        return {}
+    ir = IRDataset(dict(probes), {}, {cid: [cid] for cid in probes})
+    legs, _ = app.serving.retrieval_legs(ir, lexical=False)
+    return own_chunk_ranks(legs.dense, probes)
+
+
 HANDLERS = {"ingest": run_ingest, "sync": run_sync, "reindex": run_reindex, "promote": run_promote, "retrain": run_retrain,
-            "tune": run_tune, "evaluate": run_evaluate, "evaluate_answers": run_evaluate_answers}
+            "tune": run_tune, "label_free": run_label_free, "evaluate": run_evaluate,
+            "evaluate_answers": run_evaluate_answers}

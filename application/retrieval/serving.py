@@ -43,6 +43,7 @@ from application.retrieval.hits import SearchHit
 from application.vectorstore import VectorStore
 from plugins.lexical import LexicalEncoder
 from training.fusion import Fused, FusionSettings, fitted_weight, fuse
+from training.label_free import LABEL_FREE, is_label_free
 
 if TYPE_CHECKING:
     from plugins import EmbeddingBackend
@@ -223,7 +224,9 @@ class ServingIndex:
 
         FUSION_WEIGHT, when set, wins; else the weight fitted for the serving collection (``docstune
         tune``, or the registry version it was promoted from), when it was fitted for the configured
-        method and normalisation; else the measured default.
+        method and normalisation; else the label-free weight fitted on the corpus's own pseudo-queries
+        (``training.label_free``; a weight fitted on ratings replaces it; FUSION_LABEL_FREE=false
+        ignores it); else the measured default.
         """
         settings = self.settings
         configured = settings.fusion()
@@ -231,11 +234,14 @@ class ServingIndex:
         if settings.fusion_weight is not None:
             return configured, {"source": "FUSION_WEIGHT", "detail": f"FUSION_WEIGHT={settings.fusion_weight:g} is set"}
         weight = fitted_weight(tuned, configured)
-        if weight is not None:
-            return settings.fusion(weight=weight), {"source": "fitted", "detail": tuned.get("origin", ""),
-                                                    "fitted": tuned}
+        label_free = is_label_free(tuned)
+        if weight is not None and not (label_free and not settings.fusion_label_free):
+            return settings.fusion(weight=weight), {"source": LABEL_FREE if label_free else "fitted",
+                                                    "detail": tuned.get("origin", ""), "fitted": tuned}
         detail = "the measured default (best on average over two dev sets of opposite kinds, docs/retrieval.md)"
-        if tuned:
+        if label_free and not settings.fusion_label_free:
+            detail += f"; FUSION_LABEL_FREE=false leaves out the label-free weight {tuned['weight']:g}"
+        elif tuned:
             detail += (f"; the weight fitted for {tuned.get('method')}-{tuned.get('normalise')} does not apply to "
                        f"FUSION_METHOD={configured.method}, FUSION_NORMALISE={configured.normalise}")
         return configured, {"source": "default", "detail": detail}
@@ -321,7 +327,9 @@ class ServingIndex:
             if tuned is None and registry_version:
                 tuned = self._registry_fusion(registry_version)
             current = tuned_fusion(self.db, name)
-            if tuned and (current is None or str(current.get("fitted_at", "")) <= str(tuned.get("fitted_at", ""))):
+            # a weight fitted on ratings replaces a label-free one, however new that is
+            if tuned and (current is None or (is_label_free(current) and not is_label_free(tuned))
+                          or str(current.get("fitted_at", "")) <= str(tuned.get("fitted_at", ""))):
                 set_tuned_fusion(self.db, name, tuned)
             self.swap_to(name, embeddings)
         return name
@@ -376,7 +384,7 @@ class ServingIndex:
         """What serves now: ``{version, model_name, fingerprint, collection, dimension, retrieval}``.
 
         ``retrieval`` is the pipeline around the model: the configured settings with the serving
-        weight, where that weight came from (``weight_source``: FUSION_WEIGHT, fitted, default;
+        weight, where that weight came from (``weight_source``: FUSION_WEIGHT, fitted, label-free, default;
         ``weight_detail`` in words; ``fitted``: the fit's record), and what runs now (``running``:
         dense alone while the lexical vectors are incomplete).
         """

@@ -2116,7 +2116,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "ingest" | "sync" | "reindex" | "retrain" | "promote" | "tune" | "evaluate" | "evaluate_answers";
+            kind: "ingest" | "sync" | "reindex" | "retrain" | "promote" | "tune" | "label_free" | "evaluate" | "evaluate_answers";
             /**
              * Status
              * @enum {string}
@@ -2349,7 +2349,7 @@ export interface components {
              * Weight Source
              * @enum {string}
              */
-            weight_source: "FUSION_WEIGHT" | "fitted" | "default";
+            weight_source: "FUSION_WEIGHT" | "fitted" | "label-free" | "default";
             /** Weight Detail */
             weight_detail: string;
             /**
@@ -2424,15 +2424,21 @@ export interface components {
         };
         /**
          * RetrainOptions
-         * @description Options; left out: the data's measured defaults.
+         * @description Options; left out: the RETRAIN_* settings, then the data's measured defaults.
          */
         RetrainOptions: {
             /**
              * Include Synthetic
-             * @description Add synthetic questions about the stored chunks.
+             * @description Also train on synthetic questions about the stored chunks; left out: RETRAIN_INCLUDE_SYNTHETIC (on).
              * @default null
              */
             include_synthetic?: boolean | null;
+            /**
+             * Synthetic Chunks
+             * @description Chunks that get synthetic questions, those the serving model ranks worst first; left out: RETRAIN_SYNTHETIC_CHUNKS.
+             * @default null
+             */
+            synthetic_chunks?: number | null;
             /**
              * Auto Promote
              * @description Promote (re-index and switch) if the gate says better.
@@ -3016,7 +3022,7 @@ export interface components {
              * Weight Source
              * @enum {string}
              */
-            weight_source: "request" | "FUSION_WEIGHT" | "fitted" | "default";
+            weight_source: "request" | "FUSION_WEIGHT" | "fitted" | "label-free" | "default";
             /** Weight Detail */
             weight_detail: string;
             /** Dense Leg */
@@ -4513,7 +4519,7 @@ export interface operations {
                 /** @description How many. */
                 limit?: number | string;
                 /** @description Only jobs of this kind (left out or empty: every kind). */
-                kind?: ("ingest" | "sync" | "reindex" | "retrain" | "promote" | "tune" | "evaluate" | "evaluate_answers") | null;
+                kind?: ("ingest" | "sync" | "reindex" | "retrain" | "promote" | "tune" | "label_free" | "evaluate" | "evaluate_answers") | null;
             };
             header?: never;
             path?: never;
@@ -5361,7 +5367,7 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
-export const pathsApiJobsGetParametersQueryKindAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<paths>["/api/jobs"]["get"]["parameters"]["query"]["kind"]> = ["ingest", "sync", "reindex", "retrain", "promote", "tune", "evaluate", "evaluate_answers"];
+export const pathsApiJobsGetParametersQueryKindAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<paths>["/api/jobs"]["get"]["parameters"]["query"]["kind"]> = ["ingest", "sync", "reindex", "retrain", "promote", "tune", "label_free", "evaluate", "evaluate_answers"];
 export const streamEventTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StreamEvent"]["type"]> = ["message_id", "answer", "source", "id", "end", "error"];
 export const messageStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Message"]["status"]> = ["streaming", "ok", "partial", "failed"];
 export const messageRatingFeedbackAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["MessageRating"]["feedback"]> = ["like", "dislike"];
@@ -5376,9 +5382,9 @@ export const newSyncSourceKindValues: ReadonlyArray<FlattenedDeepRequired<compon
 export const newSyncSourceScheduleAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["NewSyncSource"]["schedule"]> = ["never", "hourly", "daily", "weekly"];
 export const syncSourceUpdateScheduleAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SyncSourceUpdate"]["schedule"]> = ["never", "hourly", "daily", "weekly"];
 export const messageTailStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["MessageTail"]["status"]> = ["complete", "failed", "streaming"];
-export const jobKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Job"]["kind"]> = ["ingest", "sync", "reindex", "retrain", "promote", "tune", "evaluate", "evaluate_answers"];
+export const jobKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Job"]["kind"]> = ["ingest", "sync", "reindex", "retrain", "promote", "tune", "label_free", "evaluate", "evaluate_answers"];
 export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Job"]["status"]> = ["queued", "running", "done", "failed", "cancelled"];
-export const servingRetrievalWeight_sourceValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ServingRetrieval"]["weight_source"]> = ["FUSION_WEIGHT", "fitted", "default"];
+export const servingRetrievalWeight_sourceValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ServingRetrieval"]["weight_source"]> = ["FUSION_WEIGHT", "fitted", "label-free", "default"];
 export const retrainOptionsLossAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RetrainOptions"]["loss"]> = ["online_contrastive", "mnrl", "cosine"];
 export const latestRatingVerdictAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LatestRating"]["verdict"]> = ["like", "dislike"];
 export const latestRatingSourcesValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LatestRating"]["sources"][string]> = ["relevant", "irrelevant"];
@@ -5388,7 +5394,7 @@ export const answerEvaluationConfigModeAnyOf0Values: ReadonlyArray<FlattenedDeep
 export const workbenchPipelineDescriptionModeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WorkbenchPipelineDescription"]["mode"]> = ["dense", "lexical", "hybrid"];
 export const workbenchPipelineDescriptionMethodValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WorkbenchPipelineDescription"]["method"]> = ["convex", "rrf", "wrrf", "dbsf"];
 export const workbenchPipelineDescriptionNormaliseValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WorkbenchPipelineDescription"]["normalise"]> = ["max", "minmax"];
-export const workbenchPipelineDescriptionWeight_sourceValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WorkbenchPipelineDescription"]["weight_source"]> = ["request", "FUSION_WEIGHT", "fitted", "default"];
+export const workbenchPipelineDescriptionWeight_sourceValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WorkbenchPipelineDescription"]["weight_source"]> = ["request", "FUSION_WEIGHT", "fitted", "label-free", "default"];
 export const workbenchPipelineModeAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WorkbenchPipeline"]["mode"]> = ["dense", "lexical", "hybrid"];
 export const workbenchPipelineMethodAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WorkbenchPipeline"]["method"]> = ["convex", "rrf", "wrrf", "dbsf"];
 export const workbenchPipelineNormaliseAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WorkbenchPipeline"]["normalise"]> = ["max", "minmax"];
