@@ -199,7 +199,7 @@ class ExtractiveLLM(LLM):
         min_score: float = 0.25,
         keep_within: float = 0.12,
         min_words: int = 4,
-        max_chars: int = 1000,
+        max_chars: int = 3000,
         max_block_lines: int = 40,
         block_within: float = 0.2,
     ):
@@ -272,6 +272,14 @@ class ExtractiveLLM(LLM):
                 break
             if not quote.block and (quote.source, quote.position) not in covered:
                 chosen.append(quote)
+        # the best sentence with what follows it in its passage: an answer's detail comes after the line
+        # that matches the question (as extractive readers return a span with its context)
+        if not best.block:
+            taken = {(q.source, q.position) for q in chosen} | covered
+            follow = by_position.get((best.source, best.position + 1))
+            if (follow is not None and (follow.source, follow.position) not in taken
+                    and follow.score >= max(self.min_score, best.score - 2 * self.keep_within)):
+                chosen.append(follow)  # on the question's subject still: not the next paragraph's topic
         # document order reads better than score order
         chosen.sort(key=lambda q: (q.source, q.position))
         return chosen
