@@ -177,3 +177,28 @@ def data_dir(tmp_path, monkeypatch):
     get_settings.cache_clear()
     yield data
     get_settings.cache_clear()
+
+
+#: what configures an LLM: each test of the synthetic questions starts with none of it
+LLM_VARIABLES = ("LLM_PROVIDER", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL", "OPENAI_BASE_URL",
+                 "OPENAI_API_KEY", "OPENAI_MODEL", "SYNTH_MODEL", "SYNTH_BATCH_SIZE", "SYNTH_CONCURRENCY",
+                 "LLM_MAX_RETRIES", "LLM_PRICES", "PROMPT_FILE")
+
+
+@pytest.fixture
+def environment(tmp_path, monkeypatch):
+    """A fresh DATA_DIR and no LLM configured; ``configure(**variables)`` sets some (settings re-read)."""
+    from application.settings import get_settings
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    for name in LLM_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+    def configure(**variables):
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    configure()
+    yield configure
+    get_settings.cache_clear()

@@ -12,13 +12,10 @@ from application.commands.training import synth
 from application.llm import configured_llm_provider
 from application.llm.question_writer import synthetic_generator_options
 from tests.application.llm.fake_llm_servers import FakeAnthropicServer, FakeOpenAIServer, FromRequest, Status
-from tests.training.conftest import chunk_texts, write_jsonl
+from tests.training.conftest import LLM_VARIABLES, chunk_texts, write_jsonl
 from training.records import SyntheticQuery, TrainingDataError
 from training.synthetic import LLMQuestionGenerator, generate_synthetic_queries, parse_batch_reply
 
-LLM_VARIABLES = ("LLM_PROVIDER", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL", "OPENAI_BASE_URL",
-                 "OPENAI_API_KEY", "OPENAI_MODEL", "SYNTH_MODEL", "SYNTH_BATCH_SIZE", "SYNTH_CONCURRENCY",
-                 "LLM_MAX_RETRIES", "LLM_PRICES")
 PASSAGE = re.compile(r'<passage number="(\d+)">\n(.*?)\n</passage>', re.S)
 
 
@@ -226,25 +223,6 @@ def test_which_llm_counts_as_configured(make_settings, monkeypatch):
 
 
 # -- through the command -------------------------------------------------------------------------
-@pytest.fixture
-def environment(tmp_path, monkeypatch):
-    """A fresh DATA_DIR and no LLM configured; ``configure(**variables)`` sets some (settings re-read)."""
-    from application.settings import get_settings
-
-    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    for name in LLM_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-
-    def configure(**variables):
-        for name, value in variables.items():
-            monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
-
-    configure()
-    yield configure
-    get_settings.cache_clear()
-
-
 @pytest.fixture
 def corpus_file(tmp_path):
     chunks = dict(list(chunk_texts().items())[:3])

@@ -7,29 +7,8 @@ from click.testing import CliRunner
 
 from application.commands.training import synth
 from tests.application.llm.fake_llm_servers import Reply
-from tests.training.conftest import chunk_texts, write_jsonl
+from tests.training.conftest import chunk_texts, environment, write_jsonl  # noqa: F401  (environment: a fixture)
 
-LLM_VARIABLES = ("LLM_PROVIDER", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", "OPENAI_API_KEY",
-                 "PROMPT_FILE")
-
-
-@pytest.fixture
-def environment(tmp_path, monkeypatch):
-    """A fresh DATA_DIR and no LLM configured; ``set(**variables)`` configures one (settings re-read)."""
-    from application.settings import get_settings
-
-    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    for name in LLM_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-
-    def configure(**variables):
-        for name, value in variables.items():
-            monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
-
-    configure()
-    yield configure
-    get_settings.cache_clear()
 
 
 @pytest.fixture
