@@ -40,6 +40,8 @@ _AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
 _ONLY_LINKS = re.compile(r"^(?:[\s,;:|·•-]*(?:\[[^\]\n]*\]\([^)\s]*\)|<?https?://\S+>?))+[\s.,;:]*$")
 # a text that starts with a plain lowercase word (not a name like "apt-get" or "stable/main/") or with
 # closing punctuation began in the previous chunk
+# a record of a sheet, a CSV or a JSON file as the readers write it: "Item: Tungsten sprockets; Warehouse: Hamburg"
+_RECORD = re.compile(r"^[^:;]{1,80}: [^;]*(?:; [^:;]{1,80}: [^;]*)+$")
 _CONTINUES = re.compile(r"^(?:[a-z]+[\s,;:)]|[,;:)\]}.…–—])")
 # "which formats…", "what options…", "list the…": a question answered by an enumeration (see is_enumeration_question)
 _QUESTION_WORDS = re.compile(r"[a-z][a-z'’-]*")
@@ -182,6 +184,16 @@ def is_enumeration_question(question: str) -> bool:
                for w in rest)
 
 
+def _structured(lines: list[str]) -> bool:
+    """Lines that are units of their own, not prose wrapped over lines: records, or several short lines
+    none of which ends a sentence."""
+    lines = [line.strip() for line in lines if line.strip()]
+    if lines and all(_RECORD.match(line) for line in lines):
+        return True
+    return len(lines) > 1 and all(len(line) <= 60 and not _ENDS_WHOLE.search(line) and not _CONTINUES.match(line)
+                                  for line in lines)
+
+
 class ExtractiveLLM(LLM):
     """Example::
 
@@ -308,6 +320,16 @@ class ExtractiveLLM(LLM):
         before = ""
         for index, block in enumerate(blocks):
             first, last = index == 0, index == len(blocks) - 1
+            if block.kind == "paragraph" and _structured(block.lines):
+                # records (rows of a sheet) or short lines without sentence ends (an OCR'd invoice: "Total due:
+                # 120 EUR"): each line is a whole unit, with no sentence end to wait for
+                for line in block.lines:
+                    position += 1
+                    record = clean_inline(line.strip())
+                    if self._quotable(record):
+                        quotes.append(_Quote(number, position, record))
+                lead = before = ""
+                continue
             if block.kind == "paragraph":
                 sentences = _sentences(clean_inline(" ".join(block.lines)))
                 if last and sentences:
