@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from application.llm import configured_llm_provider
+from application.llm import configured_llm_provider, create_llm
 from application.llm.base import LLM, RETRYABLE_KINDS, LLMError, Prompt
 from application.llm.prompt import prompt_sections
 from training.files import atomic_write_text
@@ -166,21 +166,10 @@ def judge_llm(settings, choice: str | None = None) -> tuple[LLM | None, str | No
         provider = configured_llm_provider(settings)
         if provider is None:
             return None, NO_JUDGE
-    model = model or settings.judge_model
-    if provider == "anthropic":
-        if not settings.anthropic_api_key:
-            raise LLMError("The anthropic judge needs ANTHROPIC_API_KEY.", "auth", 400)
-        from application.llm.anthropic_llm import AnthropicLLM
+    if provider in ("anthropic", "openai_compatible"):
 
-        return AnthropicLLM(api_key=settings.anthropic_api_key, model=model or settings.anthropic_model,
-                            base_url=settings.anthropic_base_url, timeout=settings.llm_timeout,
-                            max_retries=settings.llm_max_retries, max_tokens=200, temperature=0.0), None
-    if provider == "openai_compatible":
-        from application.llm.openai_compatible import OpenAICompatibleLLM
-
-        return OpenAICompatibleLLM(base_url=settings.openai_base_url, model=model or settings.openai_model,
-                                   api_key=settings.openai_api_key, timeout=settings.llm_timeout, max_tokens=200,
-                                   temperature=0.0), None
+        return create_llm(settings, provider=provider, model=model or settings.judge_model, max_tokens=200,
+                          temperature=0.0), None
     raise LLMError(f"Unknown judge {choice!r}: use auto, none, anthropic[:MODEL] or openai_compatible[:MODEL].",
                    "bad_request", 400)
 

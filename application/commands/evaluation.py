@@ -107,7 +107,7 @@ def eval_answers(dataset_file, config_specs, reference, judge, users, questions_
     from tqdm import tqdm
 
     from application.answer_eval import DEFAULT_CONFIGS, ConfigError, evaluate_answers, parse_config
-    from application.llm import LLMError
+    from application.errors import DocsTuneError
     from training.irjson import load_ir_json
 
     try:
@@ -136,7 +136,7 @@ def eval_answers(dataset_file, config_specs, reference, judge, users, questions_
                                    command="docstune eval-answers " + shlex.join(
                                        ["--dataset", dataset_file, *(a for s in config_specs for a in ("--config", s)),
                                         "--reference", reference, *(["--limit", str(limit)] if limit else [])]))
-    except LLMError as exc:
+    except DocsTuneError as exc:  # an LLM that failed, or one asked for and not configured
         raise click.ClickException(exc.message) from None
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None

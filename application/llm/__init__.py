@@ -23,9 +23,12 @@ def configured_llm_provider(settings) -> str | None:
     return None
 
 
-def create_llm(settings, get_embeddings: Callable[[], object]) -> LLM:
-    """The LLM ``settings`` ask for; ``get_embeddings`` lazily gives the extractive answerer its model."""
-    provider = settings.llm_provider_resolved
+def create_llm(settings, get_embeddings: Callable[[], object] | None = None, *, provider: str | None = None,
+               model: str | None = None, **options) -> LLM:
+    """The LLM ``settings`` ask for; ``get_embeddings`` lazily gives the extractive answerer its model.
+    ``provider``/``model`` choose another one than the chat's (the judge, the question writer); ``options``
+    (``max_tokens``, ``max_retries``, ``temperature``) override the settings' for it."""
+    provider = provider or settings.llm_provider_resolved
     if provider == "anthropic":
         if not settings.anthropic_api_key:
             raise ServiceUnavailable(
@@ -33,24 +36,27 @@ def create_llm(settings, get_embeddings: Callable[[], object]) -> LLM:
             )
         from application.llm.anthropic_llm import AnthropicLLM
 
-        return AnthropicLLM(
-            api_key=settings.anthropic_api_key,
-            model=settings.anthropic_model,
-            base_url=settings.anthropic_base_url,
-            timeout=settings.llm_timeout,
-            max_retries=settings.llm_max_retries,
-            max_tokens=settings.llm_max_tokens,
-        )
+        return AnthropicLLM(**{
+            "api_key": settings.anthropic_api_key,
+            "model": model or settings.anthropic_model,
+            "base_url": settings.anthropic_base_url,
+            "timeout": settings.llm_timeout,
+            "max_retries": settings.llm_max_retries,
+            "max_tokens": settings.llm_max_tokens,
+            **options,
+        })
     if provider == "openai_compatible":
         from application.llm.openai_compatible import OpenAICompatibleLLM
 
-        return OpenAICompatibleLLM(
-            base_url=settings.openai_base_url,
-            model=settings.openai_model,
-            api_key=settings.openai_api_key,
-            timeout=settings.llm_timeout,
-            max_tokens=settings.llm_max_tokens,
-        )
+        options.pop("max_retries", None)  # no retries of its own: its callers retry
+        return OpenAICompatibleLLM(**{
+            "base_url": settings.openai_base_url,
+            "model": model or settings.openai_model,
+            "api_key": settings.openai_api_key,
+            "timeout": settings.llm_timeout,
+            "max_tokens": settings.llm_max_tokens,
+            **options,
+        })
     if provider == "extractive":
         from application.llm.extractive import ExtractiveLLM
 

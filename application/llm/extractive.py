@@ -38,10 +38,10 @@ _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _LINK = re.compile(r"!?\[([^\]\n]*)\]\(([^)\s]*)(?:\s+\"[^\"]*\")?\)")
 _AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
 _ONLY_LINKS = re.compile(r"^(?:[\s,;:|·•-]*(?:\[[^\]\n]*\]\([^)\s]*\)|<?https?://\S+>?))+[\s.,;:]*$")
-# a text that starts with a plain lowercase word (not a name like "apt-get" or "stable/main/") or with
-# closing punctuation began in the previous chunk
 # a record of a sheet, a CSV or a JSON file as the readers write it: "Item: Tungsten sprockets; Warehouse: Hamburg"
 _RECORD = re.compile(r"^[^:;]{1,80}: [^;]*(?:; [^:;]{1,80}: [^;]*)+$")
+# a text that starts with a plain lowercase word (not a name like "apt-get" or "stable/main/") or with
+# closing punctuation began in the previous chunk
 _CONTINUES = re.compile(r"^(?:[a-z]+[\s,;:)]|[,;:)\]}.…–—])")
 # "which formats…", "what options…", "list the…": a question answered by an enumeration (see is_enumeration_question)
 _QUESTION_WORDS = re.compile(r"[a-z][a-z'’-]*")

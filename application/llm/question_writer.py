@@ -12,7 +12,7 @@ Example::
 """
 from __future__ import annotations
 
-from application.llm import configured_llm_provider
+from application.llm import configured_llm_provider, create_llm
 from application.llm.base import LLM, RETRYABLE_KINDS, LLMError, Prompt
 
 #: failures that waiting may cure; the generator retries them (LLM_MAX_RETRIES) before it gives up
@@ -42,17 +42,10 @@ def question_llm(settings) -> LLM | None:
     LLM is configured. It does not retry by itself: the generator's retries are the only ones."""
     provider = configured_llm_provider(settings)
     max_tokens = max(settings.llm_max_tokens, MIN_MAX_TOKENS)
-    if provider == "anthropic":
-        from application.llm.anthropic_llm import AnthropicLLM
+    if provider is not None:
 
-        return AnthropicLLM(api_key=settings.anthropic_api_key, model=settings.synth_model or settings.anthropic_model,
-                            base_url=settings.anthropic_base_url, timeout=settings.llm_timeout, max_retries=0,
-                            max_tokens=max_tokens)
-    if provider == "openai_compatible":
-        from application.llm.openai_compatible import OpenAICompatibleLLM
-
-        return OpenAICompatibleLLM(base_url=settings.openai_base_url, model=settings.synth_model or settings.openai_model,
-                                   api_key=settings.openai_api_key, timeout=settings.llm_timeout, max_tokens=max_tokens)
+        return create_llm(settings, provider=provider, model=settings.synth_model, max_tokens=max_tokens,
+                          max_retries=0)
     return None
 
 
