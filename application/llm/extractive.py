@@ -4,9 +4,11 @@ It does not write new text: it reads each retrieved chunk as markdown blocks (pa
 code), cuts the paragraphs into whole sentences, and picks the sentences closest to the question (cosine
 similarity with the embedding model in service, one pass for all of them). When the question asks for an
 enumeration ("which formats", "what options") and a table or a list of a chunk matches it, that block is
-quoted whole. Every quote is cited with ``[n]``, in document order. What a chunk boundary cut (a sentence
-that starts or ends mid-way, a table without its header), a heading, a line that is only a link and code
-are never quoted. The answer says it is quoted, so nobody mistakes it for a generated one.
+quoted whole. Every quote is cited with ``[n]``, in document order. A table without its header, a heading,
+a line that is only a link and code are never quoted; nor is a short piece of a sentence that a chunk
+boundary cut. A long run that a boundary cut, or that has no sentence end at all (a table flattened by PDF
+extraction), is a *passage*: quoted up to ``passage_chars``, with "…" where it is cut. The answer says it is
+quoted, so nobody mistakes it for a generated one.
 """
 from __future__ import annotations
 
@@ -63,7 +65,7 @@ class _Quote:
     position: int  # order inside the source
     text: str  # what is embedded and, for a sentence, quoted
     block: list[str] | None = None  # the markdown lines of a table or a list, as quoted
-    kind: str = "sentence"  # sentence | table | list
+    kind: str = "sentence"  # sentence | passage | table | list
     lead: str = ""  # the sentence ending with ":" that introduces a block
     members: tuple[int, ...] = ()  # positions of the item sentences a list block holds
     score: float = 0.0
@@ -214,6 +216,8 @@ class ExtractiveLLM(LLM):
         max_chars: int = 3000,
         max_block_lines: int = 40,
         block_within: float = 0.2,
+        min_passage_chars: int = 200,
+        passage_chars: int = 600,
     ):
         self._get_embeddings = get_embeddings
         self.max_sentences = max_sentences
@@ -224,6 +228,8 @@ class ExtractiveLLM(LLM):
         self.max_block_lines = max_block_lines
         # a table or a list embeds as many cells at once, so it scores below a sentence on the same topic
         self.block_within = block_within
+        self.min_passage_chars = min_passage_chars
+        self.passage_chars = passage_chars
 
     def stream(self, prompt: Prompt, usage: dict | None = None) -> Iterator[str]:  # no tokens: usage stays empty
         for piece in _WORDS.findall(self.answer(prompt)):
@@ -336,16 +342,21 @@ class ExtractiveLLM(LLM):
                     sentences[-1] = _PAGE_NUMBER.sub("", sentences[-1])
                 lead = ""
                 before = sentences[-1] if sentences else ""
+                links_only = _ONLY_LINKS.match(" ".join(block.lines))
                 for k, sentence in enumerate(sentences):
                     position += 1
-                    if first and k == 0 and _CONTINUES.match(sentence):
-                        continue  # the chunk starts mid-sentence
-                    if sentence.endswith(":"):
+                    starts_cut = first and k == 0 and bool(_CONTINUES.match(sentence))
+                    ends_cut = last and k == len(sentences) - 1 and not _ENDS_WHOLE.search(sentence)
+                    if sentence.endswith(":") and not ends_cut:
                         lead = sentence if k == len(sentences) - 1 else ""
                         continue  # it introduces what follows; alone it says nothing
-                    if last and k == len(sentences) - 1 and not _ENDS_WHOLE.search(sentence):
-                        continue  # the chunk ends mid-sentence
-                    if self._quotable(sentence) and not _ONLY_LINKS.match(" ".join(block.lines)):
+                    if links_only:
+                        continue
+                    if starts_cut or ends_cut or len(sentence) > self.max_chars:
+                        passage = self._passage(sentence, starts_cut)
+                        if passage:
+                            quotes.append(_Quote(number, position, passage, kind="passage"))
+                    elif self._quotable(sentence):
                         quotes.append(_Quote(number, position, sentence))
                 continue
             if block.kind == "list":
@@ -376,6 +387,17 @@ class ExtractiveLLM(LLM):
                                          [clean_inline(r) for r in rows], "table", lead))
             lead = before = ""
         return quotes
+
+    def _passage(self, text: str, starts_cut: bool) -> str:
+        """A long run of text that a chunk boundary cut or that has no sentence end (a table flattened by
+        PDF extraction), as a quote marked with "…" where it is cut; "" when it is too short to say anything
+        (a short fragment reads as a dangling half-sentence, not as a passage)."""
+        if len(text) < self.min_passage_chars:
+            return ""
+        cut = len(text) > self.passage_chars
+        if cut:
+            text = text[: self.passage_chars].rsplit(" ", 1)[0].rstrip(",;:")
+        return ("… " if starts_cut else "") + text + (" …" if cut or not _ENDS_WHOLE.search(text) else "")
 
     def _quotable(self, sentence: str) -> bool:
         # a longer "sentence" is extraction noise (a flattened table, text without sentence ends); it is

@@ -113,7 +113,7 @@ def test_hard_wrapped_lines_are_quoted_as_one_sentence(llm):
     assert "Each export is written in one of the formats below and kept for thirty days. [1]" in answer
 
 
-def test_sentences_cut_by_the_chunk_boundaries_are_never_quoted(llm):
+def test_short_pieces_of_sentences_cut_by_the_chunk_boundaries_are_never_quoted(llm):
     cut = hit(1, "ingested twice is skipped because its bytes did not change. A document is re-read when "
                  "its bytes change, and only its changed chunks are embedded again. Ingesting a file whose "
                  "bytes", "sync")
@@ -191,3 +191,32 @@ def test_passages_without_a_whole_sentence_are_offered_as_the_closest_passage(ll
     answer = ask(llm, "What was the total revenue?", [flattened])
 
     assert answer.startswith(WEAK_MATCH) and answer.endswith("[1]")
+
+
+CLAUSE = ("the Employee hereby forever waives and agrees never to assert any and all Moral Rights the Employee may "
+          "have in or with respect to any Assigned Inventions, even after termination of the work on behalf of the "
+          "Company, and agrees that such waiver survives any assignment of the Assigned Inventions to a successor of "
+          "the Company, whether by merger, acquisition or operation of law")
+
+
+def test_a_long_passage_cut_by_a_chunk_boundary_is_quoted_with_an_ellipsis_where_it_is_cut(llm):
+    starts_cut = hit(1, CLAUSE + ". The Company may register the inventions in its own name.", "agreement")
+    answer = ask(llm, "Does the employee waive moral rights in the assigned inventions?", [starts_cut])
+
+    assert "- … the Employee hereby forever waives and agrees never to assert any and all Moral Rights" in answer
+    assert answer.rstrip().endswith("[1]")
+
+    ends_cut = hit(2, "Moral Rights are waived as follows. As of the start date, " + CLAUSE + ", provided that", "agreement")
+    answer = ask(llm, "Does the employee waive moral rights in the assigned inventions?", [ends_cut])
+
+    quoted = next(line for line in answer.splitlines() if "Moral Rights the Employee" in line)
+    assert quoted.endswith("… [1]") and "provided that" in quoted  # the cut is marked, the words are the chunk's
+
+
+def test_a_passage_longer_than_the_limit_is_cut_at_a_word_with_an_ellipsis():
+    llm = ExtractiveLLM(lambda: load_embeddings("all-MiniLM-L6-v2"), passage_chars=120)
+    answer = ask(llm, "Does the employee waive moral rights?", [hit(1, CLAUSE + " and", "agreement")])
+
+    quoted = next(line for line in answer.splitlines() if "Moral Rights" in line)
+    text = quoted.removeprefix("- … ").removesuffix(" … [1]")
+    assert len(text) <= 120 and CLAUSE.startswith(text) and CLAUSE[len(text)] == " "
