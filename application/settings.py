@@ -14,7 +14,9 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from application.errors import DocsTuneError
+from plugins.batching import DEFAULT_BATCH_MAX, DEFAULT_BATCH_WAIT_MS, DEFAULT_CACHE_SIZE, DEFAULT_QUEUE_MAX
 from plugins.lexical import DEFAULT_LEXICAL, LEXICAL_TOKENIZERS
+from plugins.onnx_runtime import BACKENDS as EMBEDDINGS_BACKENDS
 from training.evaluation_set import EVALUATION_SHARE
 from training.gate import DEFAULT_MIN_QUESTIONS
 from training.gate import DEFAULT_STATISTIC as DEFAULT_GATE_STATISTIC
@@ -76,6 +78,28 @@ class Settings(BaseSettings):
     embeddings_batch_size: int = Field(32, alias="EMBEDDINGS_BATCH_SIZE", ge=1)
     embeddings_query_prefix: str = Field("", alias="EMBEDDINGS_QUERY_PREFIX", description='e.g. "query: " for e5')
     embeddings_document_prefix: str = Field("", alias="EMBEDDINGS_DOCUMENT_PREFIX", description='e.g. "passage: "')
+    embeddings_backend: Literal[EMBEDDINGS_BACKENDS] = Field(
+        "torch",
+        alias="EMBEDDINGS_BACKEND",
+        description="torch; onnx or onnx-int8 (CPU, ONNX Runtime; exported once into DATA_DIR/onnx-cache; "
+        "a switch re-indexes)",
+    )
+    # concurrent questions share the model: one worker encodes those that arrive together as one batch
+    embed_batch_wait_ms: float = Field(
+        DEFAULT_BATCH_WAIT_MS, alias="EMBED_BATCH_WAIT_MS", ge=0, le=1000,
+        description="How long a question waits for others to share its encode (only while questions overlap)",
+    )
+    embed_batch_max: int = Field(
+        DEFAULT_BATCH_MAX, alias="EMBED_BATCH_MAX", ge=1, le=1024,
+        description="Questions per shared encode; 1 turns the batcher off (each question encodes on its own thread)",
+    )
+    embed_queue_max: int = Field(
+        DEFAULT_QUEUE_MAX, alias="EMBED_QUEUE_MAX", ge=1,
+        description="Questions that may wait for the model; more wait 10 s for room, then get a 503",
+    )
+    query_cache_size: int = Field(
+        DEFAULT_CACHE_SIZE, alias="QUERY_CACHE_SIZE", ge=0, description="Vectors of recent questions kept; 0: none"
+    )
 
     # -- vector store --------------------------------------------------------------
     vector_store: Literal["qdrant"] = Field("qdrant", alias="VECTOR_STORE")
@@ -208,6 +232,12 @@ class Settings(BaseSettings):
             "batch_size": self.embeddings_batch_size,
             "query_prefix": self.embeddings_query_prefix,
             "document_prefix": self.embeddings_document_prefix,
+            "query_batch_wait_ms": self.embed_batch_wait_ms,
+            "query_batch_max": self.embed_batch_max,
+            "query_queue_max": self.embed_queue_max,
+            "query_cache_size": self.query_cache_size,
+            "backend": self.embeddings_backend,
+            "onnx_cache_dir": self.data_dir / "onnx-cache",
         }
 
     # -- chat ----------------------------------------------------------------------

@@ -26,6 +26,14 @@ answerer; rate limits off):
    weight and ``weight_source``).
 6. **measure** half A again.
 
+**Rounds** (``--rounds N``, default 1): half B is split into N waves (a fixed shuffle by ``--seed``) and
+steps 4-6 run once per wave, on the same server: the wave is asked and rated, the retrain (from the
+model serving now, on every rating so far) is judged on the frozen evaluation set, which grows with
+each round's ratings, and half A is measured. Each round's row: the wave's ratings, the evaluation
+questions the retrain judged on, the gate's verdict and interval, promoted or not, the serving
+version, file-level MRR@10 on half A, the round's wall time and the server's peak memory over it.
+Which users rate (``sparse``) and rate wrong (``noisy``) is chosen once over the whole of half B.
+
 Variants (``--variants``): ``all`` (every user rates), ``sparse`` (everyone asks, a random 10 % of
 the questions are rated), ``noisy`` (everyone rates, 10 % of the rated messages get the opposite
 verdict and every source mark flipped: a noisy user). The script reports whatever verdict string
@@ -46,6 +54,8 @@ IR JSON and split it (data preparation) and bench/load.py's server helpers.
     .venv/bin/python bench/feedback_loop.py --dataset bench/data/debian_faq_ir.json --variants all --epochs 1
     # smoke run: 30 questions per half, one epoch
     .venv/bin/python bench/feedback_loop.py --limit 30 --epochs 1
+    # three rounds of ratings, a retrain (auto-promote) after each
+    .venv/bin/python bench/feedback_loop.py --dataset bench/data/debian_faq_ir.json --variants all --rounds 3
 """
 from __future__ import annotations
 
@@ -346,19 +356,37 @@ def measure(client: Client, questions: list[dict], files: dict[str, str], chunks
             "search_p50_ms": round(latencies[len(latencies) // 2], 1) if latencies else None}
 
 
-def chat_and_rate(client: Client, variant: str, questions: list[dict], files: dict[str, str], args) -> dict:
+def choose_raters(variant: str, n: int, args) -> tuple[set[int], set[int]]:
+    """Which of the ``n`` half-B users rate, and which of those rate wrong (indices into half B). Chosen
+    once over the whole half, so the same users rate whatever ``--rounds`` is."""
     rng = random.Random(f"{args.seed}-{variant}")
-    n = len(questions)
     if variant == "sparse":
         rated = set(rng.sample(range(n), max(1, round(args.sparse_share * n)))) if n else set()
     else:
         rated = set(range(n))
     wrong = set(rng.sample(sorted(rated), round(args.noise_share * len(rated)))) if variant == "noisy" else set()
+    return rated, wrong
+
+
+def split_waves(n: int, rounds: int, seed: int) -> list[list[int]]:
+    """Half B's question indices in ``rounds`` waves of (nearly) equal size, by a fixed shuffle; one
+    round asks them in their order, as before rounds existed."""
+    order = list(range(n))
+    if rounds > 1:
+        random.Random(f"{seed}-waves").shuffle(order)
+    return [sorted(order[k::rounds]) for k in range(rounds)]
+
+
+def chat_and_rate(client: Client, variant: str, questions: list[dict], wave: list[int], rated: set[int],
+                  wrong: set[int], files: dict[str, str], args) -> dict:
+    """Ask the questions ``wave`` (indices into ``questions``), each by its own user; those in ``rated``
+    rate, those in ``wrong`` with the opposite verdict and every source mark flipped."""
     counts = {"asked": 0, "answer_errors": 0, "rated": 0, "likes": 0, "dislikes": 0, "wrong": 0,
               "marks_relevant": 0, "marks_irrelevant": 0, "feedback_errors": 0,
               "answers_with_a_relevant_source": 0}
     latencies = []
-    for i, q in enumerate(questions):
+    for i in wave:
+        q = questions[i]
         owner = f"bench-feedback-{variant}-{args.seed}-user-{i:05d}"
         started = time.perf_counter()
         try:
@@ -448,6 +476,72 @@ def retrain_body(args) -> dict:
     return body
 
 
+def run_round(args, client: Client, server: Server, variant: str, data: dict, wave: list[int],
+              rated: set[int], wrong: set[int], record: dict) -> dict:
+    """One round: chat + rate the wave, retrain (auto-promote), wait for the promote (and the tune),
+    measure half A. Its wall time and the server's peak memory over the whole round are kept."""
+    one = {"round": len(record["rounds"]) + 1, "questions": len(wave), "steps": {}}
+    record["rounds"].append(one)  # kept, as far as it got, when a step raises
+    started = time.monotonic()
+    with Step(one, "chat + rate", server):
+        one["ratings"] = chat_and_rate(client, variant, data["chat"], wave, rated, wrong, data["files"], args)
+    r = one["ratings"]
+    print(f"  asked {r['asked']}, rated {r['rated']} ({r['likes']} likes / {r['dislikes']} dislikes, "
+          f"{r['wrong']} wrong)", flush=True)
+    one["feedback_stats"] = {k: v for k, v in client.call("GET", "/api/admin/feedback/stats", admin=True,
+                                                          params={"latest": 0}).items()
+                             if not isinstance(v, list)}
+    body = retrain_body(args)
+    record["retrain_request"] = body
+    with Step(one, "retrain", server):
+        submitted = client.call("POST", "/api/admin/retrain", admin=True, json=body, expect=(202,))
+        followed = follow_job(client, submitted["job_id"], args.poll_seconds, args.job_timeout, "retrain")
+    job = followed["job"]
+    result = job.get("result") or {}
+    gate = result.get("gate") or {}
+    one["retrain"] = {"job_id": job["id"], "status": job["status"], "error": job.get("error"),
+                      "verdict": result.get("verdict"), "reason": result.get("reason"),
+                      "version": result.get("version"), "promote_job_id": result.get("promote_job_id"),
+                      "evaluation_set": result.get("evaluation_set"), "gate": gate or None,
+                      "metrics": result.get("metrics"), "retrieval": result.get("retrieval"),
+                      "data": result.get("data"), "progress": followed["progress"]}
+    print(f"  retrain: {job['status']}, verdict {result.get('verdict')!r} on "
+          f"{(result.get('evaluation_set') or {}).get('questions')} evaluation questions, interval "
+          f"{gate.get('interval')}: {result.get('reason') or job.get('error')}", flush=True)
+    promote_id = result.get("promote_job_id")
+    one["promote"] = None
+    if promote_id:
+        with Step(one, "promote", server):
+            followed = follow_job(client, promote_id, args.poll_seconds, args.job_timeout, "promote")
+        job = followed["job"]
+        one["promote"] = {"job_id": promote_id, "status": job["status"], "error": job.get("error"),
+                          "result": job.get("result"), "progress": followed["progress"]}
+    one["promoted"] = bool(one["promote"] and one["promote"]["status"] == "done")
+    one["tune"] = None
+    if args.tune:  # what an admin does next: fit the serving pipeline's weight on the same ratings
+        with Step(one, "tune", server):
+            submitted = client.call("POST", "/api/admin/tune", admin=True, expect=(202,))
+            followed = follow_job(client, submitted["job_id"], args.poll_seconds, args.job_timeout, "tune")
+        job = followed["job"]
+        tuned = job.get("result") or {}
+        one["tune"] = {"status": job["status"], "error": job.get("error"), "weight": tuned.get("weight"),
+                       "stored": tuned.get("stored"), "questions": tuned.get("questions"),
+                       "cross_fitted": tuned.get("cross_fitted"), "baseline": tuned.get("baseline")}
+        print(f"  tune: {job['status']}, weight {tuned.get('weight')} on {tuned.get('questions')} questions, "
+              f"stored {tuned.get('stored')} {job.get('error') or ''}", flush=True)
+    one["models_after"] = serving_summary(client.call("GET", "/api/admin/models", admin=True))
+    with Step(one, "measure after", server):
+        one["after"] = measure(client, data["measure"], data["files"], args.search_chunks)
+    end = time.monotonic()
+    one["seconds"] = round(end - started, 1)
+    one["server_memory_peak"] = server.peak_between(started, end)
+    one["delta"] = {k: round(one["after"][k] - record["before"][k], 4) for k in ("hit@1", "hit@5", "hit@10", "mrr@10")}
+    print(f"  after: hit@5 {one['after']['hit@5']}, MRR@10 {one['after']['mrr@10']} "
+          f"(ΔMRR@10 {one['delta']['mrr@10']:+.4f} since before), serving {one['models_after']['version']}, "
+          f"round {one['seconds']:.0f} s", flush=True)
+    return one
+
+
 def run_variant(args, variant: str, data: dict, corpus: Path, stamp: str) -> dict:
     record: dict = {"variant": variant, "description": DESCRIPTIONS[variant], "steps": {}}
     data_dir = Path(tempfile.mkdtemp(prefix=f"docstune-feedback-loop-{variant}-"))
@@ -469,56 +563,24 @@ def run_variant(args, variant: str, data: dict, corpus: Path, stamp: str) -> dic
         with Step(record, "measure before", server):
             record["before"] = measure(client, data["measure"], data["files"], args.search_chunks)
         print(f"  before: hit@5 {record['before']['hit@5']}, MRR@10 {record['before']['mrr@10']}", flush=True)
-        with Step(record, "chat + rate", server):
-            record["ratings"] = chat_and_rate(client, variant, data["chat"], data["files"], args)
-        r = record["ratings"]
-        print(f"  asked {r['asked']}, rated {r['rated']} ({r['likes']} likes / {r['dislikes']} dislikes, "
-              f"{r['wrong']} wrong)", flush=True)
-        record["feedback_stats"] = {k: v for k, v in client.call("GET", "/api/admin/feedback/stats", admin=True,
-                                                                 params={"latest": 0}).items()
-                                    if not isinstance(v, list)}
-        body = retrain_body(args)
-        record["retrain_request"] = body
-        with Step(record, "retrain", server):
-            submitted = client.call("POST", "/api/admin/retrain", admin=True, json=body, expect=(202,))
-            followed = follow_job(client, submitted["job_id"], args.poll_seconds, args.job_timeout, "retrain")
-        job = followed["job"]
-        result = job.get("result") or {}
-        record["retrain"] = {"job_id": job["id"], "status": job["status"], "error": job.get("error"),
-                             "verdict": result.get("verdict"), "reason": result.get("reason"),
-                             "version": result.get("version"), "promote_job_id": result.get("promote_job_id"),
-                             "metrics": result.get("metrics"), "retrieval": result.get("retrieval"),
-                             "data": result.get("data"), "progress": followed["progress"]}
-        print(f"  retrain: {job['status']}, verdict {result.get('verdict')!r}: "
-              f"{result.get('reason') or job.get('error')}", flush=True)
-        promote_id = result.get("promote_job_id")
-        record["promote"] = None
-        if promote_id:
-            with Step(record, "promote", server):
-                followed = follow_job(client, promote_id, args.poll_seconds, args.job_timeout, "promote")
-            job = followed["job"]
-            record["promote"] = {"job_id": promote_id, "status": job["status"], "error": job.get("error"),
-                                 "result": job.get("result"), "progress": followed["progress"]}
-        record["promoted"] = bool(record["promote"] and record["promote"]["status"] == "done")
-        record["tune"] = None
-        if args.tune:  # what an admin does next: fit the serving pipeline's weight on the same ratings
-            with Step(record, "tune", server):
-                submitted = client.call("POST", "/api/admin/tune", admin=True, expect=(202,))
-                followed = follow_job(client, submitted["job_id"], args.poll_seconds, args.job_timeout, "tune")
-            job = followed["job"]
-            tuned = job.get("result") or {}
-            record["tune"] = {"status": job["status"], "error": job.get("error"), "weight": tuned.get("weight"),
-                              "stored": tuned.get("stored"), "questions": tuned.get("questions"),
-                              "cross_fitted": tuned.get("cross_fitted"), "baseline": tuned.get("baseline")}
-            print(f"  tune: {job['status']}, weight {tuned.get('weight')} on {tuned.get('questions')} questions, "
-                  f"stored {tuned.get('stored')} {job.get('error') or ''}", flush=True)
-        record["models_after"] = serving_summary(client.call("GET", "/api/admin/models", admin=True))
-        with Step(record, "measure after", server):
-            record["after"] = measure(client, data["measure"], data["files"], args.search_chunks)
+        rated, wrong = choose_raters(variant, len(data["chat"]), args)
+        waves = split_waves(len(data["chat"]), args.rounds, args.seed)
+        record["rounds"] = []
+        for number, wave in enumerate(waves, 1):
+            if args.rounds > 1:
+                print(f"  -- round {number} of {args.rounds}: {len(wave)} questions", flush=True)
+            run_round(args, client, server, variant, data, wave, rated, wrong, record)
+        last = record["rounds"][-1]
+        # the variant's totals, as one round reported them before rounds existed
+        record["ratings"] = {k: sum(r["ratings"][k] for r in record["rounds"])
+                             for k in record["rounds"][0]["ratings"] if k != "answer_p50_ms"}
+        for key in ("feedback_stats", "retrain", "promote", "tune", "models_after", "after"):
+            record[key] = last[key]
+        record["promoted"] = any(r["promoted"] for r in record["rounds"])
         b, a = record["before"], record["after"]
         record["delta"] = {k: round(a[k] - b[k], 4) for k in ("hit@1", "hit@5", "hit@10", "mrr@10")}
-        print(f"  after: hit@5 {a['hit@5']}, MRR@10 {a['mrr@10']} (ΔMRR@10 {record['delta']['mrr@10']:+.4f})",
-              flush=True)
+        print(f"  after {len(record['rounds'])} round(s): hit@5 {a['hit@5']}, MRR@10 {a['mrr@10']} "
+              f"(ΔMRR@10 {record['delta']['mrr@10']:+.4f})", flush=True)
     except Exception as exc:  # noqa: BLE001 - one variant failing is reported; the others still run
         record["failed"] = f"{type(exc).__name__}: {exc}"
         print(f"  FAILED: {record['failed']}", flush=True)
@@ -545,11 +607,54 @@ def signed(value) -> str:
     return "–" if value is None else f"{value:+.3f}"
 
 
+def rounds_note(result: dict) -> str:
+    rounds = result.get("rounds") or 1
+    return f" in {rounds} rounds (a retrain after each)" if rounds > 1 else ""
+
+
+def interval_text(gate: dict | None) -> str:
+    """The gate's mean difference and its interval, e.g. ``+0.012 [−0.020, +0.045]``."""
+    if not gate or gate.get("interval") is None:
+        return "–"
+    low, high = gate["interval"]
+    return f"{gate['candidate'] - gate['baseline']:+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
+def rounds_table(result: dict) -> list[str]:
+    """One row per round of each variant: the frozen evaluation set, the gate, serving, half A."""
+    lines = ["", ("Rounds (`--rounds`): half B asked and rated in waves; after each wave a retrain "
+                  "(auto-promote) and half A measured. Evaluation questions: the frozen set the retrain "
+                  "judged on (it only grows); interval: the gate's mean difference on its metric and its "
+                  "bootstrap interval; wall time and the server's peak RSS (tree) over the round."), "",
+             ("| variant | round | asked / rated (total rated) | evaluation questions | verdict | Δ [interval] "
+              "| promoted | serving version | MRR@10 half A (Δ since before) | round s | peak RSS |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in result["variants"]:
+        total = 0
+        for one in r.get("rounds") or []:
+            ratings = one.get("ratings") or {}
+            total += ratings.get("rated") or 0
+            retrain = one.get("retrain") or {}
+            verdict = retrain.get("verdict") or (f"job {retrain['status']}" if retrain.get("status") else "–")
+            after, delta = one.get("after") or {}, one.get("delta") or {}
+            memory = one.get("server_memory_peak") or {}
+            promote = one.get("promote")
+            promoted = "yes" if one.get("promoted") else (f"no (promote {promote['status']})" if promote else "no")
+            lines.append(
+                f"| {r['variant']} | {one['round']} | {fmt(ratings.get('asked'))} / {fmt(ratings.get('rated'))} "
+                f"({total}) | {fmt((retrain.get('evaluation_set') or {}).get('questions'))} | {verdict} | "
+                f"{interval_text(retrain.get('gate'))} | {promoted} | "
+                f"{(one.get('models_after') or {}).get('version') or '–'} | {fmt(after.get('mrr@10'))} "
+                f"({signed(delta.get('mrr@10'))}) | {fmt(one.get('seconds'), 0)} | "
+                f"{fmt(memory.get('rss_mb'), 0)}{' MB' if memory.get('rss_mb') is not None else ''} |")
+    return lines
+
+
 def markdown(result: dict) -> str:
     lines = [f"# The feedback loop, end to end: {result['dataset_name']}", "",
              f"{result['when']}; `{result['command']}`", "",
              (f"Questions: {result['questions']['measure']} measured (half A), {result['questions']['chat']} asked "
-              f"in the chat (half B), split by chunk (seed {result['seed']}); file-level metrics over "
+              f"in the chat (half B){rounds_note(result)}, split by chunk (seed {result['seed']}); file-level metrics over "
               f"`/api/search` with {result['search_chunks']} chunks; answers with {result['answer_chunks']} "
               f"chunks; retrain body `{json.dumps(result['retrain_request'])}`."), "",
              ("| variant | rated (likes / dislikes) | wrong | retrain verdict | promoted | weight before → after "
@@ -559,33 +664,47 @@ def markdown(result: dict) -> str:
         ratings = r.get("ratings") or {}
         retrain = r.get("retrain") or {}
         verdict = retrain.get("verdict") or (f"job {retrain['status']}" if retrain.get("status") else "–")
+        if len(r.get("rounds") or []) > 1:  # each round's verdict, in order
+            verdict = ", ".join((o.get("retrain") or {}).get("verdict") or (o.get("retrain") or {}).get("status")
+                                or "–" for o in r["rounds"])
+        promoted_in = [o["round"] for o in r.get("rounds") or [] if o.get("promoted")]
+        promoted = "no" if not promoted_in else ("yes" if len(r["rounds"]) == 1 else
+                                                 f"yes (round {', '.join(map(str, promoted_in))})")
         mb, ma = r.get("models_before") or {}, r.get("models_after") or {}
         b, a, d = r.get("before") or {}, r.get("after") or {}, r.get("delta") or {}
         lines.append(
             f"| {r['variant']} ({r['description']}) | {fmt(ratings.get('rated'))} ({fmt(ratings.get('likes'))} / "
             f"{fmt(ratings.get('dislikes'))}) | {fmt(ratings.get('wrong'))} | {verdict} | "
-            f"{'yes' if r.get('promoted') else 'no'} | {fmt(mb.get('weight'), 2)} ({mb.get('weight_source') or '–'}) → "
+            f"{promoted} | {fmt(mb.get('weight'), 2)} ({mb.get('weight_source') or '–'}) → "
             f"{fmt(ma.get('weight'), 2)} ({ma.get('weight_source') or '–'}) | {fmt(b.get('hit@5'))} → "
             f"{fmt(a.get('hit@5'))} | {fmt(b.get('mrr@10'))} → {fmt(a.get('mrr@10'))} | "
             f"{signed(d.get('mrr@10'))} |")
     lines += ["", "Why (the retrain's reason, or the error of a failed job):", ""]
     for r in result["variants"]:
-        retrain = r.get("retrain") or {}
-        why = retrain.get("reason") or retrain.get("error") or r.get("failed") or "–"
-        fitted = retrain.get("retrieval") or {}
-        if fitted.get("weight") is not None:
-            why += f" (the candidate's fitted weight: {fitted['weight']:g} on {fitted.get('questions')} questions)"
-        lines.append(f"* {r['variant']}: {why}")
+        rounds = r.get("rounds") or [{}]
+        for one in rounds:
+            retrain = one.get("retrain") or {}
+            why = retrain.get("reason") or retrain.get("error") or (None if r.get("rounds") else r.get("failed")) or "–"
+            fitted = retrain.get("retrieval") or {}
+            if fitted.get("weight") is not None:
+                why += f" (the candidate's fitted weight: {fitted['weight']:g} on {fitted.get('questions')} questions)"
+            which = f"{r['variant']}, round {one['round']}" if len(rounds) > 1 else r["variant"]
+            lines.append(f"* {which}: {why}")
+        if r.get("failed") and r.get("rounds"):
+            lines.append(f"* {r['variant']}: failed: {r['failed']}")
+    lines += rounds_table(result)
     steps = ["server start", "ingest", "measure before", "chat + rate", "retrain", "promote", "tune", "measure after"]
-    lines += ["", "Time of each step in seconds (1-minute load average at its start), and the server's peak memory:",
+    lines += ["", "Time of each step in seconds, summed over the rounds (1-minute load average at its first start), "
+              "and the server's peak memory:",
               "", "| variant | " + " | ".join(steps) + " | total | peak RSS (tree) | peak HWM (one process) |",
               "|---|" + "---|" * (len(steps) + 3)]
     for r in result["variants"]:
         cells = []
         for s in steps:
-            step = r["steps"].get(s)
-            cells.append("–" if step is None else f"{step['seconds']:.0f} ({step['load_before'][0]:.1f})")
-        total = sum(step["seconds"] for step in r["steps"].values())
+            found = [x[s] for x in [r["steps"]] + [o["steps"] for o in r.get("rounds") or []] if s in x]
+            cells.append("–" if not found else f"{sum(f['seconds'] for f in found):.0f} ({found[0]['load_before'][0]:.1f})")
+        total = sum(step["seconds"] for x in [r["steps"]] + [o["steps"] for o in r.get("rounds") or []]
+                    for step in x.values())
         memory = r.get("server_memory") or {}
         lines.append(f"| {r['variant']} | " + " | ".join(cells) + f" | {total:.0f} | "
                      f"{fmt(memory.get('peak_tree_rss_mb'), 0)} MB | {fmt(memory.get('peak_process_hwm_mb'), 0)} MB |")
@@ -605,8 +724,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="an IR JSON (queries, corpus, "
                         "relevant_docs); default ../shared/data/lyft_10k_ir.json")
-    parser.add_argument("--variants", default="all,sparse,noisy",
-                        help="comma-separated, of: all (every user rates), sparse (10 %% rate), noisy (10 %% wrong)")
+    parser.add_argument("--variants", nargs="+", default=["all,sparse,noisy"],
+                        help="of: all (every user rates), sparse (10 %% rate), noisy (10 %% wrong); "
+                             "space- or comma-separated")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="half B asked and rated in N waves (a fixed shuffle), a retrain after each")
     parser.add_argument("--limit", type=int, default=None, help="at most N questions per half (a smoke run)")
     parser.add_argument("--seed", type=int, default=42, help="the split, the sampled questions and users")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="results folder")
@@ -636,19 +758,23 @@ def main() -> None:
     parser.add_argument("--ready-timeout", type=float, default=600)
     parser.add_argument("--job-timeout", type=float, default=4 * 3600, help="longest wait for a job")
     args = parser.parse_args()
-    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    variants = [v.strip() for item in args.variants for v in item.split(",") if v.strip()]
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown or not variants:
-        parser.error(f"--variants takes a comma-separated list of {', '.join(VARIANTS)}; got {args.variants!r}")
+        parser.error(f"--variants takes {', '.join(VARIANTS)}; got {' '.join(args.variants)!r}")
+    if args.rounds < 1:
+        parser.error(f"--rounds must be 1 or more; got {args.rounds}")
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
 
     data = prepare(args)
+    if args.rounds > len(data["chat"]):
+        parser.error(f"--rounds {args.rounds} is more than the {len(data['chat'])} questions of half B")
     dataset_name = args.dataset.stem
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     print(f"{dataset_name}: {len(data['files'])} files; {len(data['measure'])} questions measured, "
           f"{len(data['chat'])} asked (halves of {data['halves']['measure_questions']} / "
-          f"{data['halves']['chat_questions']}); variants {', '.join(variants)}", flush=True)
+          f"{data['halves']['chat_questions']}); variants {', '.join(variants)}; {args.rounds} round(s)", flush=True)
     corpus = Path(tempfile.mkdtemp(prefix="docstune-feedback-loop-corpus-"))
     started = time.monotonic()
     try:
@@ -660,6 +786,7 @@ def main() -> None:
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
         "product": product_revision(), "dataset": str(args.dataset), "dataset_name": dataset_name, "seed": args.seed, "limit": args.limit,
+        "rounds": args.rounds,
         "questions": {"measure": len(data["measure"]), "chat": len(data["chat"]), **data["halves"]},
         "search_chunks": args.search_chunks, "answer_chunks": args.answer_chunks,
         "sparse_share": args.sparse_share, "noise_share": args.noise_share, "retrain_request": retrain_body(args),

@@ -16,9 +16,20 @@ import hashlib
 import os
 import re
 import threading
+import weakref
 from pathlib import Path
 
 from plugins.base import EmbeddingBackend, EmbeddingModelError
+from plugins.onnx_runtime import BACKENDS, backend_variant, use_onnx_runtime
+from plugins.batching import (
+    DEFAULT_BATCH_MAX,
+    DEFAULT_BATCH_WAIT_MS,
+    DEFAULT_CACHE_SIZE,
+    DEFAULT_QUEUE_MAX,
+    BatcherClosed,
+    QueryBatcher,
+    QueryCache,
+)
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 # names that all mean "the bundled model" (DocsGPT writes the hub id with a prefix)
@@ -70,7 +81,12 @@ def _slug(text: str) -> str:
 
 
 class SentenceTransformerEmbeddings(EmbeddingBackend):
-    """A sentence-transformers folder, loaded lazily, shared by all threads of the process."""
+    """A sentence-transformers folder, loaded lazily, shared by all threads of the process.
+
+    Questions (``embed_query``) from many threads are encoded together by one ``QueryBatcher``
+    (``query_batch_max`` 1: each on its caller's thread) and remembered by a ``QueryCache`` of
+    ``query_cache_size`` entries (0: none); ``embed_documents`` encodes on its caller's thread.
+    """
 
     def __init__(
         self,
@@ -82,6 +98,12 @@ class SentenceTransformerEmbeddings(EmbeddingBackend):
         query_prefix: str = "",
         document_prefix: str = "",
         normalize: bool = True,
+        query_batch_wait_ms: float = DEFAULT_BATCH_WAIT_MS,
+        query_batch_max: int = DEFAULT_BATCH_MAX,
+        query_queue_max: int = DEFAULT_QUEUE_MAX,
+        query_cache_size: int = DEFAULT_CACHE_SIZE,
+        backend: str = "torch",
+        onnx_cache_dir: str | os.PathLike | None = None,
     ):
         if not is_model_folder(path):
             if Path(path).is_dir():
@@ -90,6 +112,15 @@ class SentenceTransformerEmbeddings(EmbeddingBackend):
                     f"config.json). Point EMBEDDINGS_NAME at a folder saved by SentenceTransformer.save()."
                 )
             raise EmbeddingModelError(f"Embedding model folder {path} does not exist.")
+        if backend not in BACKENDS:
+            raise EmbeddingModelError(
+                f"Unknown embeddings backend {backend!r}: set EMBEDDINGS_BACKEND to one of {', '.join(BACKENDS)}."
+            )
+        if backend != "torch" and device not in (None, "cpu"):
+            raise EmbeddingModelError(
+                f"EMBEDDINGS_BACKEND={backend} runs on the CPU with ONNX Runtime; unset EMBEDDINGS_DEVICE "
+                f"(it is {device!r}) or use EMBEDDINGS_BACKEND=torch."
+            )
         self.name = name
         self.path = str(Path(path).resolve())
         self.device = device
@@ -97,11 +128,20 @@ class SentenceTransformerEmbeddings(EmbeddingBackend):
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
         self.normalize = normalize
+        # torch: the checkpoint as it is; onnx / onnx-int8: the same through ONNX Runtime (plugins/onnx_runtime.py)
+        self.backend = backend
+        self.onnx_cache_dir = onnx_cache_dir
         self._model = None
         self._fingerprint: str | None = None
         self._load_lock = threading.Lock()
         # HF fast tokenizers fail with "Already borrowed" when two threads encode at once
         self._encode_lock = threading.Lock()
+        self.query_batch_wait_ms = query_batch_wait_ms
+        self.query_batch_max = query_batch_max
+        self.query_queue_max = query_queue_max
+        self.query_cache = QueryCache(query_cache_size)
+        self._batcher: QueryBatcher | None = None
+        self._batcher_lock = threading.Lock()
 
     # -- loading -----------------------------------------------------------------
     @property
@@ -120,10 +160,27 @@ class SentenceTransformerEmbeddings(EmbeddingBackend):
 
         transformers_logging.disable_progress_bar()  # a bar per model load is noise in a CLI or a server log
 
+        device = "cpu" if self.backend != "torch" else self.device
         try:
-            return SentenceTransformer(self.path, device=self.device, local_files_only=True)
+            model = SentenceTransformer(self.path, device=device, local_files_only=True)
         except Exception as exc:
             raise EmbeddingModelError(f"Could not load the embedding model in {self.path}: {exc}") from exc
+        if self.backend != "torch":
+            try:
+                use_onnx_runtime(model, self.backend, self.onnx_export_dir)
+            except Exception as exc:
+                raise EmbeddingModelError(
+                    f"Could not export or load the {self.backend} encoder of {self.path} in "
+                    f"{self.onnx_export_dir}: {exc}. EMBEDDINGS_BACKEND=torch needs no export."
+                ) from exc
+        return model
+
+    @property
+    def onnx_export_dir(self) -> Path:
+        """Where this folder's ONNX files are: onnx_cache_dir/<weights digest>, else the model folder's onnx/."""
+        if self.onnx_cache_dir is None:
+            return Path(self.path) / "onnx"
+        return Path(self.onnx_cache_dir) / weights_digest(self.path)[:16]
 
     # -- the Embeddings interface ---------------------------------------------------
     def _encode(self, texts: list[str], prefix: str, show_progress_bar: bool = False) -> list[list[float]]:
@@ -144,7 +201,52 @@ class SentenceTransformerEmbeddings(EmbeddingBackend):
         return self._encode(texts, self.document_prefix)
 
     def embed_query(self, text: str) -> list[float]:
-        return self._encode([text], self.query_prefix)[0]
+        key = (self.fingerprint, self.query_prefix, text) if self.query_cache.size else None
+        if key is not None and (cached := self.query_cache.get(key)) is not None:
+            return cached
+        batcher = self.query_batcher()
+        vector = batcher.embed(text) if batcher is not None else self._encode([text], self.query_prefix)[0]
+        if key is not None:
+            self.query_cache.put(key, vector)
+        return vector
+
+    def query_batcher(self) -> QueryBatcher | None:
+        """The batcher of this process (made on first use; again after close() or in a forked child)."""
+        if self.query_batch_max <= 1:
+            return None
+        batcher = self._batcher
+        if batcher is None or batcher.closed or batcher.pid != os.getpid():
+            with self._batcher_lock:
+                batcher = self._batcher
+                if batcher is None or batcher.closed or batcher.pid != os.getpid():
+                    batcher = self._batcher = self._start_batcher()
+        return batcher
+
+    def _start_batcher(self) -> QueryBatcher:
+        # the worker holds this backend weakly: a backend nobody uses any more is freed, and stops its worker
+        encode_queries = weakref.WeakMethod(self._encode_queries)
+
+        def encode(texts: list[str]) -> list[list[float]]:
+            method = encode_queries()
+            if method is None:
+                raise BatcherClosed("The embedding model was unloaded.")
+            return method(texts)
+
+        batcher = QueryBatcher(encode, max_wait_ms=self.query_batch_wait_ms, max_batch=self.query_batch_max,
+                               queue_max=self.query_queue_max, name=f"query-batcher-{_slug(self.name)}")
+        weakref.finalize(self, batcher.close, 1.0)
+        return batcher
+
+    def _encode_queries(self, texts: list[str]) -> list[list[float]]:
+        return self._encode(texts, self.query_prefix)
+
+    def close(self) -> None:
+        """Stop the question batcher (a later question starts a new one) and forget cached questions."""
+        with self._batcher_lock:
+            batcher, self._batcher = self._batcher, None
+        if batcher is not None:
+            batcher.close()
+        self.query_cache.clear()
 
     # -- what DocsTune needs on top -------------------------------------------------
     @property
@@ -163,7 +265,14 @@ class SentenceTransformerEmbeddings(EmbeddingBackend):
             # prefixes change the stored vectors, so they are part of the identity
             digest.update(f"\0{self.document_prefix}\0{self.query_prefix}".encode())
             label = DEFAULT_MODEL_NAME if self.name in (DEFAULT_MODEL_NAME, *DEFAULT_MODEL_ALIASES) else Path(self.path).name
-            self._fingerprint = f"{_slug(label)}-{digest.hexdigest()[:12]}"
+            label = _slug(label)
+            if self.backend != "torch":
+                # ONNX (int8 above all) vectors differ from torch's: another collection, so a switch re-indexes;
+                # torch fingerprints stay as they were, so existing indexes are kept
+                variant = backend_variant(self.backend)
+                digest.update(f"\0backend={variant}".encode())
+                label = f"{label}-{_slug(variant)}"
+            self._fingerprint = f"{label}-{digest.hexdigest()[:12]}"
         return self._fingerprint
 
     def count_tokens(self, text: str) -> int:

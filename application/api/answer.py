@@ -7,10 +7,11 @@ from typing import Annotated, Any, Literal
 from flask import Response, jsonify
 from pydantic import BaseModel, Field, PlainValidator, RootModel, StrictBool, WithJsonSchema, model_validator
 
-from application.api.context import docstune, current_owner, current_source_filter
+from application.api.context import AdminAuthRequired, docstune, current_owner, current_source_filter, is_admin_request
 from application.api.fields import ID_CHARS, ApiKeyInBody, Text, WholeNumber, refuse, setting_value
 from application.api.groups import PUBLIC_CHAT, describe
 from application.chat.answer import AnswerFailed, answer_once, search, start_answer, stream_answer
+from application.retrieval.timing import log_timings, phase, timed
 from application.request_values import SQL_INTEGER_MAX, unicode_problem
 
 bp = PUBLIC_CHAT.blueprint("answer", __name__, tag="chat", limit="answer")
@@ -104,6 +105,8 @@ class SearchRequest(BaseModel):
     question: Question
     chunks: SearchChunks = 4
     api_key: ApiKeyInBody = None
+    timings: StrictBool = Field(False, description="The admin only: answer {\"hits\": [...], \"timings\": {...}} "
+                                                   "with where the request's time went, in ms.")
 
 
 class Hit(BaseModel):
@@ -129,7 +132,15 @@ class AnswerSource(Hit):
     cited: bool
 
 
-SearchHits = RootModel[list[Hit]]
+class TimedSearch(BaseModel):
+    """``/api/search`` for the admin who asks for ``timings``: the hits and where the time went."""
+
+    hits: list[Hit]
+    timings: dict[str, float] = Field(description="Milliseconds per phase (embed, embed_lexical, search, fuse, "
+                                                  "sql, ...) and the request's total so far.")
+
+
+SearchResult = RootModel[list[Hit] | TimedSearch]
 
 
 class Answer(BaseModel):
@@ -172,12 +183,14 @@ STREAM_RESPONSE = {
 
 def _start(body: AnswerRequest):
     state = docstune()
-    pending = start_answer(
-        state, state.llm, state.template, current_owner(create=True), body.question,
-        conversation_id=body.conversation_id, history=body.history, chunks=body.chunks_to_retrieve,
-        source_ids=current_source_filter(), replace_index=body.index,
-        history_limit=state.settings.history_max_messages,
-    )
+    with timed() as timings:  # logged at DEBUG when the answer is complete (chat.answer.stream_answer)
+        pending = start_answer(
+            state, state.llm, state.template, current_owner(create=True), body.question,
+            conversation_id=body.conversation_id, history=body.history, chunks=body.chunks_to_retrieve,
+            source_ids=current_source_filter(), replace_index=body.index,
+            history_limit=state.settings.history_max_messages,
+        )
+    pending.timings = timings
     return state, pending
 
 
@@ -199,10 +212,22 @@ def answer(body: AnswerRequest):
     return jsonify(answer_once(state, state.llm, pending, state.settings.llm_deadline))
 
 
-@bp.post("/api/search", operation_id="search", responses={200: SearchHits})
+@bp.post("/api/search", operation_id="search", responses={200: SearchResult})
 def search_chunks(body: SearchRequest):
-    """Retrieval only: the ranked chunks with their scores"""
-    return jsonify(search(docstune(), body.question, k=body.chunks, source_ids=current_source_filter()))
+    """Retrieval only: the ranked chunks with their scores
+
+    With `"timings": true` and the admin token, `{"hits": [...], "timings": {...}}`: milliseconds per phase.
+    """
+    if body.timings and not is_admin_request():
+        raise AdminAuthRequired("'timings' is for the admin: send 'Authorization: Bearer <admin token>' "
+                                "(ADMIN_TOKEN), or leave 'timings' out.")
+    with timed() as timings:
+        hits = search(docstune(), body.question, k=body.chunks, source_ids=current_source_filter())
+        if not body.timings:
+            with phase("json"):
+                response = jsonify(hits)
+    log_timings("search", timings)
+    return jsonify({"hits": hits, "timings": timings.as_ms()}) if body.timings else response
 
 
 @bp.errorhandler(AnswerFailed)

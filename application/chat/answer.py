@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from application.db import transactions
 from application.chat.conversations import in_conversation, replace_from, source_link
@@ -23,6 +23,7 @@ from application.db.chat import Conversation, Message, MessageChunk
 from application.errors import DocsTuneError, NotFound
 from application.llm import LLM, LLMError, Prompt, PromptTemplate, cited_numbers
 from application.redaction import shown_uri
+from application.retrieval.timing import Timings, attached, log_timings, phase
 from application.request_values import quoted
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class PendingAnswer:
     prompt: Prompt
     hits: list = field(default_factory=list)
     error_status: int | None = None  # HTTP status of the LLM failure, if one happened
+    timings: Timings | None = None  # the request's phases (application.retrieval.timing), when it is timed
 
 
 # -- the pipeline ---------------------------------------------------------------------
@@ -51,19 +53,23 @@ def start_answer(
     db = app.db
     if conversation_id:
         # checked before retrieval: a stranger's id fails fast and costs no embedding
-        transactions.read(db, lambda s: _owned_conversation(s, conversation_id, owner))
+        with phase("sql"):
+            transactions.read(db, lambda s: _owned_conversation(s, conversation_id, owner))
     if chunks:
         # the pipeline that found the hits is what the message records (a swap may happen right after)
         retrieval = app.serving.retrieve(question, k=chunks, source_ids=source_ids)
         hits, fingerprint, pipeline = retrieval.hits, retrieval.fingerprint, retrieval.pipeline
     else:  # DocsGPT's chunks 0 / isNoneDoc: the LLM answers without sources; no model took part
         hits, fingerprint, pipeline = [], "", None
-    if history is None:
-        history = _stored_history(db, conversation_id, history_limit, before=replace_index)
-    prompt = template.render(question, hits, history)
-    conversation_id, message_id = store_pending_message(
-        db, owner, conversation_id, question, hits, llm.name, fingerprint, pipeline, replace_index=replace_index,
-    )
+    with phase("sql"):
+        if history is None:
+            history = _stored_history(db, conversation_id, history_limit, before=replace_index)
+    with phase("prompt"):
+        prompt = template.render(question, hits, history)
+    with phase("sql"):
+        conversation_id, message_id = store_pending_message(
+            db, owner, conversation_id, question, hits, llm.name, fingerprint, pipeline, replace_index=replace_index,
+        )
     return PendingAnswer(conversation_id, message_id, prompt, hits)
 
 
@@ -122,7 +128,7 @@ def stream_answer(app, llm: LLM, pending: PendingAnswer, deadline: float | None 
     try:
         yield {"type": "message_id", "message_id": pending.message_id, "conversation_id": pending.conversation_id}
         try:
-            for piece in llm_stream:
+            for piece in _timed_pieces(llm_stream, pending.timings):
                 pieces.append(piece)
                 yield {"type": "answer", "answer": piece}
                 if time.monotonic() > ends_at:
@@ -155,7 +161,22 @@ def stream_answer(app, llm: LLM, pending: PendingAnswer, deadline: float | None 
         # a client that left mid-answer: stop reading from the LLM now (its HTTP stream is closed),
         # not whenever the garbage collector gets to it
         _close_quietly(llm_stream)
-        record_outcome(app.db, pending.message_id, "".join(pieces), outcome)
+        with attached(pending.timings), phase("sql"):
+            record_outcome(app.db, pending.message_id, "".join(pieces), outcome)
+        if pending.timings is not None:
+            log_timings(f"answer {pending.message_id} ({outcome['status']})", pending.timings)
+
+
+def _timed_pieces(llm_stream, timings: Timings | None) -> Iterator[str]:
+    """``llm_stream``'s pieces, the time spent waiting for each added to phase ``llm`` (not the time the
+    client takes to read them)."""
+    pieces = iter(llm_stream)
+    while True:
+        with attached(timings), phase("llm"):
+            piece = next(pieces, None)
+        if piece is None:
+            return
+        yield piece
 
 
 def _close_quietly(llm_stream) -> None:
@@ -219,22 +240,19 @@ def hit_dict(hit) -> dict:
 # -- helpers ----------------------------------------------------------------------
 def record_outcome(db, message_id: str, answer: str, outcome: dict) -> None:
     """Complete a message: ``outcome`` is {"status": "ok"|"partial"|"failed", "error": str|None, "cited": {n, ...}}."""
-    cited = outcome.get("cited", set())
+    cited = sorted(outcome.get("cited", set()))
 
-    def update(session):
-        message = session.get(Message, message_id)
-        if message is None:  # the conversation was deleted while the answer streamed
+    def complete(session):
+        # two statements, whatever the number of chunks (no row loaded, no UPDATE per chunk)
+        done = session.execute(update(Message).where(Message.id == message_id).values(
+            answer=answer, status=outcome["status"], error=outcome["error"], completed_at=utcnow()))
+        if not done.rowcount:  # the conversation was deleted while the answer streamed
             return
-        message.answer = answer
-        message.status = outcome["status"]
-        message.error = outcome["error"]
-        message.completed_at = utcnow()
-        for row in message.retrieved:
-            row.shown = outcome["status"] == "ok"
-            row.cited = row.rank in cited
+        session.execute(update(MessageChunk).where(MessageChunk.message_id == message_id).values(
+            shown=outcome["status"] == "ok", cited=MessageChunk.rank.in_(cited) if cited else False))
 
     try:
-        transactions.write(db, update)
+        transactions.write(db, complete)
     except Exception:  # never mask the answer's own outcome; the row stays "streaming"
         log.exception("Could not record the outcome of message %s", message_id)
 

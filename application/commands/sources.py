@@ -39,6 +39,25 @@ def _kind_of(target: str, git: bool) -> str:
     return "folder" if Path(target).expanduser().is_dir() else "file"
 
 
+def _label_free_after(app, trigger: str) -> None:
+    """After chunks changed: the fusion weight fitted on the corpus's own pseudo-queries, as the server
+    does after an ingest job (``submit_label_free``). Run at once with JOBS_WORKER=immediate; otherwise
+    queued for the server's worker (``docstune serve`` or ``docstune worker``), which runs it on start."""
+    from application.jobs.handlers import submit_label_free
+
+    job_id = submit_label_free(app, trigger)
+    if job_id is None:
+        return
+    job = app.jobs.store.get(job_id)
+    if job["status"] == "done":
+        click.echo(f"Fusion weight: {job['result']['serving']} (job {job_id[:8]}).")
+    elif job["status"] == "failed":
+        click.echo(f"Fusion weight: not fitted (job {job_id[:8]}): {job['error']}", err=True)
+    else:
+        click.echo(f"Fusion weight: the server's worker fits one on this corpus's own questions "
+                   f"(job {job_id[:8]}, label-free) when it starts.")
+
+
 def _echo_report(report, label: str) -> None:
     for path, reason in report.skipped:
         click.echo(f"skipped: {path}: {reason}", err=True)
@@ -76,7 +95,7 @@ def ingest(targets: tuple[str, ...], git: bool, branch, include, exclude, mode, 
     app = _services()
     sources = app.sources
     failures = 0
-    found_any = False
+    found_any = changed = False
     for target in targets:
         kind = _kind_of(target, git)
         options = {}
@@ -97,6 +116,9 @@ def ingest(targets: tuple[str, ...], git: bool, branch, include, exclude, mode, 
         _echo_report(report, source["location"])
         failures += len(report.failed)
         found_any = found_any or bool(report.added or report.updated or report.unchanged)
+        changed = changed or bool(report.added or report.updated or report.removed)
+    if changed:
+        _label_free_after(app, "docstune ingest")
     if failures:
         raise click.ClickException(f"{failures} document(s) could not be ingested (see above); the rest were.")
     if not found_any:
@@ -170,6 +192,7 @@ def sync(source_ids: tuple[str, ...], due: bool) -> None:
         click.echo("Nothing to sync." if due or catalogue.list() else "No sources yet: `docstune ingest PATH|URL`.")
         return
     failed = 0
+    changed = False
     for source_id in ids:
         row = catalogue.get(source_id)
         progress = _progress(f"sync {row['name'][:40]}")
@@ -183,6 +206,9 @@ def sync(source_ids: tuple[str, ...], due: bool) -> None:
             progress.close()
         _echo_report(report, row["location"])
         failed += bool(report.failed)
+        changed = changed or bool(report.added or report.updated or report.removed)
+    if changed:
+        _label_free_after(app, "docstune sync")
     if failed:
         raise click.ClickException(f"{failed} source(s) could not be read in full (see above); "
                                    f"what could be read was synced.")

@@ -13,6 +13,9 @@ quoted, so nobody mistakes it for a generated one.
 from __future__ import annotations
 
 import re
+import threading
+from array import array
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -55,6 +58,9 @@ this is was has does goes its his hers ours yours theirs us yes as less unless a
 happens means uses needs takes makes gets seems works runs says causes contains includes requires supports
 """.split())
 _WORDS = re.compile(r"\S+\s*")
+# sentence vectors kept, per answerer (1.5 kB each with all-MiniLM-L6-v2's 384 float32: 12 MB). Embedding the
+# ~25 sentences of 4 chunks was most of an offline answer's cost (docs/performance.md)
+SENTENCE_CACHE_SIZE = 8192
 
 
 @dataclass
@@ -220,6 +226,7 @@ class ExtractiveLLM(LLM):
         passage_chars: int = 600,
     ):
         self._get_embeddings = get_embeddings
+        self._sentence_vectors = _LRU(SENTENCE_CACHE_SIZE)
         self.max_sentences = max_sentences
         self.min_score = min_score
         self.keep_within = keep_within
@@ -246,11 +253,7 @@ class ExtractiveLLM(LLM):
             return f"{WEAK_MATCH}> {cut} [1]"
         embeddings = self._get_embeddings()
         texts = [c.text for c in candidates]
-        if getattr(embeddings, "query_prefix", "") == getattr(embeddings, "document_prefix", ""):
-            # one forward pass instead of two when queries and passages are encoded alike
-            question, *vectors = embeddings.embed_documents([prompt.question, *texts])
-        else:
-            question, vectors = embeddings.embed_query(prompt.question), embeddings.embed_documents(texts)
+        question, vectors = self._vectors(embeddings, prompt.question, texts)
         for quote, vector in zip(candidates, vectors):
             quote.score = _cosine(question, vector)
         chosen = self._choose(candidates, is_enumeration_question(prompt.question))
@@ -258,6 +261,27 @@ class ExtractiveLLM(LLM):
             best = max(candidates, key=lambda q: q.score)
             return WEAK_MATCH + (_as_block(best) if best.block else f"> {best.text} [{best.source}]")
         return INTRO + _as_markdown(chosen)
+
+    def _vectors(self, embeddings, question: str, texts: list[str]) -> tuple[list[float], list]:
+        """The question's vector and each text's, the texts' from the cache where it has them: a chunk that
+        answers often is cut into the same sentences every time. On a cold cache this is the very same
+        encoder call as without it, so the vectors (and the answer) are the same."""
+        fingerprint = getattr(embeddings, "fingerprint", None)
+        cache = self._sentence_vectors if isinstance(fingerprint, str) else {}
+        found = {text: cache.get((fingerprint, text)) for text in texts}
+        missing = [text for text, vector in found.items() if vector is None]
+        if getattr(embeddings, "query_prefix", "") == getattr(embeddings, "document_prefix", "") and missing:
+            # one forward pass instead of two when queries and passages are encoded alike
+            question_vector, *fresh = embeddings.embed_documents([question, *missing])
+        else:
+            question_vector = embeddings.embed_query(question)
+            fresh = embeddings.embed_documents(missing) if missing else []
+        for text, vector in zip(missing, fresh):
+            # float32 holds exactly what the encoder computed (it returns float32 as Python floats)
+            found[text] = array("f", vector)
+            if cache is self._sentence_vectors:
+                cache.put((fingerprint, text), found[text])
+        return question_vector, [found[text] for text in texts]
 
     def _choose(self, candidates: list[_Quote], enumeration: bool) -> list[_Quote] | None:
         by_position = {(q.source, q.position): q for q in candidates if not q.block}
@@ -434,6 +458,29 @@ def _as_block(quote: _Quote) -> str:
     if quote.kind == "list":
         return lead + "\n".join(f"{line} [{quote.source}]" for line in quote.block)
     return lead + "\n".join(quote.block) + f"\n\n[{quote.source}]"
+
+
+class _LRU:
+    """A bounded map that forgets the least recently used entry first (shared by the server's threads)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 def _cosine(a: list[float], b: list[float]) -> float:

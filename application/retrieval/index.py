@@ -97,12 +97,12 @@ def is_complete(db: Database, store: VectorStore, name: str) -> bool:
 
 
 def open_active_index(db: Database, store: VectorStore, embeddings: EmbeddingBackend | None,
-                      load_model: Callable[[str], EmbeddingBackend] | None = None,
+                      load_model: Callable[[str, str], EmbeddingBackend] | None = None,
                       *, configured_error: str | None = None, batch_size: int = 64, lexical=None) -> ActiveIndex:
     """The serving collection and its model, and whether its lexical vectors can be searched.
 
     ``embeddings`` is the configured model (``None`` if it could not be loaded; then
-    ``configured_error`` says why); ``load_model(name)`` loads the model that made another
+    ``configured_error`` says why); ``load_model(name, fingerprint)`` loads the model that made another
     collection, so that collection can keep serving while the configured one is built.
     ``lexical`` is the configured lexical encoder (``None``: no lexical vectors are written).
     """
@@ -197,7 +197,7 @@ def _serve_with_own_model(db, store, active, configured, load_model, configured_
         raise IndexMismatchError(_mismatch_message(db, active, configured_text,
                                                    "No record says which model made the serving collection. "))
     try:
-        own = load_model(record.model_name)
+        own = load_model(record.model_name, record.fingerprint)
         fingerprint, dimension = own.fingerprint, own.dimension
     except Exception as exc:
         raise IndexMismatchError(_mismatch_message(

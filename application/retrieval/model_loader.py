@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from application.errors import BadRequest
-from application.settings import Settings
+from application.settings import EMBEDDINGS_BACKENDS, Settings
 from application.vectorstore import collection_name_for
 from plugins.lexical import LexicalEncoder
 
@@ -40,10 +40,21 @@ class ModelLoader:
                 self._configured = self.load(name)
             return self._configured
 
-    def load(self, name: str) -> EmbeddingBackend:
+    def load(self, name: str, fingerprint: str | None = None) -> EmbeddingBackend:
+        """``name`` with the configured options. Given the ``fingerprint`` a collection records, the
+        EMBEDDINGS_BACKEND (torch, onnx, onnx-int8) that made it: a backend switch re-indexes, and until
+        then the old collection keeps serving with the encoder that made its vectors."""
         from plugins import load_embeddings
 
-        return load_embeddings(name, **self.settings.embedding_options())
+        options = self.settings.embedding_options()
+        embeddings = load_embeddings(name, **options)
+        if fingerprint is None or embeddings.fingerprint == fingerprint:
+            return embeddings
+        for backend in EMBEDDINGS_BACKENDS:  # a fingerprint needs no loaded weights: cheap to try
+            other = load_embeddings(name, **{**options, "backend": backend})
+            if other.fingerprint == fingerprint:
+                return other
+        return embeddings
 
     def lexical(self) -> LexicalEncoder:
         """The lexical encoder of LEXICAL_TOKENIZER (BM25 sparse vectors, ``plugins.lexical``)."""

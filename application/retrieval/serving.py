@@ -38,6 +38,7 @@ from application.retrieval.index import (
 )
 from application.retrieval.model_loader import ModelLoader
 from application.retrieval.store_handle import VectorStoreHandle
+from application.retrieval.timing import phase
 from application.settings import Settings
 from application.retrieval.hits import SearchHit
 from application.vectorstore import VectorStore
@@ -202,7 +203,7 @@ class ServingIndex:
         found = []
         for record in building_collections(self.db):
             try:
-                found.append((record.name, self.models.load(record.model_name)))
+                found.append((record.name, self.models.load(record.model_name, record.fingerprint)))
             except Exception as exc:  # the builder's catch-up pass still takes the chunk
                 log.warning("Cannot load %s to write into %s: %s", record.model_name, record.name, exc)
         return found
@@ -297,11 +298,16 @@ class ServingIndex:
         fusion = self.fusion_for(index)
         question = question.strip()
         depth = max(k, fusion.candidates) if fusion.mode == "hybrid" else k
-        vector = index.embeddings.embed_query(question) if fusion.uses_dense else None
-        sparse = index.lexical.embed_query(question) if fusion.uses_lexical else None
-        dense, lexical = self.store.search_legs(index.collection, vector, sparse, depth, source_ids)
-        fused = fuse([(p.id, p.score) for p in dense], [(p.id, p.score) for p in lexical], fusion, depth)
-        hits = hits_from_fused(self.db, fused, k)
+        with phase("embed"):
+            vector = index.embeddings.embed_query(question) if fusion.uses_dense else None
+        with phase("embed_lexical"):
+            sparse = index.lexical.embed_query(question) if fusion.uses_lexical else None
+        with phase("search"):  # both legs in the vector store
+            dense, lexical = self.store.search_legs(index.collection, vector, sparse, depth, source_ids)
+        with phase("fuse"):
+            fused = fuse([(p.id, p.score) for p in dense], [(p.id, p.score) for p in lexical], fusion, depth)
+        with phase("sql"):
+            hits = hits_from_fused(self.db, fused, k)
         lexical_version = index.lexical.version if fusion.uses_lexical else None
         return Retrieval(hits, index.collection, index.embeddings.fingerprint, fusion, lexical_version)
 
@@ -367,7 +373,7 @@ class ServingIndex:
                                "(SWAP_KEEP_PREVIOUS keeps them after a swap).")
             record = candidates[0]
             try:
-                embeddings = self.models.load(record.model_name)
+                embeddings = self.models.load(record.model_name, record.fingerprint)
                 fingerprint = embeddings.fingerprint
             except Exception as exc:
                 raise Conflict(f"Cannot roll back to {record.name}: its model {record.model_name} "

@@ -89,3 +89,22 @@ def test_a_git_repository_that_does_not_exist_fails_the_sync_with_one_line(run, 
     assert last.startswith("Error: ") and "Traceback" not in result.output
     rows = json.loads(run("sources", "list", "--json").output)
     assert rows[0]["status"] == "failed" and rows[0]["last_error"]
+
+
+def test_an_ingest_of_enough_chunks_fits_the_label_free_fusion_weight_or_queues_it(run, tmp_path):
+    from tests.training.test_label_free import coded_tickets
+
+    folder = write_docs(tmp_path / "tickets", {f"{cid}.txt": text for cid, text in coded_tickets(104).items()})
+    result = run("ingest", str(folder), JOBS_WORKER="immediate")
+    assert result.exit_code == 0, result.output
+    assert "104 added" in result.output
+    line = next(line for line in result.output.splitlines() if line.startswith("Fusion weight:"))
+    assert "the label-free weight" in line and "serves now" in line, line
+
+    # the server's worker (JOBS_WORKER=thread, the default) runs it when the chunks change again
+    more = write_docs(tmp_path / "more", {f"{cid}.txt": text for cid, text in coded_tickets(40, start=300).items()})
+    result = run("ingest", str(more))
+    assert result.exit_code == 0, result.output
+    assert "the server's worker fits one on this corpus's own questions" in result.output
+    jobs = json.loads(run("jobs", "--kind", "label_free", "--json").output)
+    assert [job["status"] for job in jobs] == ["queued", "done"]
