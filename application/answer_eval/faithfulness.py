@@ -27,7 +27,9 @@ OVERLAP = 0.6
 MIN_WORDS = 3
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])|(?<=\])\s+(?=[A-Z])")
+# a sentence ends at . ! ? before a space and the next sentence, or after its citation ("… days. [1] Next");
+# a citation right after the end belongs to the sentence before it, not to the next one
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(A-Z0-9]|\[(?!\d+(?:\s*,\s*\d+)*\]))|(?<=\])\s+(?=[A-Z])")
 _ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 STOPWORDS = frozenset("""
 a about above after again all also am an and any are as at be because been before being below between both but by

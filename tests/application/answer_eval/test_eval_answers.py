@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from application.answer_eval import AnswerConfig, ConfigError, evaluate_answers, parse_config
 from application.answer_eval.faithfulness import citation_support, claims_of
+from application.llm.extractive import WEAK_MATCH
 from application.retrieval.hits import SearchHit
 from training.irjson import load_ir_json
 from tests.application.llm.fake_llm_servers import Reply
@@ -156,3 +157,12 @@ def test_faithfulness_checks_each_claim_against_the_source_it_cites():
 def test_a_lead_in_line_is_not_a_claim():
     claims = claims_of("Here is what the documents say:\n\n- Refunds are paid within 14 days [1]", 1)
     assert [c.text for c in claims] == ["Refunds are paid within 14 days"]
+
+
+def test_a_citation_after_a_sentence_end_belongs_to_that_sentence():
+    claims = claims_of("Refunds take fourteen days to arrive. [1] Shipping is free for members in Europe. [2]", 2)
+    assert [(c.text, c.cited) for c in claims] == [("Refunds take fourteen days to arrive.", (1,)),
+                                                   ("Shipping is free for members in Europe.", (2,))]
+
+    closest = claims_of(f"{WEAK_MATCH}> Contribution Margin is a key measure of profitability. [2]", 2)
+    assert [(c.text, c.cited) for c in closest] == [("Contribution Margin is a key measure of profitability.", (2,))]
