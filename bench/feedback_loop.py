@@ -537,7 +537,7 @@ def run_round(args, client: Client, server: Server, variant: str, data: dict, wa
     one["server_memory_peak"] = server.peak_between(started, end)
     one["delta"] = {k: round(one["after"][k] - record["before"][k], 4) for k in ("hit@1", "hit@5", "hit@10", "mrr@10")}
     print(f"  after: hit@5 {one['after']['hit@5']}, MRR@10 {one['after']['mrr@10']} "
-          f"(ΔMRR@10 {one['delta']['mrr@10']:+.4f} since before), serving {one['models_after']['version']}, "
+          f"(ΔMRR@10 {one['delta']['mrr@10']:+.4f} since before), serving {serving_label(one['models_after'])}, "
           f"round {one['seconds']:.0f} s", flush=True)
     return one
 
@@ -620,6 +620,13 @@ def interval_text(gate: dict | None) -> str:
     return f"{gate['candidate'] - gate['baseline']:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
+def serving_label(models: dict | None) -> str:
+    """The serving registry version, or the model's name when no version serves (the bundled model)."""
+    if not models:
+        return "–"
+    return models.get("version") or f"{models.get('model_name') or '?'} (no version)"
+
+
 def rounds_table(result: dict) -> list[str]:
     """One row per round of each variant: the frozen evaluation set, the gate, serving, half A."""
     lines = ["", ("Rounds (`--rounds`): half B asked and rated in waves; after each wave a retrain "
@@ -644,7 +651,7 @@ def rounds_table(result: dict) -> list[str]:
                 f"| {r['variant']} | {one['round']} | {fmt(ratings.get('asked'))} / {fmt(ratings.get('rated'))} "
                 f"({total}) | {fmt((retrain.get('evaluation_set') or {}).get('questions'))} | {verdict} | "
                 f"{interval_text(retrain.get('gate'))} | {promoted} | "
-                f"{(one.get('models_after') or {}).get('version') or '–'} | {fmt(after.get('mrr@10'))} "
+                f"{serving_label(one.get('models_after'))} | {fmt(after.get('mrr@10'))} "
                 f"({signed(delta.get('mrr@10'))}) | {fmt(one.get('seconds'), 0)} | "
                 f"{fmt(memory.get('rss_mb'), 0)}{' MB' if memory.get('rss_mb') is not None else ''} |")
     return lines
@@ -654,7 +661,8 @@ def markdown(result: dict) -> str:
     lines = [f"# The feedback loop, end to end: {result['dataset_name']}", "",
              f"{result['when']}; `{result['command']}`", "",
              (f"Questions: {result['questions']['measure']} measured (half A), {result['questions']['chat']} asked "
-              f"in the chat (half B){rounds_note(result)}, split by chunk (seed {result['seed']}); file-level metrics over "
+              f"in the chat (half B){rounds_note(result)}, split by chunk (seed {result['seed']}); "
+              f"file-level metrics over "
               f"`/api/search` with {result['search_chunks']} chunks; answers with {result['answer_chunks']} "
               f"chunks; retrain body `{json.dumps(result['retrain_request'])}`."), "",
              ("| variant | rated (likes / dislikes) | wrong | retrain verdict | promoted | weight before → after "
@@ -684,7 +692,8 @@ def markdown(result: dict) -> str:
         rounds = r.get("rounds") or [{}]
         for one in rounds:
             retrain = one.get("retrain") or {}
-            why = retrain.get("reason") or retrain.get("error") or (None if r.get("rounds") else r.get("failed")) or "–"
+            failed = None if r.get("rounds") else r.get("failed")  # a round-less failure; else said below
+            why = retrain.get("reason") or retrain.get("error") or failed or "–"
             fitted = retrain.get("retrieval") or {}
             if fitted.get("weight") is not None:
                 why += f" (the candidate's fitted weight: {fitted['weight']:g} on {fitted.get('questions')} questions)"
@@ -702,7 +711,8 @@ def markdown(result: dict) -> str:
         cells = []
         for s in steps:
             found = [x[s] for x in [r["steps"]] + [o["steps"] for o in r.get("rounds") or []] if s in x]
-            cells.append("–" if not found else f"{sum(f['seconds'] for f in found):.0f} ({found[0]['load_before'][0]:.1f})")
+            cells.append("–" if not found else
+                         f"{sum(f['seconds'] for f in found):.0f} ({found[0]['load_before'][0]:.1f})")
         total = sum(step["seconds"] for x in [r["steps"]] + [o["steps"] for o in r.get("rounds") or []]
                     for step in x.values())
         memory = r.get("server_memory") or {}

@@ -23,6 +23,11 @@ The corpus (--corpus):
   write): honest end to end, but embedding on a CPU makes it minutes per thousand chunks.
 
 Questions: the data set's queries (the server embeds them: a search pays for one query embedding).
+There are 658 distinct ones, so after a while the server's question cache (QUERY_CACHE_SIZE) answers
+most of them: set QUERY_CACHE_SIZE=0 to measure the model, EMBED_BATCH_MAX=1 as well for the server
+without its question batcher. Before the server starts, a bare SentenceTransformer encodes one
+question per call for --anchor-seconds: the rate /api/search is judged against (printed, and saved
+as ``anchor_plain_encode``).
 
     # the embedded default: `docstune serve`, one process with threads, SQLite, Qdrant Edge in process
     .venv/bin/python bench/load.py --mode embedded --chunks 20000 --clients 8 --duration 60
@@ -185,7 +190,7 @@ def build_synthetic(args, services, data_dir: Path) -> dict:
 
     from application.db.models import Chunk, Source, VectorCollection
     from application.retrieval.index import activate, chunk_payload, ensure_collection, open_active_index
-    from application.ingest.chunking import chunk_id_for
+    from application.ingest.chunking import chunk_ids_for
     from application.ingest.pipeline import source_id_for
     from application.vectorstore import VectorPoint
     from synthetic import load_seed, synthesize
@@ -215,9 +220,9 @@ def build_synthetic(args, services, data_dir: Path) -> dict:
                         content_hash=hashlib.sha256("\n\n".join(texts).encode()).hexdigest(),
                         size_bytes=sum(len(t.encode()) for t in texts), chunk_count=len(rows))
         chunks, points = [], []
-        for r, text in zip(rows, texts):
+        for r, text, chunk_id in zip(rows, texts, chunk_ids_for(source_id, texts)):
             s, position = int(data.seed_of[r]), int(data.position[r])
-            chunk = Chunk(id=chunk_id_for(source_id, position, text), source_id=source_id, position=position,
+            chunk = Chunk(id=chunk_id, source_id=source_id, position=position,
                           text=text, content_hash=hashlib.sha256(text.encode()).hexdigest(),
                           token_count=seed.token_counts[s], page=seed.pages[s])
             chunks.append(chunk)
@@ -254,6 +259,26 @@ def build_synthetic(args, services, data_dir: Path) -> dict:
             "noise": data.noise, "cosine_to_seed": round(data.cosine_to_seed, 4), "chunk_tokens": args.chunk_tokens,
             "lexical_version": lexical.version, "build_seconds": round(time.perf_counter() - started, 1),
             "optimize_seconds": round(optimize_s, 1), "database": redact(services.settings.database_url_resolved)}
+
+
+# -- the anchor: what the model alone does -----------------------------------------------------
+def plain_encode_rate(questions: list[str], seconds: float) -> dict:
+    """Questions/s of a bare SentenceTransformer encoding one question per call on one thread (the bundled
+    model, as the server loads it), before the server starts: what /api/search's throughput is judged against."""
+    from sentence_transformers import SentenceTransformer
+
+    from plugins.sentence_transformers_backend import bundled_model_path
+
+    model = SentenceTransformer(bundled_model_path(), local_files_only=True)
+    for question in questions[:20]:  # warm-up
+        model.encode([question], normalize_embeddings=True, show_progress_bar=False)
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        model.encode([questions[count % len(questions)]], normalize_embeddings=True, show_progress_bar=False)
+        count += 1
+    elapsed = time.perf_counter() - started
+    del model
+    return {"questions": count, "seconds": round(elapsed, 1), "questions_per_s": round(count / elapsed, 1)}
 
 
 # -- the server --------------------------------------------------------------------------------
@@ -464,6 +489,9 @@ def main() -> None:
                         help="default bench/results/load-data/<chunks>-<tokens>-<database>[-synthetic<seed chunks>]")
     parser.add_argument("--lyft", type=Path, default=ROOT.parent / "shared" / "data" / "lyft_10k_ir.json")
     parser.add_argument("--request-timeout", type=float, default=120)
+    parser.add_argument("--anchor-seconds", type=float, default=10,
+                        help="seconds of plain one-question-per-call encoding measured before the server starts "
+                             "(the rate /api/search is judged against); 0: skip")
     parser.add_argument("--ready-timeout", type=float, default=600)
     args = parser.parse_args()
 
@@ -486,6 +514,11 @@ def main() -> None:
     corpus = ensure_corpus(args, data_dir)
     load_before = [round(x, 2) for x in os.getloadavg()]
     questions = questions_from(args.lyft)
+    anchor = None
+    if args.anchor_seconds > 0:
+        anchor = plain_encode_rate(questions, args.anchor_seconds)
+        print(f"anchor: a bare SentenceTransformer encodes {anchor['questions_per_s']:.1f} single questions/s "
+              f"({anchor['questions']} in {anchor['seconds']:g} s)", flush=True)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = RESULTS / f"load-server-{args.mode}.log"
@@ -535,7 +568,10 @@ def main() -> None:
         "corpus": corpus, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                       "load_average_1m": round(os.getloadavg()[0], 2),
                                       "load_average_before": load_before},
-        "total": total, "search": per_kind["search"], "stream": per_kind["stream"],
+        "total": total, "search": per_kind["search"], "stream": per_kind["stream"], "anchor_plain_encode": anchor,
+        "embedding_settings": {name: os.environ[name] for name in ("EMBED_BATCH_WAIT_MS", "EMBED_BATCH_MAX",
+                                                                   "EMBED_QUEUE_MAX", "QUERY_CACHE_SIZE")
+                               if name in os.environ},
         "error_samples": recorder.error_samples,
         "server_memory": {"idle": idle, "peak": peak,
                           "note": "summed over the server's process tree; RSS counts pages shared by forked "
@@ -551,6 +587,9 @@ def main() -> None:
     for name, row in (("search", per_kind["search"]), ("stream", per_kind["stream"]), ("total", total)):
         print(f"{name:8} {row['requests']:>6} {row['requests_per_s']:>7.2f} {row.get('p50_ms', 0):>8.1f} "
               f"{row.get('p95_ms', 0):>8.1f} {row.get('p99_ms', 0):>8.1f} {row['errors']:>7}")
+    if anchor and per_kind["search"]["requests"]:
+        print(f"search: {per_kind['search']['requests_per_s'] / anchor['questions_per_s']:.2f}x the plain "
+              f"one-question encode rate ({anchor['questions_per_s']:.1f}/s)")
     if per_kind["stream"]["first_token_p50_ms"] is not None:
         print(f"stream: first answer token p50 {per_kind['stream']['first_token_p50_ms']:.1f} ms")
     print(f"server memory ({peak['processes']} processes): idle RSS {idle['rss_mb']:.0f} MB / "

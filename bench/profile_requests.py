@@ -82,7 +82,6 @@ def main() -> None:
     os.environ["JOBS_WORKER"] = "off"
 
     from application.api import close_app, create_app
-    from application.retrieval.timing import timed
     from application.settings import Settings
 
     app = create_app(Settings())
@@ -110,6 +109,8 @@ def main() -> None:
         for name, run in (("/api/search", search), ("/stream", stream)):
             asked = [rng.choice(questions) for _ in range(args.requests)]
             if args.phases_only:
+                from application.retrieval.timing import timed
+
                 sums: dict[str, float] = {}
                 for question in asked:
                     with timed() as timings:

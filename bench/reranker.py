@@ -35,7 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,7 +82,7 @@ class Queries:
     positives: dict[str, list[str]]
 
 
-def gather_queries(ir: IRDataset, *, seed: int, limit: int | None) -> Queries:
+def gather_queries(ir: IRDataset, *, seed: int, limit: int | None, train_questions: int | None) -> Queries:
     split = split_ir_by_chunk(ir, held_out_fraction=0.5, seed=seed)
     rated_ir, measured_ir = split.train, split.held_out
     rated_ids, measured_ids = sorted(rated_ir.queries), sorted(measured_ir.queries)
@@ -92,6 +92,10 @@ def gather_queries(ir: IRDataset, *, seed: int, limit: int | None) -> Queries:
         rated_ids = sorted(rng.sample(rated_ids, min(limit, len(rated_ids))))
         measured_ids = sorted(rng.sample(measured_ids, min(limit, len(measured_ids))))
         chunk_ids = sorted(rng.sample(chunk_ids, min(limit, len(chunk_ids))))
+    if train_questions:  # what training fits in on this CPU: a seeded sample of rated questions and of chunks
+        rng = random.Random(seed + 1)
+        rated_ids = sorted(rng.sample(rated_ids, min(train_questions, len(rated_ids))))
+        chunk_ids = sorted(rng.sample(chunk_ids, min(train_questions, len(chunk_ids))))
     queries, relevant, positives = {}, {}, {}
     for qid in rated_ids:
         key = f"rated:{qid}"
@@ -183,19 +187,44 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
 
 
-def timed_scores(model, question: str, texts: list[str]) -> tuple[list[float], float]:
-    """The cross-encoder's scores of one question's candidates in one batch, and the milliseconds it took."""
-    started = time.perf_counter()
+@dataclass
+class Latency:
+    """Per top-k, the milliseconds each question's rerank took: wall clock, and the CPU time of this process
+    (all its threads) — on a shared machine the wall clock includes waiting for the cores, the CPU time not."""
+
+    wall: dict[int, list[float]]
+    cpu: dict[int, list[float]]
+
+    def add(self, k: int, timing: tuple[float, float]) -> None:
+        self.wall.setdefault(k, []).append(timing[0])
+        self.cpu.setdefault(k, []).append(timing[1])
+
+
+def timed_scores(model, question: str, texts: list[str]) -> tuple[list[float], tuple[float, float]]:
+    """The cross-encoder's scores of one question's candidates in one batch, and (wall, CPU) milliseconds."""
+    wall, cpu = time.perf_counter(), time.process_time()
     scores = model.predict([(question, text) for text in texts], batch_size=len(texts), show_progress_bar=False)
-    return [float(s) for s in scores], (time.perf_counter() - started) * 1000
+    return [float(s) for s in scores], ((time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000)
+
+
+def time_reranks(model, queries: Queries, legs: RetrievalLegs, fusion, questions: int) -> Latency:
+    """Only the latency (``--latency-only``): the score head's weights do not change the cost."""
+    latency = Latency({}, {})
+    for text in ("warm-up", "warm-up again"):
+        timed_scores(model, text, [text] * 20)
+    for qid in queries.measured[:questions]:
+        texts = [queries.ir.corpus[hit.chunk_id] for hit in rank_query(legs, qid, fusion, k=20)]
+        for k in (10, 20):
+            latency.add(k, timed_scores(model, queries.ir.queries[qid], texts[:k])[1])
+    return latency
 
 
 def measure(model, queries: Queries, legs: RetrievalLegs, fusion, *, blend: float,
-            latency_questions: int) -> tuple[dict, dict]:
+            latency_questions: int) -> tuple[dict, Latency]:
     """Per pipeline, per measured question, its metrics; and the rerank latencies per top-k."""
     pipelines = {name: {} for name in ("hybrid (default)", "hybrid → rerank top 10", "hybrid → rerank top 20",
                                        f"hybrid + rerank top 20, blend {blend:g}", "fused top 20 (ceiling)")}
-    latency = {10: [], 20: []}
+    latency = Latency({}, {})
     for text in ("warm-up", "warm-up again"):  # the first calls pay for allocation, not for reranking
         timed_scores(model, text, [text] * 20)
     for n, qid in enumerate(queries.measured):
@@ -204,9 +233,9 @@ def measure(model, queries: Queries, legs: RetrievalLegs, fusion, *, blend: floa
         question, relevant = queries.ir.queries[qid], legs.relevant[qid]
         texts = [queries.ir.corpus[cid] for cid in ids]
         scores, elapsed = timed_scores(model, question, texts)
-        latency[20].append(elapsed)
+        latency.add(20, elapsed)
         if n < latency_questions:
-            latency[10].append(timed_scores(model, question, texts[:10])[1])
+            latency.add(10, timed_scores(model, question, texts[:10])[1])
         names = list(pipelines)
         pipelines[names[0]][qid] = ranking_metrics(ids, relevant)
         pipelines[names[1]][qid] = ranking_metrics(reorder(ids[:10], scores[:10]) + ids[10:], relevant)
@@ -220,11 +249,16 @@ def measure(model, queries: Queries, legs: RetrievalLegs, fusion, *, blend: floa
     return pipelines, latency
 
 
-def summarise(pipelines: dict, latency: dict) -> dict:
+def latency_summary(latency: Latency) -> dict:
+    return {f"top {k}": {"median_ms": round(statistics.median(wall), 1), "p95_ms": round(percentile(wall, 0.95), 1),
+                         "cpu_median_ms": round(statistics.median(latency.cpu[k]), 1), "questions": len(wall)}
+            for k, wall in sorted(latency.wall.items()) if wall}
+
+
+def summarise(pipelines: dict, latency: Latency) -> dict:
     means = {name: {metric: statistics.fmean(m[metric] for m in per_query.values()) for metric in REPORTED}
              for name, per_query in pipelines.items()}
-    timing = {f"top {k}": {"median_ms": round(statistics.median(v), 1), "p95_ms": round(percentile(v, 0.95), 1),
-                           "questions": len(v)} for k, v in latency.items() if v}
+    timing = latency_summary(latency)
     return {"metrics": {name: {k: round(v, 4) for k, v in m.items()} for name, m in means.items()},
             "latency": timing}
 
@@ -260,11 +294,38 @@ def table(summary: dict, verdict: dict) -> list[str]:
                         "(the hit rate no rerank of the top 20 can pass)."]
 
 
+def latency_only(queries: Queries, legs: RetrievalLegs, fusion, args, started: float) -> None:
+    import torch
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    scratch = Path(tempfile.mkdtemp(prefix="reranker-"))
+    try:
+        model = CrossEncoder(str(transformer_folder(scratch)), num_labels=1, max_length=args.max_length,
+                             device="cpu", local_files_only=True)
+        timing = latency_summary(time_reranks(model, queries, legs, fusion, args.latency_questions))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    threads = torch.get_num_threads()
+    print(f"## Rerank latency on `{args.ir_json.name}`, max length {args.max_length}, {threads} CPU threads")
+    print()
+    print("| top k | questions | wall ms (median / p95) | CPU ms (median) |")
+    print("|---|---|---|---|")
+    for k, t in timing.items():
+        print(f"| {k} | {t['questions']} | {t['median_ms']:.0f} / {t['p95_ms']:.0f} | {t['cpu_median_ms']:.0f} |")
+    out = args.out or RESULTS / f"reranker-{args.ir_json.stem.removesuffix('_ir')}-latency-{args.max_length}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"data": str(args.ir_json), "max_length": args.max_length, "cpu_threads": threads,
+                               "load_average": os.getloadavg(), "latency": timing}, indent=2) + "\n", encoding="utf-8")
+    log(f"wrote {out} in {time.perf_counter() - started:.0f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("ir_json", type=Path, help="IR JSON: {queries, corpus, relevant_docs}")
     parser.add_argument("--seed", type=int, default=42, help="the split, the pseudo-queries, the negatives, training")
     parser.add_argument("--limit", type=int, help="at most this many rated, measured and corpus questions (a quick run)")
+    parser.add_argument("--train-questions", type=int,
+                        help="train on at most this many rated questions and this many corpus questions")
     parser.add_argument("--negatives", type=int, default=3, help="hard negatives per training query")
     parser.add_argument("--mine-depth", type=int, default=10, help="negatives come from the hybrid top this many")
     parser.add_argument("--max-length", type=int, default=256, help="tokens of question + chunk")
@@ -272,6 +333,8 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=5e-5)
     parser.add_argument("--blend", type=float, default=0.5, help="cross-encoder share of the blended score")
     parser.add_argument("--latency-questions", type=int, default=100, help="questions timed for the top-10 rerank")
+    parser.add_argument("--latency-only", action="store_true",
+                        help="no training: time the rerank of --latency-questions questions at --max-length")
     parser.add_argument("--out", type=Path, help="default: bench/results/reranker-<set>.json")
     args = parser.parse_args()
 
@@ -281,12 +344,14 @@ def main() -> None:
 
     started = time.perf_counter()
     ir = load_ir_json(args.ir_json)
-    queries = gather_queries(ir, seed=args.seed, limit=args.limit)
+    queries = gather_queries(ir, seed=args.seed, limit=args.limit, train_questions=args.train_questions)
     fusion = product_default()
     log(f"{args.ir_json.name}: {len(ir.corpus)} chunks; {len(queries.rated)} rated, {len(queries.measured)} measured "
         f"and {len(queries.corpus)} corpus questions; encoding the legs ({BUNDLED} + {DEFAULT_LEXICAL})…")
     legs = build_legs(queries.ir, dense=load_embeddings(BUNDLED), lexical=DEFAULT_LEXICAL,
                       candidates=fusion.candidates)
+    if args.latency_only:
+        return latency_only(queries, legs, fusion, args, started)
     rows = training_pairs(queries, legs, fusion, negatives=args.negatives, depth=args.mine_depth, seed=args.seed)
     log(f"legs in {time.perf_counter() - started:.0f} s; training on {len(rows['label'])} pairs "
         f"({int(sum(rows['label']))} positive), max length {args.max_length}…")
@@ -319,6 +384,7 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "data": str(args.ir_json), "chunks": len(ir.corpus), "limit": args.limit, "seed": args.seed,
+        "train_questions": args.train_questions,
         "questions": {"rated": len(queries.rated), "measured": len(queries.measured), "corpus": len(queries.corpus)},
         "fusion": describe(fusion), "candidates": fusion.candidates, "lexical": DEFAULT_LEXICAL,
         "training": {"pairs": len(rows["label"]), "positives": int(sum(rows["label"])), "negatives": args.negatives,

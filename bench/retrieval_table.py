@@ -12,6 +12,7 @@ random half of the queries and reports on the other half (``--repeats N``: the m
     .venv/bin/python bench/retrieval_table.py ../shared/data/lyft_10k_ir.json
     .venv/bin/python bench/retrieval_table.py bench/data/debian_faq_ir.json --split --repeats 5
     .venv/bin/python bench/retrieval_table.py data.json --model /models/v3/model --tokenizer bm25-en
+    .venv/bin/python bench/retrieval_table.py data.json --backend torch --backend onnx-int8 --tokenizer bm25-en
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from plugins.lexical import LEXICAL_TOKENIZERS  # noqa: E402
+from plugins.onnx_runtime import BACKENDS  # noqa: E402
 from training.fusion import FusionSettings  # noqa: E402
 from training.irjson import load_ir_json  # noqa: E402
 from training.retrieval_eval import (  # noqa: E402
@@ -159,6 +161,13 @@ def split_tables(legs_by_model, lexical_by_tok, relevant, default, seed: int, re
     return lines
 
 
+def onnx_cache_dir() -> Path:
+    """Where the service keeps its ONNX exports (DATA_DIR/onnx-cache), so a bench run reuses them."""
+    from application.settings import Settings
+
+    return Settings().embedding_options()["onnx_cache_dir"]
+
+
 def describe(settings: FusionSettings) -> str:
     text = settings.describe()
     return f"{text}:{settings.normalise}" if settings.method == "convex" else text
@@ -171,6 +180,8 @@ def main() -> None:
                         help="a (tuned) sentence-transformers folder, besides the bundled model; repeatable")
     parser.add_argument("--tokenizer", action="append", choices=list(LEXICAL_TOKENIZERS),
                         help=f"lexical tokenizer(s); default: all ({', '.join(LEXICAL_TOKENIZERS)})")
+    parser.add_argument("--backend", action="append", choices=list(BACKENDS),
+                        help="EMBEDDINGS_BACKEND of every dense model; repeatable (a leg each); default: torch")
     parser.add_argument("--candidates", type=int, default=DEFAULT_CANDIDATES, help="per leg, before fusion")
     parser.add_argument("--split", action="store_true", help="fit on a random half, report on the other half")
     parser.add_argument("--seed", type=int, default=0)
@@ -184,10 +195,14 @@ def main() -> None:
     legs = build_legs(ir, candidates=args.candidates)
     relevant, query_ids = legs.relevant, legs.query_ids
     legs_by_model, lexical_by_tok = {}, {}
+    backends = args.backend or ["torch"]
     for name in [BUNDLED, *args.model]:
-        log(f"dense leg: {name} ({len(ir.corpus)} chunks, {len(query_ids)} queries)…")
-        legs_by_model[name] = encode_dense_leg(load_embeddings(name), ir, candidates=args.candidates,
-                                                query_ids=query_ids)
+        for backend in backends:
+            label = name if backend == "torch" else f"{name} [{backend}]"
+            log(f"dense leg: {label} ({len(ir.corpus)} chunks, {len(query_ids)} queries)…")
+            options = {} if backend == "torch" else {"backend": backend, "onnx_cache_dir": onnx_cache_dir()}
+            legs_by_model[label] = encode_dense_leg(load_embeddings(name, **options), ir,
+                                                    candidates=args.candidates, query_ids=query_ids)
     for tok in args.tokenizer or list(LEXICAL_TOKENIZERS):
         lexical_by_tok[tok] = encode_lexical_leg(tok, ir, candidates=args.candidates, query_ids=query_ids)
     log(f"legs encoded in {time.perf_counter() - started:.0f} s; fusing…")

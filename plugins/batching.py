@@ -119,7 +119,7 @@ class QueryBatcher:
                 # the worker fails every question it leaves behind; this covers a question that slipped
                 # into the queue while close() was emptying it
                 if not self._worker.is_alive():
-                    self._fail([(text, future)], BatcherClosed(f"{self.name} is shut down; the question was not embedded."))
+                    self._fail([(text, future)], BatcherClosed(f"{self.name} shut down; the question was not embedded."))
 
     @property
     def waiting(self) -> int:

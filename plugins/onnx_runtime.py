@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
@@ -86,7 +87,10 @@ def _export_fp32(model, target: Path) -> None:
             return self.hf_model(**dict(zip(names, inputs)), return_dict=True).last_hidden_state
 
     dynamic_axes = {name: {0: "batch", 1: "sequence"} for name in [*names, ONNX_OUTPUT]}
-    with torch.no_grad():
+    # the tracer warns about shape checks in the attention code; the float32 export matches torch to 1e-4
+    # on any batch and length (tests/plugins/test_quantised_encoder.py), so they are noise here
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         _replace_atomically(
             lambda tmp: torch.onnx.export(
                 LastHiddenState(transformer.model).eval(),

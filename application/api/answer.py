@@ -140,7 +140,8 @@ class TimedSearch(BaseModel):
                                                   "sql, ...) and the request's total so far.")
 
 
-SearchResult = RootModel[list[Hit] | TimedSearch]
+class SearchResult(RootModel[list[Hit] | TimedSearch]):
+    """The ranked hits; for the admin who asks for ``timings``, the hits with the timings."""
 
 
 class Answer(BaseModel):

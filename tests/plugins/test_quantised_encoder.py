@@ -99,7 +99,7 @@ def test_an_unknown_backend_is_refused_with_the_choices():
 
 
 def test_an_unknown_backend_setting_is_refused_with_the_choices(make_settings):
-    from application.errors import SettingsError
+    from application.settings import SettingsError
 
     with pytest.raises(SettingsError, match=r"EMBEDDINGS_BACKEND='int4'.*'torch', 'onnx' or 'onnx-int8'"):
         make_settings(EMBEDDINGS_BACKEND="int4")

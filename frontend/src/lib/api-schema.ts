@@ -87,7 +87,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Retrieval only: the ranked chunks with their scores */
+        /**
+         * Retrieval only: the ranked chunks with their scores
+         * @description With `"timings": true` and the admin token, `{"hits": [...], "timings": {...}}`: milliseconds per phase.
+         */
         post: operations["search"];
         delete?: never;
         options?: never;
@@ -1231,8 +1234,11 @@ export interface components {
             /** Message Id */
             message_id: string;
         };
-        /** RootModel[list[Hit]] */
-        RootModel_list_Hit__: components["schemas"]["Hit"][];
+        /**
+         * SearchResult
+         * @description The ranked hits; for the admin who asks for ``timings``, the hits with the timings.
+         */
+        SearchResult: components["schemas"]["Hit"][] | components["schemas"]["TimedSearch"];
         /**
          * Hit
          * @description A retrieved chunk as a client reads it (``chat.answer.hit_dict``).
@@ -1269,6 +1275,21 @@ export interface components {
             source_id: string;
         };
         /**
+         * TimedSearch
+         * @description ``/api/search`` for the admin who asks for ``timings``: the hits and where the time went.
+         */
+        TimedSearch: {
+            /** Hits */
+            hits: components["schemas"]["Hit"][];
+            /**
+             * Timings
+             * @description Milliseconds per phase (embed, embed_lexical, search, fuse, sql, ...) and the request's total so far.
+             */
+            timings: {
+                [key: string]: number;
+            };
+        };
+        /**
          * SearchRequest
          * @description Retrieval only.
          */
@@ -1286,6 +1307,12 @@ export interface components {
              * @default null
              */
             api_key?: string | null;
+            /**
+             * Timings
+             * @description The admin only: answer {"hits": [...], "timings": {...}} with where the request's time went, in ms.
+             * @default false
+             */
+            timings?: boolean;
         };
         /** RootModel[list[ConversationSummary]] */
         RootModel_list_ConversationSummary__: components["schemas"]["ConversationSummary"][];
@@ -3411,7 +3438,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RootModel_list_Hit__"];
+                    "application/json": components["schemas"]["SearchResult"];
                 };
             };
             400: components["responses"]["Error400"];
