@@ -28,7 +28,7 @@ from plugins.batching import (
     DEFAULT_QUEUE_MAX,
     BatcherClosed,
     QueryBatcher,
-    QueryCache,
+    VectorCache,
 )
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
@@ -84,7 +84,7 @@ class SentenceTransformerEmbeddings(EmbeddingBackend):
     """A sentence-transformers folder, loaded lazily, shared by all threads of the process.
 
     Questions (``embed_query``) from many threads are encoded together by one ``QueryBatcher``
-    (``query_batch_max`` 1: each on its caller's thread) and remembered by a ``QueryCache`` of
+    (``query_batch_max`` 1: each on its caller's thread) and remembered by a ``VectorCache`` of
     ``query_cache_size`` entries (0: none); ``embed_documents`` encodes on its caller's thread.
     """
 
@@ -139,7 +139,7 @@ class SentenceTransformerEmbeddings(EmbeddingBackend):
         self.query_batch_wait_ms = query_batch_wait_ms
         self.query_batch_max = query_batch_max
         self.query_queue_max = query_queue_max
-        self.query_cache = QueryCache(query_cache_size)
+        self.query_cache = VectorCache(query_cache_size)
         self._batcher: QueryBatcher | None = None
         self._batcher_lock = threading.Lock()
 
@@ -166,12 +166,13 @@ class SentenceTransformerEmbeddings(EmbeddingBackend):
         except Exception as exc:
             raise EmbeddingModelError(f"Could not load the embedding model in {self.path}: {exc}") from exc
         if self.backend != "torch":
+            export_dir = self.onnx_export_dir
             try:
-                use_onnx_runtime(model, self.backend, self.onnx_export_dir)
+                use_onnx_runtime(model, self.backend, export_dir)
             except Exception as exc:
                 raise EmbeddingModelError(
                     f"Could not export or load the {self.backend} encoder of {self.path} in "
-                    f"{self.onnx_export_dir}: {exc}. EMBEDDINGS_BACKEND=torch needs no export."
+                    f"{export_dir}: {exc}. EMBEDDINGS_BACKEND=torch needs no export."
                 ) from exc
         return model
 

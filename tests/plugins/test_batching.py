@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from plugins.base import EmbeddingModelError
-from plugins.batching import BatcherClosed, EmbeddingQueueFull, QueryBatcher, QueryCache
+from plugins.batching import BatcherClosed, EmbeddingQueueFull, QueryBatcher, VectorCache
 from plugins.sentence_transformers_backend import SentenceTransformerEmbeddings, bundled_model_path
 
 QUESTIONS = [f"How do I configure option number {i} of the parser?" for i in range(16)]
@@ -322,7 +322,7 @@ def test_cache_size_0_turns_the_cache_off(backend, sentence_transformer, monkeyp
 
 
 def test_the_cache_keys_on_the_prefix_and_drops_the_least_recently_used():
-    cache = QueryCache(2)
+    cache = VectorCache(2)
     cache.put(("model", "", "a"), [1.0])
     cache.put(("model", "", "b"), [2.0])
     assert cache.get(("model", "query: ", "a")) is None
