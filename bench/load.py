@@ -570,7 +570,8 @@ def main() -> None:
                                       "load_average_before": load_before},
         "total": total, "search": per_kind["search"], "stream": per_kind["stream"], "anchor_plain_encode": anchor,
         "embedding_settings": {name: os.environ[name] for name in ("EMBED_BATCH_WAIT_MS", "EMBED_BATCH_MAX",
-                                                                   "EMBED_QUEUE_MAX", "QUERY_CACHE_SIZE")
+                                                                   "EMBED_QUEUE_MAX", "QUERY_CACHE_SIZE",
+                                                                   "OMP_NUM_THREADS")
                                if name in os.environ},
         "error_samples": recorder.error_samples,
         "server_memory": {"idle": idle, "peak": peak,

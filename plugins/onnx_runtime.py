@@ -36,7 +36,8 @@ _INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
 def check_backend(backend: str) -> None:
     if backend not in BACKENDS:
-        raise ValueError(f"Unknown embeddings backend {backend!r}: use one of {', '.join(BACKENDS)} (EMBEDDINGS_BACKEND).")
+        raise ValueError(f"Unknown embeddings backend {backend!r}: set EMBEDDINGS_BACKEND to one of "
+                         f"{', '.join(BACKENDS)}.")
 
 
 def quantisation_target() -> str:
@@ -151,7 +152,10 @@ def _onnx_transformer(onnx_file: Path, config):
         def __init__(self):
             super().__init__()
             self.config = config
-            self.session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+            options = onnxruntime.SessionOptions()
+            # as many threads as torch would use (OMP_NUM_THREADS / torch.set_num_threads): one knob for both
+            options.intra_op_num_threads = torch.get_num_threads()
+            self.session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
             self.input_names = [i.name for i in self.session.get_inputs()]
 
         def forward(self, input_ids, attention_mask=None, token_type_ids=None, **_ignored):

@@ -110,3 +110,12 @@ def test_an_unknown_backend_setting_is_refused_with_the_choices(make_settings):
 def test_onnx_backends_refuse_a_gpu_device():
     with pytest.raises(EmbeddingModelError, match="runs on the CPU with ONNX Runtime"):
         _backend("onnx-int8", device="cuda")
+
+
+def test_an_export_that_cannot_be_written_says_where_and_what_to_do(tmp_path):
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("a file where the cache folder should be")
+    backend = _backend("onnx-int8", onnx_cache_dir=not_a_folder)
+    with pytest.raises(EmbeddingModelError, match=r"Could not export or load the onnx-int8 encoder .* "
+                                                  r"EMBEDDINGS_BACKEND=torch needs no export"):
+        backend.embed_query("refunds")
