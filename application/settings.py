@@ -471,6 +471,11 @@ class Settings(BaseSettings):
         "immediate: run each job at once in the caller (tests, debugging)",
     )
     jobs_poll_seconds: float = Field(0.5, alias="JOBS_POLL_SECONDS", gt=0, description="Longest wait of an idle worker")
+    jobs_nice: int = Field(
+        10, alias="JOBS_NICE", ge=0, le=19,
+        description="Niceness of the threads that run jobs (retrain, re-index, ingest) on Linux, so that background "
+        "work yields the cores to the chat; 0 keeps the server's priority",
+    )
     jobs_stale_seconds: int = Field(
         300, alias="JOBS_STALE_SECONDS", ge=10,
         description="A running job of another host with no heartbeat for this long is marked failed",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import threading
 import time
@@ -152,6 +153,8 @@ class JobRuntime:
             log.info("Job %s: not queued any more (cancelled, or taken by another worker); skipped", job_id)
             return
         log.info("Job %s (%s) started in %s", job_id, job["kind"], WORKER_ID)
+        if not self.inline and not self.huey.immediate:
+            yield_cores(self.settings.jobs_nice)  # a worker thread: the job, not the caller's request
         context = JobContext(self.store, job_id, dict(job["params"]), self.submit_swap)
         stop_beating = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(job_id, stop_beating), daemon=True,
@@ -406,3 +409,21 @@ class AppJobs:
     def shutdown(self, wait: bool = True) -> None:
         if self.started_here:
             self.runtime.stop_worker(wait=wait)
+
+
+def yield_cores(nice: int) -> int | None:
+    """Lower the calling thread's scheduling priority to ``nice`` (Linux keeps one per thread; the threads
+    torch and the tokenizers start from it inherit it), so that the chat's threads get the cores first
+    while a retrain or a re-index runs. Never raises it back (that needs privileges): call it only in a
+    thread that runs jobs and nothing else. The niceness now, or None where the system has none."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return None
+    tid = threading.get_native_id()
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        if current < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+        return os.getpriority(os.PRIO_PROCESS, tid)
+    except OSError as exc:  # a container without the permission: run at the server's priority
+        log.debug("Could not lower the job thread's priority: %s", exc)
+        return None

@@ -164,3 +164,52 @@ def test_the_worker_runs_jobs_submitted_by_another_thread_while_searches_go_on(m
     job = services.jobs.store.wait(services.jobs.submit("reindex", {})["id"], timeout=60)
     searcher.join()
     assert job["status"] == "done" and not errors
+
+
+def thread_niceness() -> dict[int, int]:
+    """The niceness of every thread of this process (Linux keeps one per thread)."""
+    found = {}
+    for tid in map(int, os.listdir("/proc/self/task")):
+        try:
+            found[tid] = os.getpriority(os.PRIO_PROCESS, tid)
+        except ProcessLookupError:  # a thread that ended meanwhile
+            pass
+    return found
+
+
+def test_jobs_run_at_a_lower_priority_on_the_worker_and_never_lower_the_callers(make_services, docs_dir):
+    from application.jobs.runtime import yield_cores
+
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    nice = min(base + 7, 19)
+    services = make_services(JOBS_WORKER="immediate", JOBS_NICE=str(nice))
+    services.documents.ingest_paths([docs_dir])
+    assert services.jobs.submit("reindex", {})["status"] == "done"
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # it ran in the caller's thread
+    services.close()
+
+    services = make_services(JOBS_WORKER="thread", JOBS_NICE=str(nice))
+    services.documents.ingest_paths([docs_dir])
+    before = thread_niceness()
+    runtime = services.jobs
+    runtime.start_worker()
+    assert runtime.store.wait(runtime.submit("reindex", {})["id"], timeout=60)["status"] == "done"
+    lowered = {tid for tid, value in thread_niceness().items() if value == nice and before.get(tid) != nice}
+    runtime.stop_worker()
+    assert lowered, "no worker thread ran at JOBS_NICE"
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base
+
+    # a thread started by a lowered one inherits its priority (torch's and the tokenizers' threads)
+    seen = {}
+
+    def job_thread():
+        seen["job"] = yield_cores(nice)
+        child = threading.Thread(target=lambda: seen.update(child=os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        child.start()
+        child.join()
+
+    worker = threading.Thread(target=job_thread)
+    worker.start()
+    worker.join()
+    assert seen == {"job": nice, "child": nice}
+    assert yield_cores(0) is None
