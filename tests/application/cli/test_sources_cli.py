@@ -95,7 +95,7 @@ def test_an_ingest_of_enough_chunks_fits_the_label_free_fusion_weight_or_queues_
     from tests.training.test_label_free import coded_tickets
 
     folder = write_docs(tmp_path / "tickets", {f"{cid}.txt": text for cid, text in coded_tickets(104).items()})
-    result = run("ingest", str(folder), JOBS_WORKER="immediate")
+    result = run("ingest", str(folder), JOBS_WORKER="immediate", FUSION_LABEL_FREE="true")
     assert result.exit_code == 0, result.output
     assert "104 added" in result.output
     line = next(line for line in result.output.splitlines() if line.startswith("Fusion weight:"))
@@ -103,7 +103,7 @@ def test_an_ingest_of_enough_chunks_fits_the_label_free_fusion_weight_or_queues_
 
     # the server's worker (JOBS_WORKER=thread, the default) runs it when the chunks change again
     more = write_docs(tmp_path / "more", {f"{cid}.txt": text for cid, text in coded_tickets(40, start=300).items()})
-    result = run("ingest", str(more))
+    result = run("ingest", str(more), FUSION_LABEL_FREE="true")
     assert result.exit_code == 0, result.output
     assert "the server's worker fits one on this corpus's own questions" in result.output
     jobs = json.loads(run("jobs", "--kind", "label_free", "--json").output)

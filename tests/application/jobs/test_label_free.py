@@ -25,7 +25,8 @@ def test_an_ingest_of_enough_chunks_fits_the_label_free_weight_and_it_serves(mak
     from application import create_app
     from application.api import close_app
 
-    services = make_services(JOBS_WORKER="immediate", ADMIN_TOKEN=TOKEN, RATE_LIMIT_ENABLED=False)
+    services = make_services(JOBS_WORKER="immediate", ADMIN_TOKEN=TOKEN, RATE_LIMIT_ENABLED=False,
+                             FUSION_LABEL_FREE="true")
     ingested = ingest_job(services, write_docs(tmp_path / "tickets", as_files(coded_tickets(104))))
 
     (job,) = label_free_jobs(services)
@@ -61,7 +62,7 @@ def test_an_ingest_of_enough_chunks_fits_the_label_free_weight_and_it_serves(mak
 def test_fusion_weight_wins_and_the_label_free_weight_can_be_turned_off(make_services, make_settings):
     from application.retrieval.serving import ServingIndex
 
-    services = make_services(JOBS_WORKER="off")
+    services = make_services(JOBS_WORKER="off", FUSION_LABEL_FREE="true")
     label_free = {"weight": 0.3, "method": "convex", "normalise": "minmax", "mode": "hybrid", "kind": "label-free",
                   "origin": "label-free: 120 corpus pseudo-queries", "chunks": 120,
                   "fitted_at": "2026-01-01T00:00:00+00:00"}
@@ -73,12 +74,13 @@ def test_fusion_weight_wins_and_the_label_free_weight_can_be_turned_off(make_ser
         serving = ServingIndex(services.db, make_settings(**overrides), services.serving.store_handle, services.models)
         return serving.serving_fusion(index)
 
-    fusion, origin = serving_with(FUSION_WEIGHT="0.8")
+    fusion, origin = serving_with(FUSION_LABEL_FREE="true", FUSION_WEIGHT="0.8")
     assert (fusion.weight, origin["source"]) == (0.8, "FUSION_WEIGHT")
     fusion, origin = serving_with(FUSION_LABEL_FREE="false")
     assert (fusion.weight, origin["source"]) == (0.5, "default")
     assert "FUSION_LABEL_FREE=false leaves out the label-free weight 0.3" in origin["detail"]
-    fusion, origin = serving_with(FUSION_NORMALISE="max")  # fitted for minmax: it means nothing to max
+    # fitted for minmax: it means nothing to max
+    fusion, origin = serving_with(FUSION_LABEL_FREE="true", FUSION_NORMALISE="max")
     assert (fusion.weight, origin["source"]) == (0.5, "default")
 
     # a re-index with a weight fitted on ratings (a promoted version's) replaces a newer label-free one
@@ -93,7 +95,7 @@ def test_fusion_weight_wins_and_the_label_free_weight_can_be_turned_off(make_ser
 def test_below_the_minimum_of_chunks_the_measured_default_stays(make_services, tmp_path):
     from application.jobs.handlers import label_free_plan
 
-    services = make_services(JOBS_WORKER="immediate")
+    services = make_services(JOBS_WORKER="immediate", FUSION_LABEL_FREE="true")
     ingested = ingest_job(services, write_docs(tmp_path / "tickets", as_files(coded_tickets(60))))
     assert "label_free_job" not in ingested["result"] and label_free_jobs(services) == []
     fusion, origin = services.serving.serving_fusion(services.serving.current)
@@ -105,7 +107,7 @@ def test_below_the_minimum_of_chunks_the_measured_default_stays(make_services, t
 def test_a_label_free_weight_is_fitted_again_once_the_chunks_moved_by_over_ten_percent(make_services, tmp_path):
     from application.jobs.handlers import label_free_plan
 
-    services = make_services(JOBS_WORKER="off")
+    services = make_services(JOBS_WORKER="off", FUSION_LABEL_FREE="true")
     services.documents.ingest_paths([write_docs(tmp_path / "tickets", as_files(coded_tickets(108)))])
     assert label_free_plan(services) == (True, f"108 chunks and no fusion weight fitted for "
                                                f"{services.serving.current.collection} yet")
