@@ -417,7 +417,8 @@ class Settings(BaseSettings):
     gate_metric: str = Field("mrr@10", alias="GATE_METRIC", description="Metric a candidate model must improve")
     gate_min_improvement: float = Field(0.01, alias="GATE_MIN_IMPROVEMENT", description="Least rise of GATE_METRIC")
     gate_tolerance: float = Field(
-        0.01, alias="GATE_TOLERANCE", ge=0, description="Most any other headline metric may fall"
+        0.01, alias="GATE_TOLERANCE", ge=0,
+        description="Most any other headline metric may fall (never less than one question's worth, 1/n)"
     )
     gate_min_questions: int = Field(
         DEFAULT_MIN_QUESTIONS, alias="GATE_MIN_QUESTIONS", ge=1,

@@ -5,7 +5,7 @@ import statistics
 import pytest
 
 from training.gate import (
-    GateConfig, judge, paired_bootstrap, questions_needed, sign_test, wilcoxon_signed_rank,
+    GateConfig, guard_tolerance, judge, paired_bootstrap, questions_needed, sign_test, wilcoxon_signed_rank,
 )
 from training.records import TrainingDataError
 
@@ -71,6 +71,22 @@ def test_a_headline_metric_falling_beyond_the_tolerance_makes_even_a_gain_worse(
     cand = per_query([1.0] * n, **{"accuracy@10": [1.0] * (n // 2) + [0.0] * (n // 2)})
     verdict = judge(base, cand, GateConfig(min_questions=30, tolerance=0.05))
     assert verdict.status == "worse" and "accuracy@10" in verdict.reason
+
+
+def test_one_question_falling_out_of_the_top_10_cannot_veto_an_established_gain():
+    # Lyft round 3 (docs/training.md): 75 questions, MRR@10 clearly up, accuracy@10 down by one question
+    n = 75
+    base = per_query([0.5] * n, **{"accuracy@10": [1.0] * n})
+    cand = per_query([1.0] * 30 + [0.5] * 44 + [0.0], **{"accuracy@10": [1.0] * (n - 1) + [0.0]})
+    verdict = judge(base, cand, GateConfig(min_questions=30, tolerance=0.01))
+    assert verdict.deltas["accuracy@10"] == round(-1 / n, 6) and verdict.deltas["accuracy@10"] < -0.01
+    assert verdict.status == "better" and "one question of 75" in verdict.reason
+    # two questions are more than one question's worth: the tolerance still refuses
+    two = per_query([1.0] * 30 + [0.5] * 43 + [0.0] * 2, **{"accuracy@10": [1.0] * (n - 2) + [0.0] * 2})
+    refused = judge(base, two, GateConfig(min_questions=30, tolerance=0.01))
+    assert refused.status == "worse" and "accuracy@10 -0.0267" in refused.reason
+    # with many questions the stated tolerance is the bound
+    assert guard_tolerance(0.01, 400) == 0.01 and guard_tolerance(0.01, 75) == 1 / 75
 
 
 def test_the_gate_metric_is_configurable():
