@@ -17,7 +17,7 @@ from application.errors import DocsTuneError
 from plugins.batching import DEFAULT_BATCH_MAX, DEFAULT_BATCH_WAIT_MS, DEFAULT_CACHE_SIZE, DEFAULT_QUEUE_MAX
 from plugins.lexical import DEFAULT_LEXICAL, LEXICAL_TOKENIZERS
 from plugins.onnx_runtime import BACKENDS as EMBEDDINGS_BACKENDS
-from training.evaluation_set import EVALUATION_SHARE
+from training.evaluation_set import EVALUATION_SHARE, EVALUATION_SHARE_START, growth_share
 from training.gate import DEFAULT_MIN_QUESTIONS
 from training.gate import DEFAULT_STATISTIC as DEFAULT_GATE_STATISTIC
 from training.gate import STATISTICS as GATE_STATISTICS
@@ -432,6 +432,14 @@ class Settings(BaseSettings):
     evaluation_share: float = Field(
         EVALUATION_SHARE, alias="EVALUATION_SHARE", gt=0, lt=1,
         description="Share of chunks whose rated questions join the frozen evaluation set (never trained on)")
+    evaluation_share_start: float = Field(
+        EVALUATION_SHARE_START, alias="EVALUATION_SHARE_START", gt=0, lt=1,
+        description="The share while the evaluation set holds fewer than GATE_MIN_QUESTIONS questions "
+                    "(when above EVALUATION_SHARE): ratings are few at first")
+
+    def evaluation_share_for(self, held: int) -> float:
+        """The share a growth of an evaluation set holding ``held`` questions assigns by."""
+        return growth_share(held, self.evaluation_share, self.evaluation_share_start, self.gate_min_questions)
 
     def gate(self, **overrides):
         """The gate's settings (``training.gate.GateConfig``); an override that is None is left out."""

@@ -137,8 +137,10 @@ def train(feedback_file, dataset_file, synthetic_corpus, loss, epochs, batch_siz
     share = settings.evaluation_share if held_out_fraction is None else held_out_fraction
     split_seed = FinetuneConfig.seed if seed is None else seed
     if feedback_file:
-        prepared = prepare_from_feedback(feedback_file, held_out_fraction=share,
-                                         evaluation=_deployment_evaluation_set(settings))
+        frozen = _deployment_evaluation_set(settings)
+        if held_out_fraction is None:  # as the retrain job grows the deployment's set
+            share = settings.evaluation_share_for(len(frozen))
+        prepared = prepare_from_feedback(feedback_file, held_out_fraction=share, evaluation=frozen)
     elif dataset_file:
         prepared = prepare_from_ir(load_ir_json(dataset_file), held_out_fraction=share, seed=split_seed)
     else:

@@ -12,6 +12,7 @@ Example::
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from sqlalchemy import select
 
@@ -50,13 +51,16 @@ def store_evaluation_set(db, grown: EvaluationSet) -> int:
     return added
 
 
-def grow_from_feedback(db, resolved: ResolvedFeedback, share: float) -> tuple[EvaluationSet, EvaluationSet]:
+def grow_from_feedback(db, resolved: ResolvedFeedback,
+                       share_for: Callable[[int], float]) -> tuple[EvaluationSet, EvaluationSet, float]:
     """Assign the rated questions of ``resolved`` by the rule and store what joined: the set before and
-    after (the caller passes both on, so a run grows the set once)."""
+    after (the caller passes both on, so a run grows the set once) and the share it grew by
+    (``share_for(questions held before)``: ``Settings.evaluation_share_for``)."""
     frozen = load_evaluation_set(db)
+    share = share_for(len(frozen))
     grown = frozen.grown(resolved, share)
     store_evaluation_set(db, grown)
-    return frozen, grown
+    return frozen, grown, share
 
 
 def stored_chunk_texts(db) -> dict[str, str]:

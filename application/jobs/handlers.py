@@ -149,11 +149,10 @@ def prepared_feedback(app: DocsTune, context: JobContext, kind: str, what: str, 
     from training.pipeline import prepare_from_feedback
     from training.records import TrainingDataError
 
-    share = app.settings.evaluation_share
     corpus = stored_chunk_texts(app.db)
     try:
         resolved = build_pairs_from_feedback(rated_feedback(app, context, kind, steps=steps), corpus)
-        frozen, grown = grow_from_feedback(app.db, resolved, share)
+        frozen, grown, share = grow_from_feedback(app.db, resolved, app.settings.evaluation_share_for)
         return prepare_from_feedback(resolved, held_out_fraction=share, evaluation=frozen, grown=grown,
                                      chunk_texts=corpus)
     except TrainingDataError as exc:
@@ -249,8 +248,8 @@ def run_evaluate(app: DocsTune, context: JobContext) -> dict:
     corpus = stored_chunk_texts(app.db)
     try:
         records = rated_feedback(app, context, "evaluate", steps=2)
-        _, frozen = grow_from_feedback(app.db, build_pairs_from_feedback(records, corpus),
-                                       app.settings.evaluation_share)
+        _, frozen, _ = grow_from_feedback(app.db, build_pairs_from_feedback(records, corpus),
+                                          app.settings.evaluation_share_for)
     except JobFailed:  # no rated message yet: imported questions may still be there
         frozen = load_evaluation_set(app.db)
     except TrainingDataError as exc:

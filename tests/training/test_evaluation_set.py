@@ -2,7 +2,7 @@
 import json
 
 from tests.training.conftest import HELP_CENTRE, chunk_texts, make_feedback_records, make_ir, write_jsonl
-from training.evaluation_set import EvaluationSet, is_evaluation_chunk
+from training.evaluation_set import EvaluationSet, growth_share, is_evaluation_chunk
 from training.feedback import build_pairs_from_feedback, question_key
 from training.irjson import ir_dataset_from_dict
 from training.pipeline import prepare_from_feedback
@@ -92,3 +92,23 @@ def test_records_in_memory_prepare_the_same_run_as_their_jsonl_and_a_grown_set_i
     assert from_memory.train.pairs == from_file.train.pairs and from_memory.held_out == from_file.held_out
     assert from_memory.stats == from_file.stats and from_memory.stats["evaluation_added"] == len(grown) > 0
     assert from_memory.evaluation is grown
+
+
+def test_the_share_is_larger_until_the_gate_can_decide_and_lowering_it_later_keeps_the_sides(tmp_path):
+    assert growth_share(0, 0.2, 0.5, 30) == growth_share(29, 0.2, 0.5, 30) == 0.5
+    assert growth_share(30, 0.2, 0.5, 30) == 0.2
+    assert growth_share(0, 0.4, 0.3, 30) == 0.4  # the start share only ever raises it
+    assert growth_share(0, 0.2, None, 30) == 0.2
+    records = make_feedback_records()
+    early = EvaluationSet().grown(resolved_from(tmp_path, records[:10], "a.jsonl"), growth_share(0))
+    assert set(early.questions) >= set(EvaluationSet().grown(resolved_from(tmp_path, records[:10], "b.jsonl"),
+                                                              0.2).questions)
+    # later growths use 0.2: every question about a chunk the early set holds still joins it,
+    # so no chunk of the set is ever a training positive
+    later = early.grown(resolved_from(tmp_path, records, "c.jsonl"), 0.2)
+    prepared = prepare_from_feedback(write_jsonl(tmp_path / "d.jsonl", records), held_out_fraction=0.2,
+                                     evaluation=early)
+    held_chunks = later.chunks
+    trained_chunks = {p.chunk_id for p in prepared.train.pairs if p.label == 1}
+    assert held_chunks and trained_chunks and held_chunks.isdisjoint(trained_chunks)
+    assert set(early.questions) <= set(later.questions)
