@@ -76,6 +76,10 @@ class FinetuneConfig:
     seed: int = 42
     device: str | None = None  # "cuda", "mps", "cpu"; None = what the library picks
     show_progress: bool = True
+    # recompute each layer's activations in the backward pass instead of keeping them: the same
+    # gradients for less memory, at the price of a second forward pass (400 Lyft triplets, batch 16,
+    # 2 cores: peak RSS 2.93-2.96 GB -> 2.39-2.53 GB, train time +18-35 %; docs/training.md)
+    activation_checkpointing: bool = True
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -245,6 +249,8 @@ def finetune(
             use_cpu=config.device == "cpu",
             dataloader_num_workers=0,
             dataloader_pin_memory=False,
+            activation_checkpointing=config.activation_checkpointing,
+            activation_checkpointing_kwargs={"use_reentrant": False} if config.activation_checkpointing else None,
         )
         trainer = SentenceTransformerTrainer(
             model=model,
