@@ -54,6 +54,38 @@ drop it and the chown::
     # --database-url postgresql+psycopg://docstune@127.0.0.1:55432/docstune_bench
     # afterwards: runuser -u postgres -- $PG/pg_ctl -D /tmp/pgbench/data stop; rm -rf /tmp/pgbench
 
+The load during a retrain (``--during-retrain``; issue 28: "during a retrain, /api/search p95 <= 2x idle"):
+the server runs on a copy of the corpus's DATA_DIR (removed afterwards; ``--keep-retrain-data`` keeps it), so
+the ratings and the registry version it makes never reach the reused corpus. Embedded mode only: the retrain
+runs in the server's own job worker (at JOBS_NICE). Three steps on one server:
+
+1. **idle**: the load as above (its figures are also the JSON's top-level ``search``/``stream``/``total``);
+2. ``--retrain-questions`` of the data set's questions are asked (``POST /api/answer``), each by its own owner,
+   and rated ``like`` with the first shown source marked relevant; ``POST /api/admin/retrain`` with
+   ``include_synthetic`` and ``--retrain-epochs`` (``--retrain-synthetic-chunks``: more synthetic questions, a
+   longer fine-tune; no ``auto_promote``); ``GET /api/jobs/<id>`` is polled until its progress says the
+   fine-tune runs (``...: the trainer starts`` or ``...: step i of n``);
+3. **during retrain**: the same load (clients, warm-up, duration) again, the job polled every ``--job-poll``
+   seconds. The phase is ``valid`` only when the fine-tune is still on at its end; else the table says so.
+   Then the job is followed to its end (``--retrain-wait``) for its final status.
+4. (``--idle-after``) once the job has ended, the same load again on the same server: the two idle phases
+   should agree; when they don't, the machine's other load changed and the ratio is not to be trusted.
+
+The table shows both phases side by side and p95 during / p95 idle (JSON: ``phases``, ``retrain``,
+``p95_ratio``; written to bench/results/load-embedded-during-retrain-<time>.json). The script exits 1 when the
+phase is not valid::
+
+    # /api/search only, 8 clients; the fine-tune must outlast warm-up + duration (check `valid`). Without
+    # QUERY_CACHE_SIZE=0 the idle phase fills the question cache and the second phase is cheaper by that.
+    # On a shared 2-core machine, torch's default OpenMP threads made /api/search bimodal (paired 500-chunk
+    # runs, 4 clients, cache off: 3-10 req/s with a p95 of 1.2 s, 66 req/s and p95 83 ms with
+    # OMP_NUM_THREADS=1): --idle-after shows whether the idle phase was stable
+    QUERY_CACHE_SIZE=0 .venv/bin/python bench/load.py --chunks 20000 --stream-share 0 --clients 8 --duration 60 \\
+        --during-retrain
+    # smoke run (a tiny corpus, a short phase)
+    .venv/bin/python bench/load.py --chunks 500 --duration 8 --clients 4 --stream-share 0 --during-retrain \\
+        --retrain-questions 20
+
 Smoke run (seconds, proves the script works; not a measurement)::
 
     .venv/bin/python bench/load.py --chunks 500 --duration 10 --clients 4
@@ -66,6 +98,8 @@ import json
 import os
 import platform
 import random
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -86,6 +120,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from ingest_and_search import percentile  # noqa: E402  (the same percentile as the other benchmark)
 
+ADMIN_TOKEN = "bench-admin-token-not-secret"  # the server's, for the admin routes --during-retrain calls
 BYTES_PER_CHUNK = 380  # at 96 tokens with 32 overlap (measured); the first guess of how much text to gather
 
 
@@ -119,7 +154,7 @@ def redact(url: str | None) -> str | None:
 def server_env(args, data_dir: Path) -> dict:
     env = {**os.environ, "DATA_DIR": str(data_dir), "CHUNK_TOKENS": str(args.chunk_tokens),
            "LLM_PROVIDER": "extractive", "ANTHROPIC_API_KEY": "", "RATE_LIMIT_ENABLED": "false",
-           "ADMIN_TOKEN": "bench-admin-token-not-secret", "PYTHONUNBUFFERED": "1", "SERVE_THREADS": str(args.threads)}
+           "ADMIN_TOKEN": ADMIN_TOKEN, "PYTHONUNBUFFERED": "1", "SERVE_THREADS": str(args.threads)}
     if args.retrieval_mode:
         env["RETRIEVAL_MODE"] = args.retrieval_mode
     for name, value in (("DATABASE_URL", args.database_url), ("QDRANT_URL", args.qdrant_url),
@@ -460,6 +495,262 @@ def summarize(values: list[float], seconds: float, errors: int) -> dict:
             "max_ms": round(max(values), 1)}
 
 
+# -- the load during a retrain (--during-retrain) ----------------------------------------------------
+# what run_retrain's fine-tune writes as its progress (jobs/handlers.py, training_progress): the trainer is on
+FINE_TUNE_MESSAGE = re.compile(r": (the trainer starts|step \d+ of \d+)")
+JOB_ENDED = ("done", "failed", "cancelled")
+
+
+def fine_tuning(job: dict) -> bool:
+    """Whether the job is running its fine-tune now (not its preparation, not its evaluation after the last step)."""
+    message = (job.get("progress") or {}).get("message") or ""
+    return job.get("status") == "running" and bool(FINE_TUNE_MESSAGE.search(message)) \
+        and not message.endswith(", evaluating")
+
+
+def rate_answers(base: str, questions: list[str], count: int, k: int, timeout: float) -> dict:
+    """``count`` of the data set's distinct questions (a fixed sample) asked with POST /api/answer, each by its own
+    owner, and rated ``like`` with the first shown source marked relevant: the retrain's training rows."""
+    import httpx
+
+    chosen = random.Random(0).sample(sorted(set(questions)), min(count, len(set(questions))))
+    rated, errors = 0, []
+    with httpx.Client(timeout=timeout) as client:
+        for i, question in enumerate(chosen):
+            owner = {"X-Owner-Token": f"bench-load-rater-{i:04d}"}
+            reply = client.post(f"{base}/api/answer", headers=owner, json={"question": question, "chunks": k})
+            sources = reply.json().get("sources") if reply.status_code == 200 else None
+            if not sources:
+                errors.append(f"answer: HTTP {reply.status_code}: {reply.text[:200]}")
+                continue
+            rating = client.post(f"{base}/api/feedback", headers=owner, json={
+                "message_id": reply.json()["message_id"], "feedback": "like",
+                "sources": {sources[0]["chunk_id"]: "relevant"}})
+            if rating.status_code != 200:
+                errors.append(f"feedback: HTTP {rating.status_code}: {rating.text[:200]}")
+                continue
+            rated += 1
+    if not rated:
+        raise SystemExit(f"no answer could be rated, so there is nothing to retrain on: {errors[:3]}")
+    return {"asked": len(chosen), "rated": rated, "errors": len(errors), "error_samples": errors[:5]}
+
+
+class JobWatch:
+    """``GET /api/jobs/<id>`` as the admin: every change of the job's status or progress message, with its time
+    (seconds since the job was submitted); in the caller's thread (``wait``) or every ``poll`` s in one of its own."""
+
+    def __init__(self, base: str, job_id: str, timeout: float):
+        import httpx
+
+        self.client = httpx.Client(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=timeout)
+        self.url = f"{base}/api/jobs/{job_id}"
+        self.started = time.perf_counter()
+        self.seen: list[dict] = []
+        self.job: dict = {}
+        self._printed = float("-inf")
+        self.poll_errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def now(self) -> float:
+        return round(time.perf_counter() - self.started, 1)
+
+    def check(self) -> dict:
+        response = self.client.get(self.url)
+        if response.status_code != 200:
+            raise SystemExit(f"GET {self.url} -> HTTP {response.status_code}: {response.text[:300]}")
+        self.job = response.json()
+        progress = self.job.get("progress") or {}
+        if not self.seen or (self.seen[-1]["status"], self.seen[-1]["message"]) != (self.job["status"],
+                                                                                    progress.get("message")):
+            changed = not self.seen or self.seen[-1]["status"] != self.job["status"]
+            self.seen.append({"t": self.now(), "status": self.job["status"], "percent": progress.get("percent"),
+                              "message": progress.get("message")})
+            if changed or not FINE_TUNE_MESSAGE.search(progress.get("message") or "") \
+                    or self.seen[-1]["t"] - self._printed >= 15:  # every message is kept; the console gets fewer
+                self._printed = self.seen[-1]["t"]
+                print(f"  retrain job {self.seen[-1]['t']:>7.1f} s  {self.job['status']:<9} "
+                      f"{progress.get('message') or ''}", flush=True)
+        return self.job
+
+    def wait(self, until, timeout: float, poll: float) -> dict:
+        """Poll until ``until(job)`` or the job ends; SystemExit after ``timeout`` seconds."""
+        deadline = time.perf_counter() + timeout
+        while not until(self.check()) and self.job["status"] not in JOB_ENDED:
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"the retrain job was still {self.job['status']} ({self.seen[-1]['message']}) "
+                                 f"after {timeout:g} s")
+            time.sleep(poll)
+        return self.job
+
+    def follow(self, poll: float) -> None:
+        def loop():
+            while not self._stop.wait(poll):
+                try:
+                    self.check()
+                except (Exception, SystemExit) as exc:  # noqa: BLE001 - a failed poll is kept; the next one tries
+                    self.poll_errors.append(f"{self.now()} s: {type(exc).__name__}: {exc}"[:300])
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def retrain_body(args) -> dict:
+    """POST /api/admin/retrain's body: a fine-tune long enough to load the server; no auto_promote."""
+    body = {"include_synthetic": True, "epochs": args.retrain_epochs}
+    if args.retrain_synthetic_chunks is not None:
+        body["synthetic_chunks"] = args.retrain_synthetic_chunks
+    for item in args.retrain_option:
+        key, _, raw = item.partition("=")
+        try:
+            body[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            body[key] = raw
+    return body
+
+
+def load_during_retrain(args, base: str, questions: list[str], process: subprocess.Popen) -> tuple[dict, dict]:
+    """Rate answers, start a retrain, wait for its fine-tune to start, then the same load as the idle phase.
+    Returns the retrain (its request, the ratings, every progress message, its final status) and the phase
+    (``run_load``'s figures, the messages seen during it, whether the job and its fine-tune were still on at
+    the end: ``valid`` only when the fine-tune ran over the whole phase, warm-up included)."""
+    import httpx
+
+    print(f"retrain: asking and rating {args.retrain_questions} questions ...", flush=True)
+    ratings = rate_answers(base, questions, args.retrain_questions, args.k, args.request_timeout)
+    print(f"retrain: {ratings['rated']} answers rated ({ratings['errors']} errors)", flush=True)
+    body = retrain_body(args)
+    response = httpx.post(f"{base}/api/admin/retrain", json=body, timeout=args.request_timeout,
+                          headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    if response.status_code != 202:
+        raise SystemExit(f"POST /api/admin/retrain {body} -> HTTP {response.status_code}: {response.text[:300]}")
+    job_id = response.json()["job_id"]
+    print(f"retrain: job {job_id} submitted with {json.dumps(body)}; waiting for its fine-tune to start ...",
+          flush=True)
+    watch = JobWatch(base, job_id, args.request_timeout)
+    retrain = {"job_id": job_id, "request": body, "ratings": ratings}
+    job = watch.wait(fine_tuning, args.retrain_start_timeout, args.job_poll)
+    phase: dict = {"valid": False}
+    if fine_tuning(job):
+        retrain["fine_tune_started_s"] = watch.now()
+        first_seen = len(watch.seen) - 1  # the message that started the phase, and every one after it
+        began = watch.now()
+        watch.follow(args.job_poll)
+        phase = run_load(args, base, questions, process, "during retrain")
+        watch.stop()
+        job = watch.check()
+        phase.update(job_status_at_end=job["status"], fine_tune_on_at_end=fine_tuning(job),
+                     job_progress=watch.seen[first_seen:], job_poll_errors=watch.poll_errors, began_s=began,
+                     ended_s=watch.now())
+        phase["valid"] = phase["fine_tune_on_at_end"]
+        if not phase["valid"]:
+            print(f"retrain: the fine-tune ended before the phase did ({job['status']}: "
+                  f"{(job.get('progress') or {}).get('message')}): not a valid measurement; give the retrain more "
+                  f"work (--retrain-synthetic-chunks, --retrain-epochs) or a shorter --duration", flush=True)
+    else:
+        print(f"retrain: the job ended ({job['status']}: {job.get('error')}) before its fine-tune started: "
+              f"no phase during a retrain", flush=True)
+        phase["skipped"] = f"the job {job['status']} before its fine-tune started: {job.get('error')}"
+    if job["status"] not in JOB_ENDED and args.retrain_wait > 0:
+        print(f"retrain: waiting up to {args.retrain_wait:g} s for the job to end ...", flush=True)
+        try:
+            job = watch.wait(lambda j: False, args.retrain_wait, args.job_poll)
+        except SystemExit as exc:
+            print(f"retrain: {exc}; the server is stopped with it", flush=True)
+    result = job.get("result") or {}
+    retrain.update(status=job["status"], error=job.get("error"), seconds=watch.now(), progress=watch.seen,
+                   verdict=result.get("verdict"), version=result.get("version"), plan=result.get("plan"),
+                   data=result.get("data"))
+    watch.client.close()
+    return retrain, phase
+
+
+def p95_ratios(idle: dict, during: dict | None) -> dict:
+    """p95 during the retrain over p95 idle, per kind (issue 28: /api/search's should be at most 2)."""
+    ratios = {}
+    for kind in ("search", "stream", "total"):
+        before, after = idle[kind].get("p95_ms"), (during or {}).get(kind, {}).get("p95_ms")
+        ratios[kind] = round(after / before, 2) if before and after else None
+    return ratios
+
+
+def print_phases(phases: dict, retrain: dict, ratios: dict, ratios_after: dict | None) -> None:
+    during = phases["during retrain"]
+    print(f"{'phase':16} {'kind':7} {'req':>6} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for label, phase in phases.items():
+        if label == "idle after" and phase is None:
+            continue
+        if not phase or "total" not in phase:
+            print(f"{label:16} (not measured: {(phase or {}).get('skipped')})")
+            continue
+        for kind in ("search", "stream"):
+            row = phase[kind]
+            if row["requests"] or row["errors"]:
+                print(f"{label:16} {kind:7} {row['requests']:>6} {row['requests_per_s']:>7.2f} "
+                      f"{row.get('p50_ms', 0):>8.1f} {row.get('p95_ms', 0):>8.1f} {row.get('p99_ms', 0):>8.1f} "
+                      f"{row['errors']:>7}")
+    if ratios.get("search") is not None:
+        print(f"search p95 during retrain / idle: {ratios['search']:.2f}x (issue 28 asks for at most 2x)")
+        if os.environ.get("QUERY_CACHE_SIZE") != "0":
+            print("note: the question cache is on (QUERY_CACHE_SIZE unset or not 0): the idle phase and the ratings "
+                  "filled it, so the phase during the retrain embeds fewer questions than the idle one did")
+    if ratios_after and ratios_after.get("search") is not None:
+        print(f"search p95 during retrain / idle after: {ratios_after['search']:.2f}x (far from the ratio above: "
+              f"the machine's other load changed between the phases)")
+    memory = [(label, phase.get("peak_memory")) for label, phase in phases.items()
+              if phase and phase.get("peak_memory")]
+    print("server memory peak (RSS / PSS): " + ", ".join(f"{label} {m['rss_mb']:.0f} / {m['pss_mb']:.0f} MB"
+                                                         for label, m in memory))
+    if during and "total" in during:
+        status = "valid: the fine-tune ran over the whole phase" if during["valid"] else (
+            f"NOT valid: at the end the job was {during['job_status_at_end']} and its fine-tune "
+            f"{'on' if during['fine_tune_on_at_end'] else 'over'}")
+        print(f"during retrain: {status}; progress seen: "
+              + " | ".join(f"{p['t']:.0f} s {p['message']}" for p in during["job_progress"]))
+    print(f"retrain job {retrain['job_id'][:8]}: {retrain['status']} after {retrain['seconds']:.0f} s"
+          + (f", verdict {retrain['verdict']}" if retrain.get("verdict") else "")
+          + (f", error: {retrain['error']}" if retrain.get("error") else "")
+          + f" ({retrain['ratings']['rated']} ratings, body {json.dumps(retrain['request'])})")
+
+
+def run_load(args, base: str, questions: list[str], process: subprocess.Popen, label: str = "load") -> dict:
+    """--clients threads for --warmup + --duration seconds; the measured window's latencies per kind, errors and
+    the server's peak memory over it."""
+    recorder = Recorder()
+    start_at = time.perf_counter() + args.warmup
+    stop_at = start_at + args.duration
+    threads = [threading.Thread(target=client_loop, daemon=True,
+                                args=(i, args, base, questions, start_at, stop_at, recorder))
+               for i in range(args.clients)]
+    print(f"{label}: {args.clients} clients, {args.stream_share:.0%} /stream, {args.warmup:g} s warm-up, "
+          f"{args.duration:g} s measured ...", flush=True)
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    memory_samples: list[dict] = []
+    for thread in threads:
+        thread.start()
+    while any(t.is_alive() for t in threads):
+        if time.perf_counter() >= start_at:
+            memory_samples.append(tree_memory(process.pid))
+        time.sleep(0.5)
+    for thread in threads:
+        thread.join()
+    per_kind = {kind: summarize(recorder.latency[kind], args.duration, recorder.errors[kind])
+                for kind in ("search", "stream")}
+    per_kind["stream"]["first_token_p50_ms"] = (round(percentile(recorder.first_byte, 50), 1)
+                                                if recorder.first_byte else None)
+    every = [v for kind in ("search", "stream") for v in recorder.latency[kind]]
+    return {"search": per_kind["search"], "stream": per_kind["stream"],
+            "total": summarize(every, args.duration, sum(recorder.errors.values())),
+            "error_samples": recorder.error_samples,
+            "peak_memory": max(memory_samples, key=lambda m: m["pss_mb"]) if memory_samples else None,
+            "load_average_before": load_before, "load_average_after": [round(x, 2) for x in os.getloadavg()]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chunks", type=int, default=10000, help="at least this many chunks in the index")
@@ -493,6 +784,28 @@ def main() -> None:
                         help="seconds of plain one-question-per-call encoding measured before the server starts "
                              "(the rate /api/search is judged against); 0: skip")
     parser.add_argument("--ready-timeout", type=float, default=600)
+    retraining = parser.add_argument_group("the load during a retrain (--during-retrain)")
+    retraining.add_argument("--during-retrain", action="store_true",
+                        help="measure the load idle, then again while a retrain job fine-tunes (on a copy of the "
+                             "corpus's DATA_DIR; embedded mode, SQLite and Qdrant Edge only)")
+    retraining.add_argument("--retrain-questions", type=int, default=40,
+                        help="questions asked and rated (like, first source relevant) before the retrain")
+    retraining.add_argument("--retrain-epochs", type=int, default=1, help="the retrain's epochs")
+    retraining.add_argument("--retrain-synthetic-chunks", type=int, default=None,
+                        help="chunks that get synthetic questions (the retrain's training rows); default the "
+                             "server's RETRAIN_SYNTHETIC_CHUNKS")
+    retraining.add_argument("--retrain-option", action="append", default=[], metavar="KEY=JSON",
+                        help="any other option of POST /api/admin/retrain, e.g. batch_size=16 (repeatable)")
+    retraining.add_argument("--retrain-start-timeout", type=float, default=1800,
+                        help="longest wait for the retrain's fine-tune to start")
+    retraining.add_argument("--retrain-wait", type=float, default=1800,
+                        help="after the phase, wait up to this long for the job to end (its final status); 0: don't")
+    retraining.add_argument("--idle-after", action="store_true",
+                            help="once the job has ended, the same load a third time (idle again): a check that "
+                                 "the machine's other load did not change between the phases")
+    retraining.add_argument("--job-poll", type=float, default=1.0, help="seconds between GET /api/jobs/<id>")
+    retraining.add_argument("--keep-retrain-data", action="store_true",
+                            help="keep the DATA_DIR copy the retrain ran in")
     args = parser.parse_args()
 
     if args.mode == "embedded" and args.workers != 1:
@@ -500,6 +813,11 @@ def main() -> None:
     if args.workers > 1 and not args.qdrant_url:
         parser.error(f"--workers {args.workers} needs --qdrant-url: the embedded Qdrant Edge folder is opened by one "
                      f"process (a folder lock), so without a Qdrant server run --workers 1 with --threads N")
+    if args.during_retrain and (args.mode != "embedded" or args.database_url or args.qdrant_url or args.redis_url):
+        parser.error("--during-retrain runs the retrain in the server's own job worker on a copy of the embedded "
+                     "DATA_DIR: use --mode embedded without --database-url, --qdrant-url and --redis-url")
+    if args.during_retrain and args.retrain_questions < 1:
+        parser.error(f"--retrain-questions must be 1 or more; got {args.retrain_questions}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     database_key = "sqlite"
     if args.database_url:
@@ -512,6 +830,11 @@ def main() -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
 
     corpus = ensure_corpus(args, data_dir)
+    run_dir = data_dir
+    if args.during_retrain:  # ratings, a job and a registry version: made in a copy, the corpus stays as built
+        run_dir = data_dir.parent / f"{data_dir.name}-retrain-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+        shutil.copytree(data_dir, run_dir)
+        print(f"retrain: the server runs on a copy of the corpus, {run_dir}", flush=True)
     load_before = [round(x, 2) for x in os.getloadavg()]
     questions = questions_from(args.lyft)
     anchor = None
@@ -524,40 +847,27 @@ def main() -> None:
     log = RESULTS / f"load-server-{args.mode}.log"
     print(f"server: {args.mode}, {args.workers} worker(s) x {args.threads} threads on {base} (log: {log})", flush=True)
     started = time.monotonic()
-    process = start_server(args, data_dir, port)
-    memory_samples: list[dict] = []
+    process = start_server(args, run_dir, port)
+    retrain = during = idle_after = None
     try:
         ready = wait_ready(base, process, args.ready_timeout, log)
         print(f"server: ready in {time.monotonic() - started:.0f} s, {ready['vector_store'].get('points')} points",
               flush=True)
         idle = tree_memory(process.pid)
-        recorder = Recorder()
-        start_at = time.perf_counter() + args.warmup
-        stop_at = start_at + args.duration
-        threads = [threading.Thread(target=client_loop, daemon=True,
-                                    args=(i, args, base, questions, start_at, stop_at, recorder))
-                   for i in range(args.clients)]
-        print(f"load: {args.clients} clients, {args.stream_share:.0%} /stream, {args.warmup:g} s warm-up, "
-              f"{args.duration:g} s measured ...", flush=True)
-        for thread in threads:
-            thread.start()
-        while any(t.is_alive() for t in threads):
-            if time.perf_counter() >= start_at:
-                memory_samples.append(tree_memory(process.pid))
-            time.sleep(0.5)
-        for thread in threads:
-            thread.join()
+        measured = run_load(args, base, questions, process, "idle" if args.during_retrain else "load")
+        if args.during_retrain:
+            retrain, during = load_during_retrain(args, base, questions, process)
+            if args.idle_after and retrain["status"] in JOB_ENDED:  # the same server idle again: was the machine?
+                idle_after = run_load(args, base, questions, process, "idle after")
+            elif args.idle_after:
+                print(f"idle after: not measured, the job was still {retrain['status']}", flush=True)
     finally:
         stop_server(process)
+        if run_dir != data_dir and not args.keep_retrain_data:
+            shutil.rmtree(run_dir, ignore_errors=True)
 
-    measured = args.duration
-    per_kind = {kind: summarize(recorder.latency[kind], measured, recorder.errors[kind])
-                for kind in ("search", "stream")}
-    per_kind["stream"]["first_token_p50_ms"] = (round(percentile(recorder.first_byte, 50), 1)
-                                                if recorder.first_byte else None)
-    every = [v for kind in ("search", "stream") for v in recorder.latency[kind]]
-    total = summarize(every, measured, sum(recorder.errors.values()))
-    peak = max(memory_samples, key=lambda m: m["pss_mb"]) if memory_samples else idle
+    per_kind, total = {k: measured[k] for k in ("search", "stream")}, measured["total"]
+    peak = measured["peak_memory"] or idle
     result = {
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "mode": args.mode, "workers": args.workers, "threads": args.threads, "clients": args.clients,
@@ -568,26 +878,37 @@ def main() -> None:
         "corpus": corpus, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                       "load_average_1m": round(os.getloadavg()[0], 2),
                                       "load_average_before": load_before},
+        # with --during-retrain: the idle phase (also under phases.idle)
         "total": total, "search": per_kind["search"], "stream": per_kind["stream"], "anchor_plain_encode": anchor,
         "embedding_settings": {name: os.environ[name] for name in ("EMBED_BATCH_WAIT_MS", "EMBED_BATCH_MAX",
                                                                    "EMBED_QUEUE_MAX", "QUERY_CACHE_SIZE",
-                                                                   "OMP_NUM_THREADS")
+                                                                   "OMP_NUM_THREADS", "JOBS_NICE")
                                if name in os.environ},
-        "error_samples": recorder.error_samples,
+        "error_samples": measured["error_samples"],
         "server_memory": {"idle": idle, "peak": peak,
                           "note": "summed over the server's process tree; RSS counts pages shared by forked "
                                   "workers once per worker, PSS splits them"},
     }
+    if args.during_retrain:
+        result["phases"] = {"idle": measured, "during_retrain": during, "idle_after": idle_after}
+        result["retrain"] = retrain
+        result["p95_ratio"] = p95_ratios(measured, during)
+        if idle_after:
+            result["p95_ratio_to_idle_after"] = p95_ratios(idle_after, during)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = RESULTS / f"load-{args.mode}-{stamp}.json"
+    out = RESULTS / f"load-{args.mode}{'-during-retrain' if args.during_retrain else ''}-{stamp}.json"
     out.write_text(json.dumps(result, indent=2))
 
     print(f"\n{args.mode}: {args.workers} worker(s) x {args.threads} threads, {args.clients} clients, "
           f"{corpus['chunks']} chunks, database {result['database']}, {args.duration:g} s")
-    print(f"{'':8} {'req':>6} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
-    for name, row in (("search", per_kind["search"]), ("stream", per_kind["stream"]), ("total", total)):
-        print(f"{name:8} {row['requests']:>6} {row['requests_per_s']:>7.2f} {row.get('p50_ms', 0):>8.1f} "
-              f"{row.get('p95_ms', 0):>8.1f} {row.get('p99_ms', 0):>8.1f} {row['errors']:>7}")
+    if args.during_retrain:
+        print_phases({"idle": measured, "during retrain": during, "idle after": idle_after}, retrain,
+                     result["p95_ratio"], result.get("p95_ratio_to_idle_after"))
+    else:
+        print(f"{'':8} {'req':>6} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
+        for name, row in (("search", per_kind["search"]), ("stream", per_kind["stream"]), ("total", total)):
+            print(f"{name:8} {row['requests']:>6} {row['requests_per_s']:>7.2f} {row.get('p50_ms', 0):>8.1f} "
+                  f"{row.get('p95_ms', 0):>8.1f} {row.get('p99_ms', 0):>8.1f} {row['errors']:>7}")
     if anchor and per_kind["search"]["requests"]:
         print(f"search: {per_kind['search']['requests_per_s'] / anchor['questions_per_s']:.2f}x the plain "
               f"one-question encode rate ({anchor['questions_per_s']:.1f}/s)")
@@ -595,9 +916,11 @@ def main() -> None:
         print(f"stream: first answer token p50 {per_kind['stream']['first_token_p50_ms']:.1f} ms")
     print(f"server memory ({peak['processes']} processes): idle RSS {idle['rss_mb']:.0f} MB / "
           f"PSS {idle['pss_mb']:.0f} MB, peak RSS {peak['rss_mb']:.0f} MB / PSS {peak['pss_mb']:.0f} MB")
-    for sample in recorder.error_samples[:3]:
+    for sample in measured["error_samples"][:3] + ((during or {}).get("error_samples") or [])[:3]:
         print(f"error: {sample}")
     print(f"written: {out}")
+    if args.during_retrain and not (during or {}).get("valid"):
+        sys.exit(1)
 
 
 if __name__ == "__main__":
