@@ -102,3 +102,30 @@ def test_one_instance_is_shared_and_safe_to_use_from_many_threads(bundled):
         t.join()
     assert not errors
     assert all(np.allclose(r, expected, atol=1e-5) for r in results.values())
+
+
+def test_token_counts_match_the_tokenizer_and_are_safe_from_many_threads(bundled):
+    tokenizer = bundled.model.tokenizer
+    texts = ["", " ", "\n\n", "Refunds are issued within 5 business days.", "héllo wörld — “quotes” ©2026",
+             "word " * 600, "Lyft's 10-K: revenue $4.1bn (2022); see Item 7."]
+
+    def reference(text):
+        return len(tokenizer.encode(text, add_special_tokens=False, truncation=False, verbose=False))
+
+    assert [bundled.count_tokens(t) for t in texts] == [reference(t) for t in texts]
+    assert bundled.count_tokens("word " * 600) > bundled.max_seq_length  # never truncated
+    counts, errors = {}, []
+
+    def count_many(offset):
+        try:
+            counts[offset] = [bundled.count_tokens(f"{t} {offset} {i}") for i in range(200) for t in texts]
+        except Exception as exc:  # "Already borrowed" when two threads share a tokenizer's settings
+            errors.append(exc)
+
+    threads = [threading.Thread(target=count_many, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and sorted(counts) == [0, 1, 2, 3]
+    assert counts[3][:len(texts)] == [reference(f"{t} 3 0") for t in texts]
