@@ -240,6 +240,25 @@ def own_chunk_ranks(dense_leg: dict[str, list], probes: dict[str, str]) -> dict[
     return ranks
 
 
+#: at most this many candidates per synthetic chunk of the budget get a probe question: each probe is an
+#: encode and a search, and ranking all 20k chunks of a corpus took 313 s of a retrain (bench/load.py
+#: --during-retrain) to choose 300 of them; 8 x 300 probes take well under a minute here
+PROBES_PER_CHUNK = 8
+
+
+def probe_candidates(candidates: Iterable[str], budget: int, near_rated: Iterable[str] = ()) -> list[str]:
+    """The candidates whose own probe question is ranked to choose ``budget`` of them: all when there are at
+    most ``PROBES_PER_CHUNK`` × budget, else the ones near rated answers, then a stable sample (by a hash of
+    the chunk id: spread over documents, the same in every run) up to that many."""
+    candidates = sorted(set(candidates))
+    cap = PROBES_PER_CHUNK * budget
+    if len(candidates) <= cap:
+        return candidates
+    near = set(near_rated)
+    ordered = sorted(candidates, key=lambda cid: (cid not in near, hashlib.sha1(cid.encode()).hexdigest()))
+    return sorted(ordered[:cap])
+
+
 def choose_synthetic_chunks(candidates: Iterable[str], budget: int, *, ranks: dict[str, int | None] | None = None,
                             near_rated: Iterable[str] = ()) -> list[str]:
     """The chunks (at most ``budget``) that get synthetic questions this round, in a stable order.

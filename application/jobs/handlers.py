@@ -503,7 +503,7 @@ def _add_synthetic(app: DocsTune, context: JobContext, prepared, *, budget: int 
 
     from application.db.models import Chunk
     from application.llm.question_writer import synthetic_generator_options
-    from training.pipeline import choose_synthetic_chunks
+    from training.pipeline import choose_synthetic_chunks, probe_candidates
     from training.records import TrainingDataError
     from training.synthetic import SynthEstimate, generate_synthetic_queries, synthetic_training_set
 
@@ -515,12 +515,14 @@ def _add_synthetic(app: DocsTune, context: JobContext, prepared, *, budget: int 
         return
     candidates = len(chunks)
     if budget is not None and candidates > budget:
-        context.progress(1, 5, f"choosing {budget} of {candidates} chunks for synthetic questions")
-        ranks = _own_chunk_ranks(app, chunks)
-        chosen = choose_synthetic_chunks(chunks, budget, ranks=ranks, near_rated=prepared.rated_chunks)
+        probed = {cid: chunks[cid] for cid in probe_candidates(chunks, budget, prepared.rated_chunks)}
+        context.progress(1, 5, f"choosing {budget} of {candidates} chunks for synthetic questions"
+                               + (f" (probing {len(probed)} of them)" if len(probed) < candidates else ""))
+        ranks = _own_chunk_ranks(app, probed)
+        chosen = choose_synthetic_chunks(probed, budget, ranks=ranks, near_rated=prepared.rated_chunks)
         chunks = {cid: chunks[cid] for cid in chosen}
         prepared.stats["synthetic_selection"] = {
-            "candidates": candidates, "budget": budget, "chosen": len(chunks),
+            "candidates": candidates, "probed": len(probed), "budget": budget, "chosen": len(chunks),
             "poorly_ranked": sum(1 for r in ranks.values() if r is None or r > 1),
             "near_rated": len(set(chosen) & prepared.rated_chunks)}
     settings = app.settings

@@ -1,7 +1,9 @@
 """Which chunks get synthetic questions in a round with a budget (``training.pipeline.choose_synthetic_chunks``)."""
 import pytest
 
-from training.pipeline import SyntheticOptions, choose_synthetic_chunks, own_chunk_ranks, probe_questions
+from training.pipeline import (
+    PROBES_PER_CHUNK, SyntheticOptions, choose_synthetic_chunks, own_chunk_ranks, probe_candidates, probe_questions,
+)
 from training.records import TrainingDataError
 
 # a tiny corpus: two near-duplicate pairs the model confuses (c1/c2 and c5/c6), the rest distinct
@@ -76,3 +78,13 @@ def test_synthetic_options_from_a_request_win_over_the_settings_and_bad_ones_are
                 {"synthetic_chunks": True}):
         with pytest.raises(TrainingDataError):
             SyntheticOptions.from_params(bad)
+
+
+def test_a_large_corpus_probes_a_stable_sample_with_every_chunk_near_a_rated_answer():
+    candidates = [f"doc{d}-chunk{c}" for d in range(50) for c in range(100)]  # 5,000 chunks
+    near = {"doc7-chunk3", "doc49-chunk99"}
+    probed = probe_candidates(candidates, 10, near)
+    assert len(probed) == PROBES_PER_CHUNK * 10 and near <= set(probed)
+    assert probed == probe_candidates(list(reversed(candidates)), 10, near)  # no randomness, no order
+    assert len({cid.split("-")[0] for cid in probed}) > 30  # spread over the documents
+    assert probe_candidates(candidates[:70], 10) == sorted(candidates[:70])  # under the cap: all of them
