@@ -41,6 +41,7 @@ from training.finetune import (
     write_model_card,
 )
 from training.gate import GateConfig, GateVerdict, judge
+from training.memory import release_memory
 from training.records import IRDataset, TrainingDataError, TrainingSet
 from training.registry import ModelRegistry, ModelVersion
 from training.split import choose_held_out_chunks, split_ir_by_chunk
@@ -414,10 +415,12 @@ def run_training(
             data = add_hard_negatives(miner, data, prepared.mining_corpus, show_progress=config.show_progress)
             stats["mined_triplets"] = len(data.triplets) - before
             del miner
+            release_memory()
         if progress is not None:  # the clock of the estimate starts here, not before the mining (the total:
             progress(0, -(-len(data) // config.batch_size) * config.epochs)  # about; the trainer's comes next)
         result = finetune(base_model, data, work / "model", config, progress=progress,
                           description=f"Trained on {prepared.kind} data by `{trained_by}`.")
+        release_memory()  # the trainer's activations and optimiser state, before the judging loads two models
         result.data_stats = {**stats, **result.data_stats}
         dataset_name = f"held-out {prepared.kind}"
         if prepared.held_out.queries:

@@ -15,6 +15,7 @@ from application.jobs.contract import Handler, JobContext, JobFailed
 from application.jobs.queue import EmbeddedConsumer, make_huey, queue_error
 from application.db.jobs import INGESTING_KINDS
 from application.jobs.store import WORKER_ID, JobCancelled, JobStore
+from training.memory import release_memory
 
 if TYPE_CHECKING:
     from application.container import DocsTune
@@ -173,6 +174,7 @@ class JobRuntime:
             status = self.store.finish(job_id, "failed", error=self._stored(str(exc) or exc.__class__.__name__))["status"]
         finally:
             stop_beating.set()
+            release_memory()  # what the job freed goes back to the OS, not kept at its peak until the next one
         log.info("Job %s (%s) %s", job_id, job["kind"], status)
 
     def _stored(self, error: str) -> str:
