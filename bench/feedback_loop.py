@@ -84,7 +84,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 # the live-server helpers of the load benchmark: a free port, /ready, stopping the process group,
 # the process tree and its RSS/PSS
-from load import free_port, process_tree, stop_server, tree_memory, wait_ready  # noqa: E402,RUF100
+from load import free_port, key_json_options, process_tree, stop_server, tree_memory, wait_ready  # noqa: E402,RUF100
 
 DEFAULT_DATASET = ROOT.parent / "shared" / "data" / "lyft_10k_ir.json"
 VARIANTS = ("all", "sparse", "noisy")
@@ -467,13 +467,7 @@ def retrain_body(args) -> dict:
             body[key] = value
     if args.retrain_seed is not None:
         body["seed"] = args.retrain_seed
-    for item in args.retrain_option:
-        key, _, raw = item.partition("=")
-        try:
-            body[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            body[key] = raw
-    return body
+    return {**body, **key_json_options(args.retrain_option)}
 
 
 def run_round(args, client: Client, server: Server, variant: str, data: dict, wave: list[int],

@@ -605,13 +605,19 @@ def retrain_body(args) -> dict:
     body = {"include_synthetic": True, "epochs": args.retrain_epochs}
     if args.retrain_synthetic_chunks is not None:
         body["synthetic_chunks"] = args.retrain_synthetic_chunks
-    for item in args.retrain_option:
+    return {**body, **key_json_options(args.retrain_option)}
+
+
+def key_json_options(items: list[str]) -> dict:
+    """``--retrain-option KEY=JSON`` items as a dict (a value that is not JSON stays a string)."""
+    options = {}
+    for item in items:
         key, _, raw = item.partition("=")
         try:
-            body[key] = json.loads(raw)
+            options[key] = json.loads(raw)
         except json.JSONDecodeError:
-            body[key] = raw
-    return body
+            options[key] = raw
+    return options
 
 
 def load_during_retrain(args, base: str, questions: list[str], process: subprocess.Popen) -> tuple[dict, dict]:

@@ -86,22 +86,29 @@ def test_one_instance_is_shared_and_safe_to_use_from_many_threads(bundled):
     assert load_embeddings("all-MiniLM-L6-v2") is bundled
     texts = [f"sentence number {i} about refunds and shipping" for i in range(16)]
     expected = bundled.embed_documents(texts)
-    results: dict[int, list] = {}
+    results, errors = in_threads(lambda i: bundled.embed_documents(texts), 8)
+    assert not errors and len(results) == 8
+    assert all(np.allclose(r, expected, atol=1e-5) for r in results.values())
+
+
+def in_threads(work, count: int) -> tuple[dict, list]:
+    """``work(i)`` on ``count`` threads at once: its results by ``i`` and every exception raised
+    ("Already borrowed" from a tokenizer two threads share would land there)."""
+    results: dict[int, object] = {}
     errors: list[BaseException] = []
 
-    def work(i):
+    def run(i):
         try:
-            results[i] = bundled.embed_documents(texts)
-        except BaseException as exc:  # "Already borrowed" from the tokenizer would land here
+            results[i] = work(i)
+        except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    assert all(np.allclose(r, expected, atol=1e-5) for r in results.values())
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, errors
 
 
 def test_token_counts_match_the_tokenizer_and_are_safe_from_many_threads(bundled):
@@ -114,18 +121,7 @@ def test_token_counts_match_the_tokenizer_and_are_safe_from_many_threads(bundled
 
     assert [bundled.count_tokens(t) for t in texts] == [reference(t) for t in texts]
     assert bundled.count_tokens("word " * 600) > bundled.max_seq_length  # never truncated
-    counts, errors = {}, []
-
-    def count_many(offset):
-        try:
-            counts[offset] = [bundled.count_tokens(f"{t} {offset} {i}") for i in range(200) for t in texts]
-        except Exception as exc:  # "Already borrowed" when two threads share a tokenizer's settings
-            errors.append(exc)
-
-    threads = [threading.Thread(target=count_many, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    counts, errors = in_threads(
+        lambda offset: [bundled.count_tokens(f"{t} {offset} {i}") for i in range(200) for t in texts], 4)
     assert not errors and sorted(counts) == [0, 1, 2, 3]
     assert counts[3][:len(texts)] == [reference(f"{t} 3 0") for t in texts]
