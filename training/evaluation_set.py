@@ -29,6 +29,7 @@ import hashlib
 from dataclasses import dataclass, field, replace
 
 from training.feedback import ResolvedFeedback, question_key
+from training.gate import DEFAULT_MIN_QUESTIONS
 from training.records import IRDataset, TrainingDataError
 
 #: the share of chunks whose questions judge rather than train (EVALUATION_SHARE)
@@ -47,7 +48,7 @@ def is_evaluation_chunk(text: str, share: float = EVALUATION_SHARE) -> bool:
 
 
 def growth_share(held: int, share: float = EVALUATION_SHARE, start_share: float | None = EVALUATION_SHARE_START,
-                 min_questions: int = 30) -> float:
+                 min_questions: int = DEFAULT_MIN_QUESTIONS) -> float:
     """The share a growth of a set holding ``held`` questions assigns by: ``start_share`` (when larger)
     while the set holds fewer than ``min_questions`` (GATE_MIN_QUESTIONS, below which the gate decides
     nothing), then ``share``. Ratings are few at first, and the Debian FAQ's 59 rated answers put only

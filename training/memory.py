@@ -16,25 +16,18 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
-import threading
-
-_trim = None
-_lock = threading.Lock()
 
 
+@functools.cache
 def _malloc_trim():
-    global _trim
-    with _lock:
-        if _trim is None:
-            _trim = False
-            name = ctypes.util.find_library("c")
-            try:
-                libc = ctypes.CDLL(name) if name else None
-                _trim = getattr(libc, "malloc_trim", None) or False
-            except OSError:
-                _trim = False
-    return _trim or None
+    """glibc's ``malloc_trim``, or None where the C library has none."""
+    name = ctypes.util.find_library("c")
+    try:
+        return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    except OSError:
+        return None
 
 
 def release_memory() -> bool:
