@@ -94,9 +94,16 @@ def create_messages(url: str, client: int) -> dict[str, list[dict]]:
     return messages
 
 
-def wait_for_acks(clients: list[Client], at_least: int, seconds: float) -> None:
+def wait_for_acks(clients: list[Client], at_least: int, phase: str, seconds: float) -> None:
+    """Until ``at_least`` acknowledgements in all, and every client's ``phase`` messages each acknowledged
+    once (a slow client on a loaded machine must not leave one of them unrated when the phase ends)."""
     deadline = time.monotonic() + seconds
-    while sum(c.acks for c in clients) < at_least and time.monotonic() < deadline:
+
+    def done() -> bool:
+        return (sum(c.acks for c in clients) >= at_least
+                and all(m["message_id"] in c.acked for c in clients for m in c.messages[phase]))
+
+    while not done() and time.monotonic() < deadline:
         time.sleep(0.05)
 
 
@@ -114,12 +121,12 @@ def test_every_acknowledged_feedback_survives_a_killed_and_restarted_server(tmp_
         clients = [Client(n, server.url, messages[n], phase, stop) for n in range(CLIENTS)]
         for client in clients:
             client.start()
-        wait_for_acks(clients, 100, seconds=20)
+        wait_for_acks(clients, 100, "before", seconds=60)
         phase[0] = "after"  # no new post for the first set: what it holds now must survive the kill
         server.kill()  # in the middle of the posts
         acks_at_kill = sum(c.acks for c in clients)
         server.start()  # same DATA_DIR, same port; the clients retry meanwhile
-        wait_for_acks(clients, acks_at_kill + 100, seconds=20)
+        wait_for_acks(clients, acks_at_kill + 100, "after", seconds=60)
         stop.set()
         for client in clients:
             client.join(timeout=150)
