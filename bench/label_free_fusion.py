@@ -21,6 +21,15 @@ pseudo-queries are encoded once and cached in ``bench/results/label_free_legs-<s
     .venv/bin/python bench/label_free_fusion.py ../shared/data/lyft_10k_ir.json \
         bench/data/debian_faq_ir.json bench/data/lsof_faq_ir.json bench/data/package_faqs_ir.json
 
+``--product-chunking``: the same question through the product's own chunking (each corpus entry a file,
+split by ``application.ingest.chunking.Chunker`` as an upload is; relevance file-level, files in the order
+of their best chunk, as ``bench/feedback_loop.py`` measures), for the pseudo-query rule the service uses
+(``training.label_free``) with and without the neighbours of a query's chunk, over several seeds (each
+seed draws other sentences: how stable the fitted weight is). Not cached; Lyft takes ~3 min a seed.
+
+    .venv/bin/python bench/label_free_fusion.py --product-chunking ../shared/data/lyft_10k_ir.json \
+        bench/data/debian_faq_ir.json bench/data/lsof_faq_ir.json bench/data/package_faqs_ir.json
+
 Results and what they mean: docs/retrieval.md, "A default before any rating".
 """
 from __future__ import annotations
@@ -188,11 +197,85 @@ def sensitivity(paths: list[Path], default: FusionSettings, draws: int = 10) -> 
     return lines
 
 
+# -- through the product's chunking --------------------------------------------------------
+class _Memo:
+    """An embedding backend that encodes each text once (the seeds share the chunks' vectors)."""
+
+    def __init__(self, backend):
+        self.backend, self.documents, self.queries = backend, {}, {}
+        self.name = getattr(backend, "name", "")
+
+    def embed_documents(self, texts):
+        missing = [t for t in dict.fromkeys(texts) if t not in self.documents]
+        if missing:
+            self.documents.update(zip(missing, self.backend.embed_documents(missing)))
+        return [self.documents[t] for t in texts]
+
+    def embed_query(self, text):
+        if text not in self.queries:
+            self.queries[text] = self.backend.embed_query(text)
+        return self.queries[text]
+
+
+def product_chunking_table(paths: list[Path], seeds: list[int]) -> list[str]:
+    """File-level MRR@10 of the real questions over the product's chunks: each leg, the fixed default,
+    and the weight fitted on the pseudo-queries by ``training.label_free`` (reach 0: the chunk alone is
+    relevant; ``NEIGHBOUR_REACH``: its neighbours too), per seed."""
+    from feedback_levers import ProductView
+
+    from training.label_free import NEIGHBOUR_REACH, neighbours_by_position
+
+    default = default_fusion()
+    reaches = (0, NEIGHBOUR_REACH)
+    lines = ["File-level MRR@10 through the product's chunking; in brackets the gap to the better single leg "
+             "(criterion: never below -0.010). Fitted weights per seed " + ", ".join(map(str, seeds)) + ".", "",
+             "| set | files → chunks | dense | lexical | fixed 0.5 | " +
+             " | ".join(f"pseudo-queries, reach {r}" for r in reaches) + " |", "|---" * (5 + len(reaches)) + "|"]
+    for path in paths:
+        started = time.perf_counter()
+        view = ProductView(str(path))
+        backend = _Memo(view.embeddings)
+        at = {}
+
+        def real(weight: float) -> float:
+            weight = round(weight, 2)
+            if weight not in at:
+                at[weight] = view.file_mrr(view.ranker(replace(default, weight=weight)), view.qids)
+            return at[weight]
+
+        dense, lexical = real(1.0), real(0.0)
+        best = max(dense, lexical)
+        rows = [(cid, *cid.rsplit("#", 1)) for cid in view.cids]
+        cells = []
+        for reach in reaches:
+            neighbours = neighbours_by_position(((cid, doc, int(pos)) for cid, doc, pos in rows), reach)
+            fits = []
+            for seed in seeds:
+                pseudo = pseudo_query_ir(view.corpus, seed, neighbours=neighbours)
+                legs = pseudo_query_legs(pseudo, backend, view.lexer, default.candidates)
+                weight = fit_fusion_weight(legs, default.method, normalise=default.normalise, prior=default.weight).weight
+                fits.append((weight, real(weight)))
+                log(f"{path.name}: reach {reach}, seed {seed}: {weight:g} -> {real(weight):.3f}")
+            worst = min(value for _, value in fits)
+            cells.append(" / ".join(f"{w:g}: {v:.3f}" for w, v in fits) + f" (worst {worst - best:+.3f})")
+        lines.append(f"| {path.stem.removesuffix('_ir')} ({len(view.qids)} q) | {len(view.ir.corpus)} → {len(view.cids)} | "
+                     f"{dense:.3f} | {lexical:.3f} | {real(default.weight):.3f} ({real(default.weight) - best:+.3f}) | "
+                     + " | ".join(cells) + " |")
+        log(f"{path.name}: {time.perf_counter() - started:.0f} s")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("ir_json", type=Path, nargs="+")
     parser.add_argument("--candidates", type=int, default=DEFAULT_CANDIDATES)
+    parser.add_argument("--product-chunking", action="store_true",
+                        help="through the product's chunking, file-level, the service's rule with and without neighbours")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2], help="--product-chunking: pseudo-query seeds")
     args = parser.parse_args()
+    if args.product_chunking:
+        print("\n".join(product_chunking_table(args.ir_json, args.seeds)))
+        return
     print("\n".join(table(args.ir_json, args.candidates)))
 
 

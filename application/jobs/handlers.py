@@ -420,14 +420,15 @@ def submit_label_free(app: DocsTune, trigger: str) -> str | None:
 
 
 def run_label_free(app: DocsTune, context: JobContext) -> dict:
-    """The stored chunks' own pseudo-queries (inverse cloze, at most LABEL_FREE_MAX_QUESTIONS) → both
+    """The stored chunks' own pseudo-queries (inverse cloze, at most LABEL_FREE_MAX_QUESTIONS; the chunks
+    next to a query's own in its document relevant too) → both
     legs of the serving model and tokenizer → the fusion weight that ranks each query's chunk best →
     stored for the serving collection, where it serves until a weight fitted on ratings replaces it."""
     from sqlalchemy import select
 
     from application.db.models import Chunk
     from application.retrieval.index import tuned_fusion
-    from training.label_free import fit_label_free_weight, is_label_free
+    from training.label_free import fit_label_free_weight, is_label_free, neighbours_by_position
     from training.records import TrainingDataError
 
     due, reason = label_free_plan(app)
@@ -436,11 +437,15 @@ def run_label_free(app: DocsTune, context: JobContext) -> dict:
     settings = app.settings
     index = app.serving.current
     with app.db.session() as session:
-        chunks = dict(session.execute(select(Chunk.id, Chunk.text).order_by(Chunk.id)).all())
+        rows = session.execute(select(Chunk.id, Chunk.text, Chunk.source_id, Chunk.position)
+                               .order_by(Chunk.id)).all()
+    chunks = {cid: text for cid, text, _, _ in rows}
     steps = iter(range(1, 6))
     context.progress(0, 6, f"{reason}: pseudo-queries from {len(chunks)} chunks")
     try:
         record = fit_label_free_weight(chunks, index.embeddings, index.lexical, base=settings.fusion(),
+                                       neighbours=neighbours_by_position((cid, source, position)
+                                                                         for cid, _, source, position in rows),
                                        max_questions=settings.label_free_max_questions,
                                        progress=lambda message: context.progress(next(steps, 5), 6, message))
     except TrainingDataError as exc:
@@ -448,6 +453,7 @@ def run_label_free(app: DocsTune, context: JobContext) -> dict:
     record["job_id"] = context.job_id
     result = {"collection": index.collection, "model_name": index.embeddings.name, "weight": record["weight"],
               "questions": record["questions"], "chunks": record["chunks"], "curve": record["curve"],
+              "with_neighbours": record["with_neighbours"],
               "on_pseudo_queries": record["on_pseudo_queries"]}
     current = tuned_fusion(app.db, index.collection)
     if current is not None and not is_label_free(current):  # a tune finished meanwhile: ratings win

@@ -2,7 +2,9 @@
 import pytest
 
 from training.fusion import FusionSettings
-from training.label_free import LABEL_FREE, fit_label_free_weight, is_label_free, pseudo_query_ir
+from training.label_free import (
+    LABEL_FREE, fit_label_free_weight, is_label_free, neighbours_by_position, pseudo_query_ir, pseudo_query_legs,
+)
 from training.records import TrainingDataError
 
 PROBLEMS = ["the invoice was paid late and a fee was charged", "the laptop screen flickers after the driver update",
@@ -57,6 +59,36 @@ def test_each_chunk_gets_one_sentence_as_query_and_is_its_answer_without_it():
     assert {c for cids in sample.ir.relevant_docs.values() for c in cids} == set(sample.ir.corpus)
 
 
+def test_neighbours_are_the_chunks_next_to_one_in_its_document():
+    rows = [("a0", "A", 0), ("a1", "A", 1), ("a2", "A", 2), ("a4", "A", 4), ("b0", "B", 0), ("c0", "C", 0),
+            ("c1", "C", 1)]
+    assert neighbours_by_position(rows) == {"a0": ["a1"], "a1": ["a0", "a2"], "a2": ["a1"], "c0": ["c1"], "c1": ["c0"]}
+    assert neighbours_by_position(rows, reach=2)["a2"] == ["a1", "a0", "a4"]  # nearest first, before after; no a3
+    assert neighbours_by_position(rows, reach=0) == {}
+
+
+def test_a_pseudo_query_counts_its_neighbours_relevant_and_scores_only_its_own_chunk_without_the_sentence(
+        legs_models):
+    chunks = coded_tickets(12)
+    ids = list(chunks)
+    neighbours = neighbours_by_position((cid, f"doc{i // 3}", i % 3) for i, cid in enumerate(ids))
+    pseudo = pseudo_query_ir(chunks, neighbours=neighbours)
+    assert pseudo.ir.queries == pseudo_query_ir(chunks).ir.queries  # the same sentences as without neighbours
+    for qid in pseudo.ir.queries:
+        own, *near = pseudo.ir.relevant_docs[qid]
+        assert near == neighbours[own]  # t000 → [t001]; t001 → [t000, t002]; never across documents
+    legs = pseudo_query_legs(pseudo, *legs_models)
+    first = next(iter(pseudo.ir.queries))
+    assert legs.relevant[first] == frozenset(pseudo.ir.relevant_docs[first])
+    # bounded: the sampled chunks are the queries' sources, the corpus adds their neighbours
+    many = coded_tickets(60)
+    sample = pseudo_query_ir(many, max_questions=20,
+                             neighbours=neighbours_by_position((c, f"d{i // 3}", i % 3) for i, c in enumerate(many)))
+    sources = {cids[0] for cids in sample.ir.relevant_docs.values()}
+    assert sample.questions == 20 and len(sources) == 20 and set(sample.ir.corpus) > sources
+    assert {c for cids in sample.ir.relevant_docs.values() for c in cids} <= set(sample.ir.corpus)
+
+
 def test_shared_wording_moves_the_weight_toward_the_lexical_leg(legs_models):
     record = fit_label_free_weight(coded_tickets(), *legs_models, base=FusionSettings(weight=0.5))
     scores = record["on_pseudo_queries"]
@@ -65,7 +97,7 @@ def test_shared_wording_moves_the_weight_toward_the_lexical_leg(legs_models):
     assert record["origin"] == "label-free: 104 corpus pseudo-queries" and is_label_free(record)
     assert (record["kind"], record["chunks"], record["questions"], record["method"], record["normalise"]) == (
         LABEL_FREE, 104, 104, "convex", "minmax")
-    assert set(record["curve"]) >= {"0", "0.5", "1"} and record["fitted_at"]
+    assert set(record["curve"]) >= {"0", "0.5", "1"} and record["fitted_at"] and record["with_neighbours"] == 0
 
 
 def test_paraphrased_wording_moves_the_weight_toward_the_dense_leg(legs_models):

@@ -33,6 +33,7 @@ def test_an_ingest_of_enough_chunks_fits_the_label_free_weight_and_it_serves(mak
     assert ingested["result"]["label_free_job"] == job["id"] and job["status"] == "done", job
     result = job["result"]
     assert result["stored"] and result["questions"] == 104 and result["chunks"] == 104
+    assert result["with_neighbours"] == 0  # one chunk a file: no chunk has a neighbour
     assert result["weight"] < 0.5  # the tickets are found by their codes: the lexical leg's share grows
     app = create_app(services.settings, services=services)
     try:
@@ -57,6 +58,18 @@ def test_an_ingest_of_enough_chunks_fits_the_label_free_weight_and_it_serves(mak
     ingest_job(services, write_docs(tmp_path / "many more", as_files(coded_tickets(150, start=200))))
     assert len(label_free_jobs(services)) == 1  # nothing refits over ratings
     assert services.serving.serving_fusion(services.serving.current)[0].weight == 0.95
+
+
+def test_the_chunks_next_to_a_pseudo_querys_own_in_its_document_count_relevant(make_services, tmp_path):
+    tickets = list(coded_tickets(1200).values())
+    files = {f"batch{n:02d}.txt": "\n\n".join(tickets[n * 24:(n + 1) * 24]) for n in range(50)}
+    services = make_services(JOBS_WORKER="immediate", FUSION_LABEL_FREE="true")
+    ingest_job(services, write_docs(tmp_path / "batches", files))
+    (job,) = label_free_jobs(services)
+    result = job["result"]
+    assert result["stored"] and 100 <= result["chunks"] < 24 * 50, result
+    # every file is split into several chunks: each chunk has a neighbour, so each query has more than one
+    assert result["with_neighbours"] == result["questions"] > 100
 
 
 def test_fusion_weight_wins_and_the_label_free_weight_can_be_turned_off(make_services, make_settings):
