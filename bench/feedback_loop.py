@@ -308,7 +308,23 @@ def ingest(client: Client, corpus: Path, files: dict[str, str], batch: int, poll
     sources = sources if isinstance(sources, list) else sources.get("sources", [])
     chunks = sum(int(s.get("chunk_count") or 0) for s in sources)
     return {"files": len(names), "upload_requests": len(tasks), "failed_tasks": failed, "sources": len(sources),
-            "chunks": chunks}
+            "chunks": chunks, "label_free": settle_label_free(client, poll, timeout)}
+
+
+def settle_label_free(client: Client, poll: float, timeout: float) -> list[dict]:
+    """Wait until no ``label_free`` job (the fusion weight fitted after an ingest, FUSION_LABEL_FREE) is
+    queued or running, so that "before" is measured on the weight the deployment then serves; each such
+    job's outcome."""
+    deadline = time.monotonic() + timeout
+    while True:
+        jobs = client.call("GET", "/api/jobs", admin=True, params={"kind": "label_free", "limit": 50})["jobs"]
+        if not any(job["status"] in ("queued", "running") for job in jobs):
+            return [{"status": job["status"], **{k: (job.get("result") or {}).get(k)
+                                                 for k in ("weight", "questions", "chunks", "with_neighbours", "serving")}}
+                    for job in jobs]
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"a label_free job still runs after {timeout:g} s")
+        time.sleep(poll)
 
 
 def cid_of(source_uri: str | None, files: dict[str, str]) -> str | None:

@@ -1,5 +1,6 @@
 """Switching EMBEDDINGS_BACKEND (torch -> onnx-int8) is a model swap: a new collection, a re-index, then the switch."""
 from application.container import DocsTune
+from tests.application.swap.test_swap import serves_back_at_once
 
 
 def test_switching_to_the_int8_encoder_reindexes_and_serves_the_old_index_meanwhile(make_settings, docs_dir):
@@ -33,9 +34,4 @@ def test_switching_to_the_int8_encoder_reindexes_and_serves_the_old_index_meanwh
         services.close()
 
     # and back to torch: its collection is complete, so it serves at once, with no job
-    again = DocsTune(make_settings(JOBS_WORKER="off"))
-    try:
-        assert again.jobs.start_pending_reindex() is None
-        assert again.serving.current.collection == old and again.serving.current.pending is None
-    finally:
-        again.close()
+    serves_back_at_once(make_settings(JOBS_WORKER="off"), old)

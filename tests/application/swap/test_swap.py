@@ -12,6 +12,17 @@ from tests.application.jobs.conftest import many_docs, write_docs
 from tests.plugins.test_registry import tiny_plugin  # noqa: F401  (fixture)
 
 
+
+def serves_back_at_once(settings, old: str) -> None:
+    """Configured back to a model whose collection is complete: it serves at once, and no re-index is queued."""
+    again = DocsTune(settings)
+    try:
+        assert again.jobs.start_pending_reindex() is None
+        assert again.serving.current.collection == old and again.serving.current.pending is None
+        assert again.jobs.store.list(kind="reindex", statuses=("queued",)) == []
+    finally:
+        again.close()
+
 def _exact_text_searches(services, texts, stop, seen, errors):
     """Search each chunk's own text: with the collection's own model it comes back first with score ~1."""
     while not stop.is_set():
@@ -121,13 +132,7 @@ def test_a_config_swap_keeps_answering_with_the_old_model_until_the_new_index_is
         services.close()
 
     # and back: the old model's collection is complete, so it serves at once, with no job
-    again = DocsTune(make_settings(JOBS_WORKER="off"))
-    try:
-        assert again.jobs.start_pending_reindex() is None
-        assert again.serving.current.collection == old and again.serving.current.pending is None
-        assert again.jobs.store.list(kind="reindex", statuses=("queued",)) == []
-    finally:
-        again.close()
+    serves_back_at_once(make_settings(JOBS_WORKER="off"), old)
 
 
 def test_a_serving_model_that_can_no_longer_be_loaded_fails_loudly_naming_both_models(
