@@ -152,3 +152,46 @@ def test_a_failure_while_indexing_rolls_back_that_file_only(services, docs_dir, 
 def _chunk_ids(services) -> set[str]:
     with services.db.session() as session:
         return set(session.scalars(select(Chunk.id)))
+
+
+def test_the_next_group_is_encoded_beside_the_writes_and_a_model_failure_loses_that_group_only(
+        make_settings, tmp_path, monkeypatch):
+    import re
+    import threading
+
+    from application.container import DocsTune
+    from application.ingest import pipeline
+
+    # groups of about 2 chunks (INGEST_BATCH_SIZE 1 × EMBED_CALL_BATCHES 2): six one-chunk files, three groups
+    monkeypatch.setattr(pipeline, "EMBED_CALL_BATCHES", 2)
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"note{i}.md").write_text(f"# Note {i}\n\nRoom {i} is booked for the planning meeting number {i}.")
+    services = DocsTune(make_settings(INGEST_BATCH_SIZE="1"))
+    try:
+        embeddings = services.serving.current.embeddings
+        real = embeddings.embed_documents
+        seen = []
+
+        def recording(texts):
+            seen.append((threading.current_thread().name, [re.search(r"Room (\d)", t).group(1) for t in texts]))
+            if len(seen) == 2:
+                raise RuntimeError("the model ran out of memory")
+            return real(texts)
+
+        monkeypatch.setattr(embeddings, "embed_documents", recording)
+        report = services.documents.ingest_paths([folder])
+    finally:
+        services.close()
+    # every call on the encoder thread; the second group's failure fails its two documents, not the others
+    assert [name.startswith("ingest-encode") for name, _ in seen] == [True, True, True]
+    assert len(report.added) == 4 and len(report.failed) == 2
+    failed = sorted(p.rsplit("/", 1)[-1] for p, _ in report.failed)
+    assert failed == [f"note{n}.md" for n in seen[1][1]] and all("failed while indexing" in r for _, r in report.failed)
+    services = DocsTune(make_settings(INGEST_BATCH_SIZE="1"))
+    try:
+        sql, vectors = _counts(services)
+    finally:
+        services.close()
+    assert sql == vectors == 4
