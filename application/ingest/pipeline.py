@@ -11,7 +11,6 @@ import hashlib
 import logging
 import os
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,40 +213,34 @@ class Ingestor:
             progress(0, total)
         # the model is called with full batches across documents (a document of 3 chunks alone would
         # be a batch of 3: measured 0.71x of plain encode that way, bench/ingest_formats.py), then each
-        # document is written on its own: vectors, then its rows in one transaction. The next group is
-        # encoded in a thread while this one is written (BM25, vector store, SQL: Python on one core,
-        # while the model's forward pass leaves the GIL): the writes no longer add to the model's time
-        groups = list(_batches_of_documents(plans, self.batch_size * EMBED_CALL_BATCHES))
-        encoder = ThreadPoolExecutor(1, thread_name_prefix="ingest-encode")
-        try:
-            upcoming = self._encode_later(encoder, groups[0]) if groups else None
-            for number, group in enumerate(groups):
-                index, collections, vectors = upcoming
-                upcoming = self._encode_later(encoder, groups[number + 1]) if number + 1 < len(groups) else None
+        # document is written on its own: vectors, then its rows in one transaction
+        for group in _batches_of_documents(plans, self.batch_size * EMBED_CALL_BATCHES):
+            # the serving index of *now*: a swap may have happened since the first file
+            index = self.index_provider()
+            collections = [(index.collection, index.embeddings),
+                           *[c for c in self.extra_collections() if c[0] != index.collection]]
+            try:
+                stored = self._embed_and_upsert(group, index, collections,
+                                                lambda n: progress(done + n, total) if progress else None)
+            except Exception as exc:  # the model failed on this batch: its documents are reported, not lost
+                log.exception("Failed to embed %s documents", len(group))
+                stored = _Stored(failed={position: exc for position in range(len(group))})
+            for position, (item, plan) in enumerate(group):
+                name = str(item.document.path)
                 try:
-                    stored = self._embed_and_upsert(group, index, collections, vectors.result(),
-                                                    lambda n: progress(done + n, total) if progress else None)
-                except Exception as exc:  # the model failed on this batch: its documents are reported, not lost
-                    log.exception("Failed to embed %s documents", len(group))
-                    stored = _Stored(failed={position: exc for position in range(len(group))})
-                for position, (item, plan) in enumerate(group):
-                    name = str(item.document.path)
-                    try:
-                        if position in stored.failed:
-                            raise stored.failed[position]
-                        self._store(item, plan, stored.sources[position], collections, stored.written[position])
-                    except Exception as exc:  # one file's failure must not lose the others
-                        log.error("Failed to ingest %s: %s", item.document.uri, exc)
-                        report.failed.append((name, f"{_shown_name(item.document)} failed while indexing: {exc}"))
-                    else:
-                        (report.updated if item.existed else report.added).append(name)
-                        report.chunks += len(plan.to_embed)
-                        report.reused += len(plan.rows) - len(plan.to_embed)
-                    done += len(plan.to_embed)
-                if progress:
-                    progress(done, total)
-        finally:  # cancelled or failed: a group queued for encoding is dropped, one being encoded ends
-            encoder.shutdown(wait=True, cancel_futures=True)
+                    if position in stored.failed:
+                        raise stored.failed[position]
+                    self._store(item, plan, stored.sources[position], collections, stored.written[position])
+                except Exception as exc:  # one file's failure must not lose the others
+                    log.error("Failed to ingest %s: %s", item.document.uri, exc)
+                    report.failed.append((name, f"{_shown_name(item.document)} failed while indexing: {exc}"))
+                else:
+                    (report.updated if item.existed else report.added).append(name)
+                    report.chunks += len(plan.to_embed)
+                    report.reused += len(plan.rows) - len(plan.to_embed)
+                done += len(plan.to_embed)
+            if progress:
+                progress(done, total)
         for item in prepared:
             report.warnings.extend((str(item.document.path), line) for line in item.warnings)
         if report.chunks >= OPTIMIZE_AFTER_CHUNKS:  # a bulk load (CLI or job): leave the index compact
@@ -302,29 +295,11 @@ class Ingestor:
                 to_embed.append(row)
         return _Plan(rows, to_embed, set(old))
 
-    def _encode_later(self, encoder: ThreadPoolExecutor, group: list) -> tuple[ActiveIndex, list, Future]:
-        """The collections ``group`` goes to — the serving index of *now* (a swap may have happened since
-        the first file) and any being built — and the future of its dense vectors, ``{collection: [vector
-        per new chunk, in order]}``, made on ``encoder`` in calls of ``EMBED_CALL_BATCHES`` batches."""
-        index = self.index_provider()
-        collections = [(index.collection, index.embeddings),
-                       *[c for c in self.extra_collections() if c[0] != index.collection]]
-        texts = [row.text for _, plan in group for row in plan.to_embed]
-        step = self.batch_size * EMBED_CALL_BATCHES
-
-        def encode() -> dict[str, list]:
-            return {name: [vector for start in range(0, len(texts), step)
-                           for vector in embeddings.embed_documents(texts[start:start + step])]
-                    for name, embeddings in collections}
-
-        return index, collections, encoder.submit(encode)
-
-    def _embed_and_upsert(self, group: list, index: ActiveIndex, collections: list, vectors: dict[str, list],
+    def _embed_and_upsert(self, group: list, index: ActiveIndex, collections: list,
                           on_progress: Callable[[int], None]) -> "_Stored":
-        """Write each document's vectors of ``group`` (``vectors``: ``_encode_later``'s, in the order of the
-        group's new chunks) with their lexical ones, in steps across documents (progress counts stored
-        vectors). A document whose write fails is given up alone; if the job is cancelled, every vector
-        written here goes."""
+        """Embed every new chunk text of ``group`` in calls across documents and write each document's
+        vectors as soon as they are made (progress counts stored vectors). A document whose write fails
+        is given up alone; if the model fails, or the job is cancelled, every vector written here goes."""
         stored = _Stored(sources={position: _source_row(item, plan) for position, (item, plan) in enumerate(group)},
                          written={position: [] for position in range(len(group))})
         owner = {row.id: position for position, (_, plan) in enumerate(group) for row in plan.to_embed}
@@ -338,7 +313,7 @@ class Ingestor:
                 texts = [r.text for r in batch]
                 # the lexical vectors do not depend on the model: the same ones go to every collection
                 sparse = index.lexical.embed_documents(texts) if index.lexical is not None else [None] * len(batch)
-                dense = {name: vectors[name][start:start + step] for name, _ in collections}
+                dense = {name: embeddings.embed_documents(texts) for name, embeddings in collections}
                 by_document: dict[int, list[int]] = defaultdict(list)
                 for i, row in enumerate(batch):
                     by_document[owner[row.id]].append(i)
