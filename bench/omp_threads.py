@@ -1,8 +1,9 @@
 """Benchmark: what a second thread calling torch costs a single question's encode (libgomp teams).
 
 Encodes 200 single questions with a bare SentenceTransformer (the bundled model), always from one pool
-thread A, then from another thread B, then from A again. Found 2026-12-05 (docs/performance.md, "One
-thread for the model"): A alone 6.7 ms a question; as soon as B has run the model, 12.6 ms from either.
+thread A, then from another thread B, then from A again. Found 2026-12-05 (docs/performance.md, "Two
+threads running torch halve a question's speed"): A alone 6.7 ms a question; once B has run the model,
+12.4–13.4 ms from either.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/omp_threads.py
 """
