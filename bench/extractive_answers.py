@@ -126,17 +126,21 @@ def main(argv=None) -> int:
             "uncited": round(sum(r["uncited"] for r in rows) / claims, 4) if claims else None,
             "claims_per_answer": round(claims / len(rows), 2),
             "answer_chars": round(statistics.fmean(len(r["answer"]) for r in rows)),
+            # the share of answers word for word the same as the first answerer's (--answerer's first)
+            "same_as_first": round(statistics.fmean(r["answer"] == a["answer"] for r, a in
+                                                    zip(rows, next(iter(answers.values()), rows))), 4),
             "ms_median": round(statistics.median(r["ms"] for r in rows), 1),
             "ms_mean": round(statistics.fmean(r["ms"] for r in rows), 1),
         }
         answers[name] = rows
 
     print(f"\n### {args.ir_json.name}: {len(qids)} questions, top {TOP_K} hybrid, load {os.getloadavg()[0]:.2f}\n")
-    print("| answerer | similarity | cited claims supported | claims uncited | claims/answer | chars | ms median | ms mean |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| answerer | similarity | cited claims supported | claims uncited | claims/answer | chars | same as first "
+          "| ms median | ms mean |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, s in summary.items():
         print(f"| {name} | {s['similarity']:.4f} | {s['supported']} | {s['uncited']} | {s['claims_per_answer']} | "
-              f"{s['answer_chars']} | {s['ms_median']} | {s['ms_mean']} |")
+              f"{s['answer_chars']} | {s['same_as_first']} | {s['ms_median']} | {s['ms_mean']} |")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"dataset": args.ir_json.name, "limit": args.limit, "seed": SEED,

@@ -48,6 +48,11 @@ class EmbeddingBackend(Embeddings):
         Only ``[a-z0-9_-]`` characters, so it can be part of a collection name.
         """
 
+    def embed_documents_shared(self, texts: list[str]) -> list[list[float]]:
+        """``embed_documents`` for a request that waits on the vectors (the offline answerer's sentences).
+        A backend that batches concurrent requests on one model thread overrides it."""
+        return self.embed_documents(texts)
+
     def count_tokens(self, text: str) -> int:
         """Tokens ``text`` takes in this model; backends with a tokenizer override it."""
         return len(text.split())

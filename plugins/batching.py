@@ -10,6 +10,13 @@ batch only; a full queue makes a caller wait up to ``enqueue_timeout`` and then 
 (``EmbeddingQueueFull``: back-pressure instead of an unbounded backlog); ``close()`` fails whoever still
 waits, so nobody hangs, and every batcher still open is closed at process exit.
 
+A request that needs several texts at once (the offline answerer's sentences) hands them over together
+(``embed_many``); they join the same batches, up to ``max_texts`` texts a batch. So one thread runs the
+model for every request of the process: each thread that runs torch keeps an OpenMP team of its own, and
+with more teams than cores every team sleeps between the forward pass's many small parallel regions and
+pays a wake-up for each (docs/performance.md). A batch is encoded in groups of similar length
+(``encode_by_length``): padding to the longest text is what a mixed batch costs.
+
 ``VectorCache`` keeps the vectors of recent questions (least recently used out first); a repeated question
 costs a dictionary look-up instead of an encode.
 
@@ -51,6 +58,12 @@ DEFAULT_QUEUE_MAX = 256
 DEFAULT_CACHE_SIZE = 1024
 # a caller that finds the queue full waits this long for room before it is refused (back-pressure)
 DEFAULT_ENQUEUE_TIMEOUT = 10.0
+# texts one batch may hold in all (questions and the texts handed over by embed_many); the first request
+# taken is encoded whole however many texts it has
+DEFAULT_MAX_TEXTS = 256
+# padding (characters) a group of encode_by_length may carry before a longer text starts a group of its own:
+# about 500 tokens, what one more encode call costs in fixed overhead
+PADDING_SLACK_CHARS = 2000
 # how often a waiting caller checks that the worker is still alive (it never waits on a dead one)
 _LIVENESS_CHECK_SECONDS = 1.0
 _STOP = object()
@@ -74,21 +87,24 @@ class QueryBatcher:
 
     def __init__(self, encode: Encode, *, max_wait_ms: float = DEFAULT_BATCH_WAIT_MS,
                  max_batch: int = DEFAULT_BATCH_MAX, queue_max: int = DEFAULT_QUEUE_MAX,
-                 enqueue_timeout: float = DEFAULT_ENQUEUE_TIMEOUT, name: str = "query-batcher"):
-        if max_batch < 1 or queue_max < 1 or max_wait_ms < 0 or enqueue_timeout < 0:
-            raise ValueError("max_batch and queue_max must be >= 1, max_wait_ms and enqueue_timeout >= 0")
+                 enqueue_timeout: float = DEFAULT_ENQUEUE_TIMEOUT, max_texts: int = DEFAULT_MAX_TEXTS,
+                 name: str = "query-batcher"):
+        if max_batch < 1 or queue_max < 1 or max_texts < 1 or max_wait_ms < 0 or enqueue_timeout < 0:
+            raise ValueError("max_batch, max_texts and queue_max must be >= 1, max_wait_ms and enqueue_timeout >= 0")
         self._encode = encode
         self.max_wait = max_wait_ms / 1000.0
         self.max_batch = max_batch
+        self.max_texts = max(max_texts, max_batch)
         self.queue_max = queue_max
         self.enqueue_timeout = enqueue_timeout
         self.name = name
         self.pid = os.getpid()  # a forked child has no worker thread: its owner makes a new batcher
-        self.batches = 0  # encode calls made, and the questions they carried (what batching saved)
+        self.batches = 0  # batches encoded, and the requests they carried (what batching saved)
         self.questions = 0
         self._queue: queue.Queue = queue.Queue(maxsize=queue_max)
         self._closed = threading.Event()
-        self._company = False  # did the last batch carry more than one question?
+        self._company = False  # did the last batch carry more than one request?
+        self._carried = None  # a request taken from the queue that did not fit in the last batch
         self._worker = threading.Thread(target=self._run, name=name, daemon=True)
         self._worker.start()
         _open_batchers.add(self)
@@ -97,30 +113,48 @@ class QueryBatcher:
     def submit(self, text: str, timeout: float | None = None) -> Future:
         """Queue one question; its future gets the vector. Waits up to ``timeout`` (default
         ``enqueue_timeout``) for room in a full queue, then raises ``EmbeddingQueueFull``."""
+        return self._submit((text,), timeout, single=True)
+
+    def submit_many(self, texts: Sequence[str], timeout: float | None = None) -> Future:
+        """Queue several texts as one request; its future gets their vectors, in order."""
+        return self._submit(tuple(texts), timeout, single=False)
+
+    def _submit(self, texts: tuple[str, ...], timeout: float | None, single: bool) -> Future:
         if self._closed.is_set():
             raise BatcherClosed(f"{self.name} is shut down; the embedding model is no longer served.")
         future: Future = Future()
+        if not texts:
+            future.set_result([])
+            return future
         wait = self.enqueue_timeout if timeout is None else timeout
         try:
-            self._queue.put((text, future), timeout=wait)
+            self._queue.put((texts, future, single), timeout=wait)
         except queue.Full:
             raise EmbeddingQueueFull(
-                f"{self.queue_max} questions already wait for the embedding model (waited {wait:g} s for room): "
+                f"{self.queue_max} requests already wait for the embedding model (waited {wait:g} s for room): "
                 f"the server is overloaded. Retry shortly, or raise EMBED_QUEUE_MAX / add capacity."
             ) from None
         return future
 
     def embed(self, text: str) -> Vector:
         """The vector of ``text``, encoded in a batch with whatever other questions arrive at the same time."""
-        future = self.submit(text)
+        return self._wait(self.submit(text), (text,), single=True)
+
+    def embed_many(self, texts: Sequence[str]) -> list[Vector]:
+        """The vectors of ``texts``, in order, encoded by the worker with whatever else arrives meanwhile."""
+        texts = tuple(texts)
+        return self._wait(self.submit_many(texts), texts, single=False)
+
+    def _wait(self, future: Future, texts: tuple[str, ...], single: bool):
         while True:
             try:
                 return future.result(timeout=_LIVENESS_CHECK_SECONDS)
             except TimeoutError:
-                # the worker fails every question it leaves behind; this covers a question that slipped
+                # the worker fails every request it leaves behind; this covers one that slipped
                 # into the queue while close() was emptying it
                 if not self._worker.is_alive():
-                    self._fail([(text, future)], BatcherClosed(f"{self.name} shut down; the question was not embedded."))
+                    self._fail([(texts, future, single)],
+                               BatcherClosed(f"{self.name} shut down; the text was not embedded."))
 
     @property
     def waiting(self) -> int:
@@ -150,16 +184,17 @@ class QueryBatcher:
     # -- the worker ---------------------------------------------------------------------------
     def _run(self) -> None:
         while not self._closed.is_set():
-            first = self._queue.get()
+            first, self._carried = self._carried or self._queue.get(), None
             if first is _STOP or self._closed.is_set():
                 if first is not _STOP:
-                    self._fail([first], BatcherClosed(f"{self.name} shut down before the question was embedded."))
+                    self._fail([first], BatcherClosed(f"{self.name} shut down before the text was embedded."))
                 break
             batch = [first]
+            questions, texts = int(first[2]), len(first[0])
             # wait for company only when the last batch had some: a lone caller (one client, a loop that
-            # embeds questions one by one) pays no wait at all; questions already queued join in any case
+            # embeds questions one by one) pays no wait at all; requests already queued join in any case
             deadline = time.monotonic() + (self.max_wait if self._company else 0.0)
-            while len(batch) < self.max_batch:
+            while questions < self.max_batch and texts < self.max_texts:
                 remaining = deadline - time.monotonic()
                 try:
                     item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
@@ -168,41 +203,49 @@ class QueryBatcher:
                 if item is _STOP:
                     self._closed.set()
                     break
+                if texts + len(item[0]) > self.max_texts:
+                    self._carried = item  # the first of the next batch
+                    break
                 batch.append(item)
+                questions += item[2]
+                texts += len(item[0])
             if self._closed.is_set():
-                self._fail(batch, BatcherClosed(f"{self.name} shut down before the question was embedded."))
+                self._fail(batch, BatcherClosed(f"{self.name} shut down before the text was embedded."))
                 break
             self._company = len(batch) > 1
             self._encode_batch(batch)
         self._fail_queued()
 
-    def _encode_batch(self, batch: list[tuple[str, Future]]) -> None:
+    def _encode_batch(self, batch: list[tuple[tuple[str, ...], Future, bool]]) -> None:
         # a caller that gave up (cancelled its future) is skipped; the others still get their vectors
-        live = [(text, future) for text, future in batch if future.set_running_or_notify_cancel()]
+        live = [item for item in batch if item[1].set_running_or_notify_cancel()]
         if not live:
             return
+        texts = [text for item in live for text in item[0]]
         try:
-            vectors = self._encode([text for text, _ in live])
-            if len(vectors) != len(live):
-                raise EmbeddingModelError(f"The embedding model returned {len(vectors)} vectors for {len(live)} texts.")
+            vectors = encode_by_length(self._encode, texts)
         except BaseException as exc:  # noqa: BLE001 - delivered to this batch's callers, the worker lives on
             self._fail(live, exc)
             return
         self.batches += 1
         self.questions += len(live)
-        for (_, future), vector in zip(live, vectors):
-            future.set_result(list(vector))
+        start = 0
+        for item_texts, future, single in live:
+            mine = [list(vector) for vector in vectors[start:start + len(item_texts)]]
+            start += len(item_texts)
+            future.set_result(mine[0] if single else mine)
 
     @staticmethod
-    def _fail(batch: list[tuple[str, Future]], exc: BaseException) -> None:
-        for _, future in batch:
+    def _fail(batch: list[tuple[tuple[str, ...], Future, bool]], exc: BaseException) -> None:
+        for _, future, _single in batch:
             try:
                 future.set_exception(exc)
             except InvalidStateError:  # cancelled by its caller, or already failed by it
                 pass
 
     def _fail_queued(self) -> None:
-        pending = []
+        pending = [self._carried] if self._carried not in (None, _STOP) else []
+        self._carried = None
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -211,7 +254,35 @@ class QueryBatcher:
             if item is not _STOP:
                 pending.append(item)
         if pending:
-            self._fail(pending, BatcherClosed(f"{self.name} shut down before the question was embedded."))
+            self._fail(pending, BatcherClosed(f"{self.name} shut down before the text was embedded."))
+
+
+def encode_by_length(encode: Encode, texts: Sequence[str]) -> list:
+    """``encode(texts)``, in one call per group of texts of similar length, vectors in the order of ``texts``.
+
+    A batch is padded to its longest text: one long passage among short sentences made the whole batch cost
+    as if all were that long (measured: a third of the offline answerer's time on the 10-K's chunks). Each
+    call has a fixed cost too, so texts stay in one group while the padding they add stays under
+    ``PADDING_SLACK_CHARS`` (questions of a batch: one call)."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors: list = [None] * len(texts)
+    start = 0
+    while start < len(order):
+        end, total = start + 1, len(texts[order[start]])
+        while end < len(order):
+            longest = len(texts[order[end]])
+            if (end - start + 1) * longest - (total + longest) > PADDING_SLACK_CHARS:
+                break
+            total += longest
+            end += 1
+        group = order[start:end]
+        encoded = encode([texts[i] for i in group])
+        if len(encoded) != len(group):
+            raise EmbeddingModelError(f"The embedding model returned {len(encoded)} vectors for {len(group)} texts.")
+        for i, vector in zip(group, encoded):
+            vectors[i] = vector
+        start = end
+    return vectors
 
 
 _open_batchers: weakref.WeakSet[QueryBatcher] = weakref.WeakSet()

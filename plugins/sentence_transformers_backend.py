@@ -86,7 +86,9 @@ class SentenceTransformerEmbeddings(EmbeddingBackend):
 
     Questions (``embed_query``) from many threads are encoded together by one ``QueryBatcher``
     (``query_batch_max`` 1: each on its caller's thread) and remembered by a ``VectorCache`` of
-    ``query_cache_size`` entries (0: none); ``embed_documents`` encodes on its caller's thread.
+    ``query_cache_size`` entries (0: none); so are the texts a request needs (``embed_documents_shared``:
+    the offline answerer's sentences). ``embed_documents`` (ingest, evaluations) encodes on its caller's
+    thread, at that thread's priority.
     """
 
     def __init__(
@@ -208,10 +210,19 @@ class SentenceTransformerEmbeddings(EmbeddingBackend):
         if key is not None and (cached := self.query_cache.get(key)) is not None:
             return cached
         batcher = self.query_batcher()
-        vector = batcher.embed(text) if batcher is not None else self._encode([text], self.query_prefix)[0]
+        vector = (batcher.embed(self.query_prefix + text) if batcher is not None
+                  else self._encode([text], self.query_prefix)[0])
         if key is not None:
             self.query_cache.put(key, vector)
         return vector
+
+    def embed_documents_shared(self, texts: list[str]) -> list[list[float]]:
+        """``embed_documents`` for a request that waits on it: the texts go to the question batcher's worker,
+        so one thread runs the model for every request, and concurrent requests share its batches."""
+        batcher = self.query_batcher()
+        if batcher is None:
+            return self.embed_documents(texts)
+        return batcher.embed_many([self.document_prefix + text for text in texts])
 
     def query_batcher(self) -> QueryBatcher | None:
         """The batcher of this process (made on first use; again after close() or in a forked child)."""
@@ -227,10 +238,10 @@ class SentenceTransformerEmbeddings(EmbeddingBackend):
 
     def _start_batcher(self) -> QueryBatcher:
         # the worker holds this backend weakly: a backend nobody uses any more is freed, and stops its worker
-        encode_queries = weakref.WeakMethod(self._encode_queries)
+        encode_prefixed = weakref.WeakMethod(self._encode_prefixed)
 
         def encode(texts: list[str]) -> list[list[float]]:
-            method = encode_queries()
+            method = encode_prefixed()
             if method is None:
                 raise BatcherClosed("The embedding model was unloaded.")
             return method(texts)
@@ -240,8 +251,9 @@ class SentenceTransformerEmbeddings(EmbeddingBackend):
         weakref.finalize(self, batcher.close, 1.0)
         return batcher
 
-    def _encode_queries(self, texts: list[str]) -> list[list[float]]:
-        return self._encode(texts, self.query_prefix)
+    def _encode_prefixed(self, texts: list[str]) -> list[list[float]]:
+        """The batcher's texts carry their prefix already (a question's or a document's)."""
+        return self._encode(texts, "")
 
     def close(self) -> None:
         """Stop the question batcher (a later question starts a new one) and forget cached questions."""

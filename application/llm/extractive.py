@@ -16,8 +16,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+import numpy as np
+
 from application.llm.base import LLM, Prompt
-from plugins.batching import VectorCache
+from plugins.batching import VectorCache, encode_by_length
 
 INTRO = "Here is what the documents say (quoted from the best-matching passages; no language model is configured):\n\n"
 NOTHING_INDEXED = (
@@ -55,7 +57,9 @@ _NOT_PLURAL = frozenset("""
 this is was has does goes its his hers ours yours theirs us yes as less unless always perhaps sometimes besides
 happens means uses needs takes makes gets seems works runs says causes contains includes requires supports
 """.split())
-_WORDS = re.compile(r"\S+\s*")
+# a streamed piece: up to 8 words, or the rest of a line (each piece is an SSE frame the client parses; one
+# per word cost the server and the client a frame per word for an answer that exists whole)
+_PIECES = re.compile(r"(?:[^\S\n]*\S+){1,8}[^\S\n]*\n*|\s+")
 # sentence vectors kept, per answerer (1.5 kB each with all-MiniLM-L6-v2's 384 float32: 12 MB). Embedding the
 # ~25 sentences of 4 chunks was most of an offline answer's cost (docs/performance.md)
 SENTENCE_CACHE_SIZE = 8192
@@ -237,7 +241,7 @@ class ExtractiveLLM(LLM):
         self.passage_chars = passage_chars
 
     def stream(self, prompt: Prompt, usage: dict | None = None) -> Iterator[str]:  # no tokens: usage stays empty
-        for piece in _WORDS.findall(self.answer(prompt)):
+        for piece in _PIECES.findall(self.answer(prompt)):
             yield piece
 
     def answer(self, prompt: Prompt) -> str:
@@ -250,11 +254,14 @@ class ExtractiveLLM(LLM):
             cut = first if len(first) <= self.max_chars else first[: self.max_chars].rsplit(" ", 1)[0] + " …"
             return f"{WEAK_MATCH}> {cut} [1]"
         embeddings = self._get_embeddings()
-        texts = [c.text for c in candidates]
-        question, vectors = self._vectors(embeddings, prompt.question, texts)
-        for quote, vector in zip(candidates, vectors):
-            quote.score = _cosine(question, vector)
-        chosen = self._choose(candidates, is_enumeration_question(prompt.question))
+        enumeration = is_enumeration_question(prompt.question)
+        if not enumeration:
+            # a table or a list answers only an enumeration (_choose): not worth embedding otherwise
+            candidates = [q for q in candidates if not q.block] or candidates
+        question, vectors = self._vectors(embeddings, prompt.question, [c.text for c in candidates])
+        for quote, score in zip(candidates, _cosines(question, vectors)):
+            quote.score = score
+        chosen = self._choose(candidates, enumeration)
         if chosen is None:
             best = max(candidates, key=lambda q: q.score)
             return WEAK_MATCH + (_as_block(best) if best.block else f"> {best.text} [{best.source}]")
@@ -262,16 +269,21 @@ class ExtractiveLLM(LLM):
 
     def _vectors(self, embeddings, question: str, texts: list[str]) -> tuple[list[float], list]:
         """The question's vector and each text's, the texts' from the cache where it has them: a chunk that
-        answers often is cut into the same sentences every time. The cache and the length groups change only
-        which texts share a forward pass (padding is masked: the last float bits at most); the answers were
-        the same as with one pass over all on 80 of 80 prompts (docs/performance.md)."""
+        answers often is cut into the same sentences every time. The rest are encoded in groups of similar
+        length, by the model thread that serves every request where the backend has one
+        (``embed_documents_shared``). The cache and the groups change only which texts share a forward
+        pass (padding is masked: the last float bits at most); the answers were the same as with one pass
+        over all on 80 of 80 prompts (docs/performance.md)."""
         fingerprint = getattr(embeddings, "fingerprint", None)
         cache = self._sentence_vectors if isinstance(fingerprint, str) else {}
         found = {text: cache.get((fingerprint, text)) for text in texts}
         missing = [text for text, vector in found.items() if vector is None]
         alike = getattr(embeddings, "query_prefix", "") == getattr(embeddings, "document_prefix", "")
         # the question rides along with the sentences when queries and passages are encoded alike
-        encoded = _encode_by_length(embeddings, [question, *missing] if alike and missing else missing)
+        to_encode = [question, *missing] if alike and missing else missing
+        shared = getattr(embeddings, "embed_documents_shared", None)
+        encoded = (shared(to_encode) if shared is not None and to_encode
+                   else encode_by_length(embeddings.embed_documents, to_encode))
         question_vector = encoded[0] if alike and missing else embeddings.embed_query(question)
         fresh = encoded[1:] if alike and missing else encoded
         for text, vector in zip(missing, fresh):
@@ -457,26 +469,12 @@ def _as_block(quote: _Quote) -> str:
     return lead + "\n".join(quote.block) + f"\n\n[{quote.source}]"
 
 
-def _encode_by_length(embeddings, texts: list[str]) -> list:
-    """``embeddings.embed_documents(texts)``, in one forward pass per group of texts of similar length: a
-    batch is padded to its longest text, and one long passage among short sentences made the whole batch
-    cost as if all were that long (measured: a third of the time on the 10-K's chunks)."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    vectors: list = [None] * len(texts)
-    start = 0
-    while start < len(order):
-        end = start + 1
-        limit = 2 * len(texts[order[start]]) + 40  # characters; padding costs at most about twice the text
-        while end < len(order) and len(texts[order[end]]) <= limit:
-            end += 1
-        group = order[start:end]
-        for i, vector in zip(group, embeddings.embed_documents([texts[i] for i in group])):
-            vectors[i] = vector
-        start = end
-    return vectors
-
-
-def _cosine(a: list[float], b: list[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b))
-    norm = (sum(x * x for x in a) ** 0.5) * (sum(y * y for y in b) ** 0.5)
-    return dot / norm if norm else 0.0
+def _cosines(question, vectors) -> list[float]:
+    """The cosine of each vector to the question's (float64, as the pure-Python sum it replaces)."""
+    if not len(vectors):
+        return []
+    matrix = np.asarray(vectors, dtype=np.float64)
+    q = np.asarray(question, dtype=np.float64)
+    norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(q)
+    dots = matrix @ q
+    return [float(d / n) if n else 0.0 for d, n in zip(dots, norms)]

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from plugins.base import EmbeddingModelError
-from plugins.batching import BatcherClosed, EmbeddingQueueFull, QueryBatcher, VectorCache
+from plugins.batching import (PADDING_SLACK_CHARS, BatcherClosed, EmbeddingQueueFull, QueryBatcher, VectorCache,
+                              encode_by_length)
 from plugins.sentence_transformers_backend import SentenceTransformerEmbeddings, bundled_model_path
 
 QUESTIONS = [f"How do I configure option number {i} of the parser?" for i in range(16)]
@@ -35,6 +36,7 @@ class CountingEncode:
         self.model = model
         self.original = model.encode
         self.calls: list[list[str]] = []
+        self.threads: list[str] = []  # the thread of each call
         self.gate = gate
         self.entered = threading.Event()
         self.fail_on = fail_on
@@ -44,6 +46,7 @@ class CountingEncode:
         texts = list(texts)
         with self.lock:
             self.calls.append(texts)
+            self.threads.append(threading.current_thread().name)
             first = len(self.calls) == 1
         self.entered.set()
         if first and self.gate is not None:
@@ -155,6 +158,65 @@ def test_questions_and_documents_encode_at_once_without_tokenizer_clashes(backen
         assert np.allclose(answers[question], direct(sentence_transformer, question), atol=1e-5)
 
 
+SENTENCES = [f"The parser reads option {i} from the configuration file." for i in range(20)]
+
+
+def test_texts_of_requests_share_the_worker_and_its_batches_with_questions(backend, sentence_transformer,
+                                                                           monkeypatch):
+    """The offline answerer's sentences (embed_documents_shared) go to the question batcher's one thread,
+    with other requests' texts and questions in the same batches; each caller gets its own vectors, in order."""
+    embeddings = backend()
+    expected = dict(zip(SENTENCES, sentence_transformer.encode(SENTENCES, normalize_embeddings=True)))
+    expected.update({q: direct(sentence_transformer, q) for q in QUESTIONS[:4]})
+    gate = threading.Event()
+    counting = CountingEncode(sentence_transformer, gate)
+    monkeypatch.setattr(sentence_transformer, "encode", counting)
+    batcher = embeddings.query_batcher()
+    held = batcher.submit("held back")  # the worker waits in this encode until every request below is queued
+    assert counting.entered.wait(30)
+    requests = {f"answer {k}": SENTENCES[5 * k:5 * k + 5][::-1] for k in range(4)}  # four answers' sentences
+    asks = {**requests, **{q: q for q in QUESTIONS[:4]}}
+
+    def ask(key):
+        texts = asks[key]
+        return embeddings.embed_query(texts) if isinstance(texts, str) else embeddings.embed_documents_shared(texts)
+
+    def open_when_all_wait():
+        wait_until(lambda: batcher.waiting == len(asks))
+        gate.set()
+
+    opener = threading.Thread(target=open_when_all_wait)
+    opener.start()
+    results = ask_from_threads(ask, list(asks))
+    opener.join()
+    held.result(30)
+
+    for key, texts in requests.items():
+        assert len(results[key]) == len(texts)
+        for text, vector in zip(texts, results[key]):
+            assert np.allclose(vector, expected[text], atol=1e-5), (key, text)
+    for question in QUESTIONS[:4]:
+        assert np.allclose(results[question], expected[question], atol=1e-5)
+    # every encode ran on the worker: the held one alone, then all eight requests in one batch
+    assert set(counting.threads) == {batcher._worker.name}
+    assert (batcher.batches, batcher.questions) == (2, 1 + len(asks))
+    assert sorted(t for call in counting.calls[1:] for t in call) == sorted([*SENTENCES, *QUESTIONS[:4]])
+
+
+def test_shared_documents_carry_the_document_prefix(sentence_transformer):
+    embeddings = SentenceTransformerEmbeddings("e5-style", bundled_model_path(), query_prefix="query: ",
+                                               document_prefix="passage: ", query_cache_size=0)
+    embeddings._model = sentence_transformer
+    try:
+        texts = SENTENCES[:3]
+        assert np.allclose(embeddings.embed_documents_shared(texts), embeddings.embed_documents(texts), atol=1e-5)
+        assert np.allclose(embeddings.embed_query(QUESTIONS[0]),
+                           direct(sentence_transformer, "query: " + QUESTIONS[0]), atol=1e-5)
+        assert embeddings.embed_documents_shared([]) == []
+    finally:
+        embeddings.close()
+
+
 def test_batch_max_1_turns_the_batcher_off(backend, sentence_transformer, monkeypatch):
     embeddings = backend(query_batch_max=1)
     seen_on = []
@@ -241,7 +303,7 @@ def test_a_full_queue_refuses_the_next_question_after_its_wait(sentence_transfor
         held = batcher.submit("held back")
         assert counting.entered.wait(30)
         queued = [batcher.submit(QUESTIONS[0]), batcher.submit(QUESTIONS[1])]
-        with pytest.raises(EmbeddingQueueFull, match="2 questions already wait") as refused:
+        with pytest.raises(EmbeddingQueueFull, match="2 requests already wait") as refused:
             batcher.embed(QUESTIONS[2])
         assert isinstance(refused.value, EmbeddingModelError)  # the API answers it with a 503
         gate.set()
@@ -295,6 +357,85 @@ def test_shutdown_releases_every_waiting_caller(sentence_transformer):
 def test_bad_batcher_limits_are_refused():
     with pytest.raises(ValueError):
         QueryBatcher(lambda texts: texts, max_batch=0)
+    with pytest.raises(ValueError):
+        QueryBatcher(lambda texts: texts, max_texts=0)
+
+
+def test_a_request_over_the_text_limit_waits_for_the_next_batch_and_a_long_one_goes_whole(sentence_transformer):
+    gate = threading.Event()
+    counting = CountingEncode(sentence_transformer, gate)
+    batcher = QueryBatcher(counting.as_batch_encode(), max_batch=8, max_texts=8, max_wait_ms=0)
+    try:
+        held = batcher.submit("held back")
+        assert counting.entered.wait(30)
+        first = batcher.submit_many(SENTENCES[:6])
+        second = batcher.submit_many(SENTENCES[6:10])  # 6 + 4 > 8 texts: carried to the next batch
+        long = batcher.submit_many(SENTENCES[10:20])  # more than max_texts alone: encoded whole
+        question = batcher.submit(QUESTIONS[0])
+        gate.set()
+        assert np.allclose(held.result(30), direct(sentence_transformer, "held back"), atol=1e-5)
+        for future, texts in ((first, SENTENCES[:6]), (second, SENTENCES[6:10]), (long, SENTENCES[10:20])):
+            assert np.allclose(future.result(30), sentence_transformer.encode(texts, normalize_embeddings=True),
+                               atol=1e-5)
+        assert np.allclose(question.result(30), direct(sentence_transformer, QUESTIONS[0]), atol=1e-5)
+        assert [sorted(call) for call in counting.calls] == [
+            ["held back"], sorted(SENTENCES[:6]), sorted(SENTENCES[6:10]), sorted(SENTENCES[10:20]), [QUESTIONS[0]]]
+    finally:
+        gate.set()
+        batcher.close()
+
+
+def test_close_fails_a_carried_request_too():
+    calls, started, release = [], threading.Semaphore(0), threading.Semaphore(0)
+
+    def encode(texts):  # every call waits for the test
+        calls.append(list(texts))
+        started.release()
+        assert release.acquire(timeout=30)
+        return [[float(len(t))] for t in texts]
+
+    batcher = QueryBatcher(encode, max_batch=4, max_texts=4, max_wait_ms=0)
+    try:
+        first = batcher.submit_many(["a1", "a2"])
+        assert started.acquire(timeout=30)  # the worker encodes the first request
+        second, third = batcher.submit_many(["b1", "b2", "b3"]), batcher.submit_many(["c1", "c2", "c3"])
+        wait_until(lambda: batcher.waiting == 2)
+        release.release()
+        assert first.result(30) == [[2.0], [2.0]]
+        assert started.acquire(timeout=30)  # the second is being encoded; the third, 3 + 3 > 4 texts, is carried
+        assert batcher.waiting == 0
+        closer = threading.Thread(target=batcher.close)
+        closer.start()
+        with pytest.raises(BatcherClosed):
+            third.result(30)
+        release.release()
+        closer.join(30)
+        assert second.result(30) == [[2.0]] * 3
+        assert calls == [["a1", "a2"], ["b1", "b2", "b3"]]
+    finally:
+        release.release()
+        batcher.close()
+
+
+def test_encode_by_length_groups_similar_lengths_and_keeps_the_order():
+    calls = []
+
+    def encode(texts):
+        calls.append(list(texts))
+        return [[float(len(t))] for t in texts]
+
+    short = [f"sentence {i} of a chunk." for i in range(30)]
+    passage = "a long passage " * 60  # 900 characters: alone, the sentences would be padded to it
+    texts = [short[0], passage, *short[1:]]
+    assert encode_by_length(encode, texts) == [[float(len(t))] for t in texts]
+    assert sorted(map(len, calls)) == [1, 30] and [passage] in calls
+    questions = [q[: 20 + 7 * i] for i, q in enumerate(QUESTIONS[:8])]  # 20..69 characters: one call
+    calls.clear()
+    encode_by_length(encode, questions)
+    assert len(calls) == 1 and 8 * 69 - sum(map(len, questions)) <= PADDING_SLACK_CHARS
+    with pytest.raises(EmbeddingModelError, match="returned 0 vectors for 2 texts"):
+        encode_by_length(lambda texts: [], ["a", "b"])
+    assert encode_by_length(encode, []) == []
 
 
 # -- the cache ----------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The offline answerer: whole sentences (or a whole table or list) of the retrieved chunks, each cited,
 on the bundled model."""
 import re
+import threading
 
 import pytest
 
@@ -77,9 +78,13 @@ def test_a_weak_match_is_offered_as_the_closest_passage_not_as_an_answer(llm):
     assert re.search(r"\[\d\]$", answer)
 
 
-def test_the_answer_is_streamed_in_word_pieces(llm):
+def test_the_answer_is_streamed_in_pieces_of_a_few_words_that_end_at_line_ends(llm):
+    answer = ask(llm, "refund days", HITS)
     pieces = list(llm.stream(PromptTemplate.load().render("refund days", HITS)))
-    assert len(pieces) > 10 and "".join(pieces) == ask(llm, "refund days", HITS)
+    assert "".join(pieces) == answer
+    assert 3 < len(pieces) < len(answer.split())  # several frames, fewer than one per word
+    assert all(1 <= len(piece.split()) <= 8 for piece in pieces)
+    assert all("\n" not in piece.rstrip("\n") for piece in pieces)  # a line break ends a piece
 
 
 def test_a_table_that_answers_a_which_question_is_quoted_whole_with_its_citation(llm):
@@ -220,3 +225,27 @@ def test_a_passage_longer_than_the_limit_is_cut_at_a_word_with_an_ellipsis():
     quoted = next(line for line in answer.splitlines() if "Moral Rights" in line)
     text = quoted.removeprefix("- … ").removesuffix(" … [1]")
     assert len(text) <= 120 and CLAUSE.startswith(text) and CLAUSE[len(text)] == " "
+
+
+def test_the_sentences_are_embedded_by_the_thread_that_embeds_the_questions(monkeypatch):
+    """One model thread serves every request (plugins/batching.py): the answerer hands its sentences to the
+    question batcher's worker instead of running the model on the request's thread. A table or a list is
+    not embedded for a question it cannot answer (not an enumeration)."""
+    embeddings = load_embeddings("all-MiniLM-L6-v2")
+    model = embeddings.model
+    original, seen = model.encode, []
+
+    def recording(texts, *args, **kwargs):
+        seen.append((threading.current_thread().name, list(texts)))
+        return original(texts, *args, **kwargs)
+
+    monkeypatch.setattr(model, "encode", recording)
+    fresh = ExtractiveLLM(lambda: embeddings)  # an empty sentence cache
+    answer = ask(fresh, "How long is an export kept?", [EXPORTS, SETTINGS])
+
+    assert "kept for thirty days" in answer or "EXPORT_KEEP_DAYS" in answer
+    assert seen and {name for name, _ in seen} == {embeddings.query_batcher()._worker.name}
+    encoded = [text for _, texts in seen for text in texts]
+    assert not any("| CSV" in text or "CSV one row per answer" in text for text in encoded)  # the table
+    assert not any(text.count("EXPORT_") > 1 for text in encoded)  # the list as one block
+    assert any("EXPORT_KEEP_DAYS" in text for text in encoded)  # its items, as sentences
