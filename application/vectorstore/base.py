@@ -114,7 +114,9 @@ class VectorStore(ABC):
     def search_legs(
         self, collection: str, vector: list[float] | None, sparse, k: int, source_ids: Sequence[str] | None = None
     ) -> tuple[list[ScoredPoint], list[ScoredPoint]]:
-        """Both legs of a hybrid search (a leg given ``None`` is skipped: ``[]``); engines batch them."""
+        """Both legs of a hybrid search (a leg given ``None`` is skipped: ``[]``); engines batch them. The
+        serving path's call: its points carry ids and scores, and an engine may leave their payload out
+        (the hits' rows come from SQL)."""
         dense = self.search(collection, vector, k, source_ids) if vector is not None else []
         lexical = self.search_lexical(collection, sparse, k, source_ids) if sparse is not None else []
         return dense, lexical

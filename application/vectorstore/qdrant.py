@@ -182,10 +182,11 @@ class QdrantVectorStore(VectorStore):
         if vector is None or sparse is None or not sparse.indices:
             return super().search_legs(collection, vector, sparse, k, source_ids)
         where = source_filter(models, source_ids) if source_ids else None
-        dense, lexical = self.client.query_batch_points(collection_name=collection, requests=[  # one round trip
-            models.QueryRequest(query=vector, limit=k, filter=where, with_payload=True),
+        # one round trip; ids and scores only (serving reads the hits' rows from SQL)
+        dense, lexical = self.client.query_batch_points(collection_name=collection, requests=[
+            models.QueryRequest(query=vector, limit=k, filter=where, with_payload=False),
             models.QueryRequest(query=sparse_vector(models, sparse), using=LEXICAL_VECTOR, limit=k, filter=where,
-                                with_payload=True),
+                                with_payload=False),
         ])
         return scored_points(dense.points), scored_points(lexical.points)
 
