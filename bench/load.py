@@ -163,6 +163,9 @@ def server_env(args, data_dir: Path) -> dict:
             env[name] = value
         else:
             env.pop(name, None)
+    for setting in args.server_env:  # the server's only: the anchor keeps this process's environment
+        name, _, value = setting.partition("=")
+        env[name] = value
     return env
 
 
@@ -785,6 +788,8 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="default bench/results/load-data/<chunks>-<tokens>-<database>[-synthetic<seed chunks>]")
     parser.add_argument("--lyft", type=Path, default=ROOT.parent / "shared" / "data" / "lyft_10k_ir.json")
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for the server only (e.g. OMP_NUM_THREADS=1); repeatable")
     parser.add_argument("--request-timeout", type=float, default=120)
     parser.add_argument("--anchor-seconds", type=float, default=10,
                         help="seconds of plain one-question-per-call encoding measured before the server starts "
