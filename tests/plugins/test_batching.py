@@ -5,6 +5,7 @@ import gc
 import threading
 import time
 import weakref
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -58,6 +59,22 @@ class CountingEncode:
     def as_batch_encode(self):
         """An ``encode(texts) -> vectors`` for QueryBatcher, through this wrapper."""
         return lambda texts: self(texts, normalize_embeddings=True, convert_to_numpy=True).tolist()
+
+
+@contextmanager
+def held_worker(model, fail_on: str | None = None, **options):
+    """A batcher whose worker is held inside its first encode ("held back") until the test sets ``gate``:
+    what the test submits meanwhile queues in order. Yields (batcher, counting, gate, held future)."""
+    gate = threading.Event()
+    counting = CountingEncode(model, gate, fail_on=fail_on)
+    batcher = QueryBatcher(counting.as_batch_encode(), **options)
+    try:
+        held = batcher.submit("held back")
+        assert counting.entered.wait(30)
+        yield batcher, counting, gate, held
+    finally:
+        gate.set()
+        batcher.close()
 
 
 def wait_until(condition, timeout: float = 30.0) -> None:
@@ -271,12 +288,8 @@ def test_settings_reach_the_backend(tmp_path):
 
 # -- the batcher alone: errors, back-pressure, shutdown -------------------------------------------------
 def test_an_encode_error_reaches_the_callers_of_its_batch_only(sentence_transformer):
-    gate = threading.Event()
-    counting = CountingEncode(sentence_transformer, gate, fail_on="poison")
-    batcher = QueryBatcher(counting.as_batch_encode(), max_wait_ms=50, max_batch=2)
-    try:
-        held = batcher.submit("held back")
-        assert counting.entered.wait(30)  # the worker holds "held back"; the rest queue in this order
+    with held_worker(sentence_transformer, fail_on="poison", max_wait_ms=50, max_batch=2) as (
+            batcher, counting, gate, held):
         bad = [batcher.submit("poison"), batcher.submit("bad company")]
         good = [batcher.submit(QUESTIONS[0]), batcher.submit(QUESTIONS[1])]
         gate.set()
@@ -290,18 +303,11 @@ def test_an_encode_error_reaches_the_callers_of_its_batch_only(sentence_transfor
         assert counting.calls == [["held back"], ["poison", "bad company"], QUESTIONS[:2]]
         # the worker lives on after a failed batch
         assert np.allclose(batcher.embed(QUESTIONS[2]), direct(sentence_transformer, QUESTIONS[2]), atol=1e-5)
-    finally:
-        gate.set()
-        batcher.close()
 
 
 def test_a_full_queue_refuses_the_next_question_after_its_wait(sentence_transformer):
-    gate = threading.Event()
-    counting = CountingEncode(sentence_transformer, gate)
-    batcher = QueryBatcher(counting.as_batch_encode(), max_batch=4, queue_max=2, enqueue_timeout=0.2)
-    try:
-        held = batcher.submit("held back")
-        assert counting.entered.wait(30)
+    with held_worker(sentence_transformer, max_batch=4, queue_max=2, enqueue_timeout=0.2) as (
+            batcher, _counting, gate, held):
         queued = [batcher.submit(QUESTIONS[0]), batcher.submit(QUESTIONS[1])]
         with pytest.raises(EmbeddingQueueFull, match="2 requests already wait") as refused:
             batcher.embed(QUESTIONS[2])
@@ -312,9 +318,6 @@ def test_a_full_queue_refuses_the_next_question_after_its_wait(sentence_transfor
         for future, question in zip(queued, QUESTIONS):
             assert np.allclose(future.result(30), direct(sentence_transformer, question), atol=1e-5)
         assert np.allclose(batcher.embed(QUESTIONS[2]), direct(sentence_transformer, QUESTIONS[2]), atol=1e-5)
-    finally:
-        gate.set()
-        batcher.close()
 
 
 def test_shutdown_releases_every_waiting_caller(sentence_transformer):
@@ -362,12 +365,7 @@ def test_bad_batcher_limits_are_refused():
 
 
 def test_a_request_over_the_text_limit_waits_for_the_next_batch_and_a_long_one_goes_whole(sentence_transformer):
-    gate = threading.Event()
-    counting = CountingEncode(sentence_transformer, gate)
-    batcher = QueryBatcher(counting.as_batch_encode(), max_batch=8, max_texts=8, max_wait_ms=0)
-    try:
-        held = batcher.submit("held back")
-        assert counting.entered.wait(30)
+    with held_worker(sentence_transformer, max_batch=8, max_texts=8, max_wait_ms=0) as (batcher, counting, gate, held):
         first = batcher.submit_many(SENTENCES[:6])
         second = batcher.submit_many(SENTENCES[6:10])  # 6 + 4 > 8 texts: carried to the next batch
         long = batcher.submit_many(SENTENCES[10:20])  # more than max_texts alone: encoded whole
@@ -380,9 +378,6 @@ def test_a_request_over_the_text_limit_waits_for_the_next_batch_and_a_long_one_g
         assert np.allclose(question.result(30), direct(sentence_transformer, QUESTIONS[0]), atol=1e-5)
         assert [sorted(call) for call in counting.calls] == [
             ["held back"], sorted(SENTENCES[:6]), sorted(SENTENCES[6:10]), sorted(SENTENCES[10:20]), [QUESTIONS[0]]]
-    finally:
-        gate.set()
-        batcher.close()
 
 
 def test_close_fails_a_carried_request_too():
