@@ -14,7 +14,7 @@ def test_stream_sends_answer_pieces_then_the_sources_then_the_ids_then_end(clien
     frames = ask(client, REFUND_QUESTION)
 
     kinds = [f["type"] for f in frames]
-    assert kinds.count("answer") > 5
+    assert kinds.count("answer") > 2  # the offline answer in pieces of a few words (one frame per line at most)
     assert kinds[0] == "message_id" and kinds[-3:] == ["source", "id", "end"]  # DocsGPT's order
     assert set(kinds[1:-3]) == {"answer"}
     ids = frame(frames, "id")
