@@ -74,7 +74,7 @@ def main() -> None:
     corpus_args = argparse.Namespace(chunks=args.chunks, chunk_tokens=96, corpus="synthetic", seed_chunks=6000,
                                      sources=300, noise=0.025, lyft=load.ROOT.parent / "shared" / "data" / "lyft_10k_ir.json",
                                      retrieval_mode=None, threads=8, database_url=None, qdrant_url=None,
-                                     qdrant_api_key=None, redis_url=None)
+                                     qdrant_api_key=None, redis_url=None, server_env=[])
     data_dir = (args.data_dir or load.RESULTS / "load-data" / f"{args.chunks}-96-sqlite-synthetic6000").resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     corpus = load.ensure_corpus(corpus_args, data_dir)
