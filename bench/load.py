@@ -169,6 +169,14 @@ def server_env(args, data_dir: Path) -> dict:
     return env
 
 
+def env_setting(text: str) -> str:
+    """--server-env's NAME=VALUE, refused with a readable line when it is not one."""
+    name, equals, _ = text.partition("=")
+    if not equals or not name.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE (e.g. OMP_NUM_THREADS=1)")
+    return text
+
+
 def ensure_corpus(args, data_dir: Path) -> dict:
     """Ingest once into ``data_dir`` (and its database); reused when the database already holds enough chunks."""
     marker = data_dir / "bench-corpus.json"
@@ -788,7 +796,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="default bench/results/load-data/<chunks>-<tokens>-<database>[-synthetic<seed chunks>]")
     parser.add_argument("--lyft", type=Path, default=ROOT.parent / "shared" / "data" / "lyft_10k_ir.json")
-    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE", type=env_setting,
                         help="an environment variable for the server only (e.g. OMP_NUM_THREADS=1); repeatable")
     parser.add_argument("--request-timeout", type=float, default=120)
     parser.add_argument("--anchor-seconds", type=float, default=10,
